@@ -1,0 +1,265 @@
+"""Reading and writing images, label maps and render passes, with clear errors and atomic writes.
+
+Pixels move through the engine as float32 numpy arrays, H x W x 3, display-referred sRGB in [0, 1].
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import tempfile
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
+
+import cv2
+import numpy as np
+import OpenEXR
+from PIL import Image, ImageOps, PngImagePlugin
+
+from .color import linear_to_srgb, srgb_to_linear
+from .errors import EngineError
+
+MIN_SIDE_PX = 16  # VGG-19 pools four times before relu5_1
+MAX_PIXELS = 16384 * 16384
+SETTINGS_KEY = "nst-settings"
+OUTPUT_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".exr": "EXR", ".tif": "TIFF", ".tiff": "TIFF"}
+
+Image.MAX_IMAGE_PIXELS = None  # we check declared sizes ourselves, with our own message
+
+
+def _check_file(path: Path, what: str) -> None:
+    if not path.exists():
+        raise EngineError(f"{what} not found: {path}; check the path")
+    if path.is_dir():
+        raise EngineError(f"{what} {path} is a folder; give an image file")
+    if path.stat().st_size == 0:
+        raise EngineError(f"{what} {path} is empty (0 bytes); re-export or re-render it")
+
+
+def _check_size(width: int, height: int, path: Path, what: str) -> None:
+    if width * height > MAX_PIXELS:
+        raise EngineError(f"{what} {path} declares {width}x{height} px, more than this engine handles "
+                          f"({MAX_PIXELS // 1_000_000} megapixels); resize it first")
+    if min(width, height) < MIN_SIDE_PX:
+        raise EngineError(f"{what} {path} is {width}x{height} px; images must be at least {MIN_SIDE_PX} px on each side")
+
+
+def _check_finite(array: np.ndarray, path: Path, what: str) -> None:
+    if not np.isfinite(array).all():
+        raise EngineError(f"{what} {path} contains NaN or infinite pixel values; fix the render (or clamp it in "
+                          "the compositor) and try again")
+
+
+def read_exr_channels(path: Path, what: str = "EXR file") -> dict[str, np.ndarray]:
+    """Every channel of every part of an EXR, as float32 arrays keyed by full channel name."""
+    _check_file(path, what)
+    try:
+        exr = OpenEXR.File(str(path), separate_channels=True)
+        channels = {}
+        for part in exr.parts:
+            for name, channel in part.channels.items():
+                channels[name] = np.asarray(channel.pixels, dtype=np.float32)
+    except Exception as exc:  # noqa: BLE001 - OpenEXR raises plain RuntimeError/OSError for bad files
+        raise EngineError(f"cannot read {what} {path}: not a valid EXR ({exc}); re-render or re-export it") from None
+    if not channels:
+        raise EngineError(f"{what} {path} has no channels; re-render it")
+    return channels
+
+
+def _rgb_from_exr(path: Path, what: str) -> tuple[np.ndarray, np.ndarray | None]:
+    channels = read_exr_channels(path, what)
+    for prefix in ("", "ViewLayer.Combined.", "RenderLayer.Combined."):
+        if all(prefix + c in channels for c in "RGB"):
+            rgb = np.stack([channels[prefix + c] for c in "RGB"], axis=-1)
+            alpha = channels.get(prefix + "A")
+            break
+    else:
+        combined = sorted({n.rsplit(".", 1)[0] for n in channels if n.endswith(".Combined.R")})
+        if not combined:
+            raise EngineError(f"{what} {path} has no R, G, B (or Combined) channels; it has {sorted(channels)[:8]}")
+        prefix = combined[0] + "."
+        rgb = np.stack([channels[prefix + c] for c in "RGB"], axis=-1)
+        alpha = channels.get(prefix + "A")
+    _check_size(rgb.shape[1], rgb.shape[0], path, what)
+    _check_finite(rgb, path, what)
+    # Scene-linear to display sRGB (the standard view; the add-on sends view-transformed PNGs instead).
+    return linear_to_srgb(np.clip(rgb, 0.0, 1.0)), None if alpha is None else np.clip(alpha, 0.0, 1.0)
+
+
+def _read_16bit(path: Path) -> np.ndarray | None:
+    """16-bit RGB(A) via OpenCV, which keeps all bits (Pillow truncates them to 8)."""
+    data = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if data is None or data.dtype != np.uint16 or data.ndim != 3:
+        return None
+    data = data.astype(np.float32) / 65535.0
+    order = [2, 1, 0, 3] if data.shape[2] == 4 else [2, 1, 0]
+    return data[..., order]
+
+
+def read_image(path, what: str = "image") -> tuple[np.ndarray, np.ndarray | None]:
+    """(rgb, alpha or None) from PNG/JPEG/TIFF/WebP/EXR; any bit depth, grey, palette or CMYK."""
+    path = Path(path)
+    _check_file(path, what)
+    if path.suffix.lower() == ".exr":
+        return _rgb_from_exr(path, what)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Image.open(path) as image:
+                _check_size(image.width, image.height, path, what)
+                image = ImageOps.exif_transpose(image)
+                image.load()
+    except EngineError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - Pillow signals corrupt data with many exception types
+        raise EngineError(f"cannot read {what} {path}: the file is truncated, corrupt or not an image "
+                          f"({exc.__class__.__name__}); re-export it") from None
+    mode = image.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I"):
+        grey = np.asarray(image, dtype=np.float32) / 65535.0
+        return np.repeat(np.clip(grey, 0, 1)[..., None], 3, axis=-1), None
+    if mode == "F":
+        grey = np.asarray(image, dtype=np.float32)
+        _check_finite(grey, path, what)
+        return np.repeat(np.clip(grey, 0, 1)[..., None], 3, axis=-1), None
+    if mode in ("RGB", "RGBA") and path.suffix.lower() in (".png", ".tif", ".tiff"):
+        deep = _read_16bit(path)
+        if deep is not None:
+            return deep[..., :3].copy(), (deep[..., 3].copy() if deep.shape[2] == 4 else None)
+    has_alpha = mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in image.info)
+    rgba = np.asarray(image.convert("RGBA" if has_alpha else "RGB"), dtype=np.float32) / 255.0
+    return rgba[..., :3].copy(), (rgba[..., 3].copy() if has_alpha else None)
+
+
+def read_rgb(path, what: str = "image") -> np.ndarray:
+    """Only the colour of an image; alpha is dropped."""
+    return read_image(path, what)[0]
+
+
+def read_label_map(path) -> np.ndarray:
+    """Region ids (H x W int) from a grey/palette PNG or single-channel EXR, or soft masks (R x H x W) from .npy."""
+    path = Path(path)
+    _check_file(path, "mask")
+    if path.suffix.lower() == ".npy":
+        try:
+            array = np.load(path, allow_pickle=False)
+        except Exception as exc:  # noqa: BLE001
+            raise EngineError(f"cannot read mask {path}: not a numpy array file ({exc.__class__.__name__})") from None
+        if array.ndim not in (2, 3):
+            raise EngineError(f"mask {path} has shape {array.shape}; give H x W region ids or R x H x W soft masks")
+        return array
+    if path.suffix.lower() == ".exr":
+        channels = read_exr_channels(path, "mask")
+        for name in ("Y", "R", "ViewLayer.Object Index.X", "ViewLayer.IndexOB.X", "IndexOB"):
+            if name in channels:
+                ids = channels[name]
+                break
+        else:
+            ids = channels[sorted(channels)[0]]
+        _check_finite(ids, path, "mask")
+        return np.rint(ids).astype(np.int64)
+    try:
+        with Image.open(path) as image:
+            image.load()
+            if image.mode in ("P", "L", "I", "I;16"):
+                return np.asarray(image).astype(np.int64)
+            return np.asarray(image.convert("L")).astype(np.int64)
+    except Exception as exc:  # noqa: BLE001
+        raise EngineError(f"cannot read mask {path}: the file is truncated, corrupt or not an image "
+                          f"({exc.__class__.__name__}); re-export it") from None
+
+
+def check_output_path(path) -> Path:
+    """Fail before any work if the output cannot be written: unknown format, missing or read-only folder."""
+    path = Path(path)
+    if path.suffix.lower() not in OUTPUT_FORMATS:
+        raise EngineError(f"output {path} has an unsupported extension; use one of {', '.join(OUTPUT_FORMATS)}")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise EngineError(f"output folder {folder} does not exist; create it first")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise EngineError(f"output folder {folder} is not writable; choose another folder or fix its permissions")
+    if path.is_dir():
+        raise EngineError(f"output {path} is a folder; give a file name")
+    return path
+
+
+@contextmanager
+def atomic_path(path: Path):
+    """Yield a temporary path beside `path`; on success it replaces `path` in one step, else it is removed."""
+    path = Path(path)
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent or ".")
+    os.close(fd)
+    try:
+        yield Path(temp)
+        with open(temp, "rb+") as handle:
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except OSError as exc:
+        _remove_quietly(temp)
+        if exc.errno == errno.ENOSPC:
+            raise EngineError(f"the disk is full while writing {path}; free some space and run again") from None
+        raise EngineError(f"cannot write {path}: {exc.strerror or exc}; check the folder's permissions and space") \
+            from None
+    except BaseException:
+        _remove_quietly(temp)
+        raise
+
+
+def _remove_quietly(path) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def write_image(path, rgb: np.ndarray, settings: dict | None = None, alpha: np.ndarray | None = None) -> Path:
+    """Write sRGB pixels atomically; settings go into a PNG text chunk, an EXR attribute, or a sidecar JSON."""
+    path = check_output_path(path)
+    fmt = OUTPUT_FORMATS[path.suffix.lower()]
+    rgb = np.clip(np.asarray(rgb, dtype=np.float32), 0.0, 1.0)
+    settings_json = json.dumps(settings, sort_keys=True) if settings is not None else None
+    with atomic_path(path) as temp:
+        if fmt == "EXR":
+            header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
+            if settings_json:
+                header[SETTINGS_KEY] = settings_json
+            linear = srgb_to_linear(rgb)
+            channels = {c: np.ascontiguousarray(linear[..., i]).astype(np.float16) for i, c in enumerate("RGB")}
+            if alpha is not None:
+                channels["A"] = np.ascontiguousarray(alpha).astype(np.float16)
+            OpenEXR.File(header, channels).write(str(temp))
+        else:
+            pixels = np.rint(rgb * 255.0).astype(np.uint8)
+            if alpha is not None and fmt != "JPEG":
+                pixels = np.concatenate([pixels, np.rint(np.clip(alpha, 0, 1) * 255.0).astype(np.uint8)[..., None]], -1)
+            image = Image.fromarray(pixels)
+            options = {}
+            if fmt == "PNG" and settings_json:
+                info = PngImagePlugin.PngInfo()
+                info.add_itxt(SETTINGS_KEY, settings_json)
+                options["pnginfo"] = info
+            if fmt == "JPEG":
+                options["quality"] = 95
+            image.save(temp, format=fmt, **options)
+    if settings_json and fmt in ("JPEG", "TIFF"):
+        sidecar = path.with_name(path.name + ".json")
+        with atomic_path(sidecar) as temp:
+            temp.write_text(settings_json)
+    return path
+
+
+def read_settings(path) -> dict | None:
+    """The settings an output of ours carries (PNG chunk, EXR attribute or sidecar JSON), or None."""
+    path = Path(path)
+    if path.suffix.lower() == ".exr":
+        value = OpenEXR.File(str(path)).header().get(SETTINGS_KEY)
+        return json.loads(value) if value else None
+    sidecar = path.with_name(path.name + ".json")
+    if sidecar.exists():
+        return json.loads(sidecar.read_text())
+    with Image.open(path) as image:
+        value = image.info.get(SETTINGS_KEY)
+    return json.loads(value) if value else None

@@ -1,0 +1,96 @@
+"""Loss terms of the optimization: content, style (Gram or mean-and-covariance), total variation.
+
+Content and style losses are relative (divided by the target's energy), so their weights mean the same
+for every weight source, layer and image size. Style statistics accept a spatial weight map (guided
+Gram matrices, Gatys et al. 2017) so that one loss can cover a region of the image.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+STYLE_LOSSES = ("gram", "mean_cov")
+
+
+def _flatten(features: torch.Tensor) -> torch.Tensor:
+    """(1, C, H, W) to float32 (C, H*W): statistics are always taken in full precision."""
+    return features.float().flatten(2)[0]
+
+
+def gram_matrix(features: torch.Tensor, weight_map: torch.Tensor | None = None) -> torch.Tensor:
+    """C x C Gram matrix normalised per element; with a weight map, only the weighted pixels count."""
+    flat = _flatten(features)
+    channels = flat.shape[0]
+    if weight_map is None:
+        return flat @ flat.T / flat.numel()
+    weights = weight_map.reshape(1, -1).float()
+    return (flat * weights) @ flat.T / (channels * weights.sum().clamp_min(1e-8))
+
+
+def mean_and_covariance(features: torch.Tensor, weight_map: torch.Tensor | None = None
+                        ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel mean (C) and covariance (C x C) of the features, optionally weighted per pixel."""
+    flat = _flatten(features)
+    if weight_map is None:
+        weights = torch.full((1, flat.shape[1]), 1.0 / flat.shape[1], device=flat.device)
+    else:
+        weights = weight_map.reshape(1, -1).float()
+        weights = weights / weights.sum().clamp_min(1e-8)
+    mean = (flat * weights).sum(1)
+    centred = flat - mean[:, None]
+    return mean, (centred * weights) @ centred.T
+
+
+def style_statistics(kind: str, features: torch.Tensor, weight_map: torch.Tensor | None = None) -> dict:
+    """What a style loss compares: {'gram': G} or {'mean': mu, 'cov': S}."""
+    if kind == "gram":
+        return {"gram": gram_matrix(features, weight_map)}
+    mean, cov = mean_and_covariance(features, weight_map)
+    return {"mean": mean, "cov": cov}
+
+
+def mix_statistics(stats: list[dict], weights: list[float]) -> dict:
+    """Blend several styles' statistics with blend weights that sum to one."""
+    return {key: sum(w * s[key] for s, w in zip(stats, weights)) for key in stats[0]}
+
+
+def _sqrtm_psd(matrix: torch.Tensor) -> torch.Tensor:
+    values, vectors = torch.linalg.eigh(matrix)
+    return (vectors * values.clamp_min(0).sqrt()) @ vectors.T
+
+
+def style_distance(kind: str, stats: dict, target: dict) -> torch.Tensor:
+    """Relative distance between style statistics: Gram MSE, or squared Wasserstein-2 between Gaussians."""
+    if kind == "gram":
+        return (stats["gram"] - target["gram"]).pow(2).sum() / target["gram"].pow(2).sum().clamp_min(1e-12)
+    mean, cov = stats["mean"], stats["cov"]
+    t_mean, t_cov = target["mean"], target["cov"]
+    if "cov_sqrt" not in target:
+        target["cov_sqrt"] = _sqrtm_psd(t_cov)
+    root = target["cov_sqrt"]
+    cross = torch.linalg.eigvalsh(root @ cov @ root).clamp_min(1e-10).sqrt().sum()
+    w2 = (mean - t_mean).pow(2).sum() + torch.trace(cov) + torch.trace(t_cov) - 2 * cross
+    return w2 / (t_mean.pow(2).sum() + torch.trace(t_cov)).clamp_min(1e-12)
+
+
+def content_distance(features: torch.Tensor, target: torch.Tensor, weight_map: torch.Tensor | None = None
+                     ) -> torch.Tensor:
+    """Relative squared error of feature maps, optionally weighted per pixel."""
+    diff = (features.float() - target.float()).pow(2)
+    energy = target.float().pow(2)
+    if weight_map is not None:
+        diff, energy = diff * weight_map, energy * weight_map
+    return diff.sum() / energy.sum().clamp_min(1e-12)
+
+
+def total_variation(image: torch.Tensor) -> torch.Tensor:
+    """Mean squared difference of neighbouring pixels: discourages noise."""
+    dx = image[..., :, 1:] - image[..., :, :-1]
+    dy = image[..., 1:, :] - image[..., :-1, :]
+    return dx.pow(2).mean() + dy.pow(2).mean()
+
+
+def resize_weight_map(weight_map: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """A soft mask (H, W) resized to a feature map's size by area averaging."""
+    return F.interpolate(weight_map[None, None], size=(height, width), mode="area")[0, 0]

@@ -1,0 +1,186 @@
+"""The engine worker: a long-lived process that runs jobs sent as line-delimited JSON on stdin.
+
+Protocol version 1. Every message is one JSON object per line with "v" (protocol version) and "type".
+Requests: hello, check, stylize, cancel, shutdown. Events: ready, check, progress, result, error,
+cancelled. Jobs run one at a time in arrival order; cancel is honoured at the next optimizer step.
+Stdout carries only protocol lines; anything else the engine prints goes to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+
+from . import __version__
+from .errors import Cancelled, EngineError
+
+PROTOCOL_VERSION = 1
+PROGRESS_INTERVAL_S = 0.25
+
+
+class Worker:
+    """Reads requests on one thread, runs jobs on another, writes events under a lock."""
+
+    def __init__(self, stdin, stdout):
+        self.stdin = stdin
+        self.stdout = stdout
+        self.write_lock = threading.Lock()
+        self.jobs: queue.Queue = queue.Queue()
+        self.cancelled: set[str] = set()
+        self.current_job: str | None = None
+        self.engines: dict[tuple, object] = {}
+
+    def send(self, message: dict) -> None:
+        line = json.dumps({"v": PROTOCOL_VERSION, **message})
+        with self.write_lock:
+            self.stdout.write(line + "\n")
+            self.stdout.flush()
+
+    # -- request side --------------------------------------------------------------------------
+
+    def read_requests(self) -> None:
+        for line in self.stdin:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                request = json.loads(line)
+                if not isinstance(request, dict):
+                    raise ValueError("not an object")
+            except ValueError:
+                self.send({"type": "error", "job": None, "kind": "protocol", "message": f"unreadable request: {line[:200]}"})
+                continue
+            if request.get("v") != PROTOCOL_VERSION:
+                self.send({"type": "error", "job": request.get("job"), "kind": "protocol",
+                           "message": f"protocol version {request.get('v')} is not supported by this engine "
+                                      f"(it speaks {PROTOCOL_VERSION}); update the add-on and engine together"})
+                continue
+            kind = request.get("type")
+            if kind == "cancel":
+                self.cancelled.add(str(request.get("job")))
+            elif kind == "shutdown":
+                self._drop_pending_jobs()
+                break
+            else:
+                self.jobs.put(request)
+        self.jobs.put(None)
+
+    def _drop_pending_jobs(self) -> None:
+        if self.current_job is not None:
+            self.cancelled.add(self.current_job)
+        while True:
+            try:
+                self.jobs.get_nowait()
+            except queue.Empty:
+                return
+
+    # -- job side ------------------------------------------------------------------------------
+
+    def run_jobs(self) -> None:
+        while True:
+            request = self.jobs.get()
+            if request is None:
+                return
+            job = str(request.get("job"))
+            self.current_job = job
+            try:
+                if job in self.cancelled:
+                    raise Cancelled()
+                handler = {"hello": self.hello, "check": self.check, "stylize": self.stylize}.get(request.get("type"))
+                if handler is None:
+                    raise EngineError(f"unknown request type '{request.get('type')}'")
+                handler(job, request)
+            except Cancelled:
+                self.send({"type": "cancelled", "job": job})
+            except EngineError as exc:
+                self.send({"type": "error", "job": job, "kind": "bad_input", "message": str(exc)})
+            except Exception as exc:  # noqa: BLE001 - the worker must report, never die, on a job's failure
+                out_of_memory = "out of memory" in str(exc).lower()
+                message = ("the GPU ran out of memory; lower the size, or set the device to CPU in the add-on "
+                           "preferences" if out_of_memory else f"engine failure: {exc.__class__.__name__}: {exc}")
+                traceback.print_exc(file=sys.stderr)
+                self.send({"type": "error", "job": job, "kind": "out_of_memory" if out_of_memory else "internal",
+                           "message": message})
+            finally:
+                self.cancelled.discard(job)
+                self.current_job = None
+
+    def hello(self, job: str, request: dict) -> None:
+        self.send({"type": "ready", "job": job, "protocol": PROTOCOL_VERSION, "engine_version": __version__})
+
+    def check(self, job: str, request: dict) -> None:
+        import torch
+
+        from .device import describe_device, resolve_device
+        from .vgg import load_vgg19
+
+        device = resolve_device(request.get("device", "auto"))
+        load_vgg19(request.get("weights", "caffe"))
+        self.send({"type": "check", "job": job, "torch_version": torch.__version__, "device": describe_device(device),
+                   "cuda_available": torch.cuda.is_available(), "python": sys.version.split()[0],
+                   "engine_version": __version__})
+
+    def engine(self, device: str, weights: str, pooling: str, cache_dir):
+        from .stylize import StyleTransfer
+
+        key = (device, weights, pooling, cache_dir)
+        if key not in self.engines:
+            self.engines[key] = StyleTransfer(device=device, weights=weights, pooling=pooling, cache_dir=cache_dir)
+        return self.engines[key]
+
+    def stylize(self, job: str, request: dict) -> None:
+        from .imageio import check_output_path, read_label_map, read_rgb, write_image
+        from .masks import RegionStyle
+
+        output = check_output_path(request["output"])
+        content = read_rgb(request["content"], "content image")
+        styles = [read_rgb(path, "style image") for path in request.get("styles", [])]
+        label_map, regions = None, {}
+        if request.get("mask"):
+            label_map = read_label_map(request["mask"])
+            for region, setting in (request.get("regions") or {}).items():
+                region_styles = [read_rgb(p, f"style image for region {region}") for p in setting.get("styles", [])]
+                regions[int(region)] = RegionStyle(styles=region_styles or None, style_blend=setting.get("style_blend"),
+                                                   strength=setting.get("strength"),
+                                                   keep_original=bool(setting.get("keep_original")))
+        engine = self.engine(request.get("device", "auto"), request.get("weights", "caffe"),
+                             request.get("pooling", "max"), request.get("cache_dir", "default"))
+        last_sent = [0.0]
+
+        def on_progress(progress):
+            if job in self.cancelled:
+                raise Cancelled()
+            now = time.monotonic()
+            if now - last_sent[0] >= PROGRESS_INTERVAL_S or progress.iteration == progress.iterations:
+                last_sent[0] = now
+                self.send({"type": "progress", "job": job, "fraction": round(progress.fraction_done, 4),
+                           "scale": progress.scale, "scales": progress.scales, "iteration": progress.iteration,
+                           "iterations": progress.iterations, "loss": progress.loss, "elapsed_s": progress.elapsed_s,
+                           "message": f"scale {progress.scale}/{progress.scales}, "
+                                      f"iteration {progress.iteration}/{progress.iterations}"})
+
+        options = dict(request.get("options") or {})
+        result = engine.stylize(content, styles, style_blend=request.get("style_blend"), label_map=label_map,
+                                regions=regions or None, callback=on_progress, **options)
+        settings = dict(result.settings, content=request["content"], styles=request.get("styles"),
+                        mask=request.get("mask"))
+        write_image(output, result.image, settings)
+        self.send({"type": "result", "job": job, "output": str(Path(output)), "elapsed_s": result.elapsed_s,
+                   "width_px": result.settings["width_px"], "height_px": result.settings["height_px"],
+                   "device": result.settings["device"], "cache_hits": result.cache_hits})
+
+
+def main() -> int:
+    protocol_out = sys.stdout
+    sys.stdout = sys.stderr  # stray prints must not corrupt the protocol stream
+    worker = Worker(sys.stdin, protocol_out)
+    runner = threading.Thread(target=worker.run_jobs, name="nst-jobs", daemon=True)
+    runner.start()
+    worker.read_requests()
+    runner.join()
+    return 0
