@@ -134,6 +134,8 @@ class Worker:
         return self.engines[key]
 
     def stylize(self, job: str, request: dict) -> None:
+        import numpy as np
+
         from .imageio import check_output_path, read_label_map, read_rgb, write_image
         from .masks import RegionStyle
 
@@ -143,7 +145,10 @@ class Worker:
         label_map, regions = None, {}
         if request.get("mask"):
             label_map = read_label_map(request["mask"])
+            present = {int(i) for i in np.unique(label_map)} if label_map.ndim == 2 else None
             for region, setting in (request.get("regions") or {}).items():
+                if request.get("ignore_absent_regions") and present is not None and int(region) not in present:
+                    continue  # an object out of shot in this frame (animations): nothing to style
                 region_styles = [read_rgb(p, f"style image for region {region}") for p in setting.get("styles", [])]
                 regions[int(region)] = RegionStyle(styles=region_styles or None, style_blend=setting.get("style_blend"),
                                                    strength=setting.get("strength"),
