@@ -57,7 +57,7 @@ def _add_stylize(subparsers) -> None:
     p.add_argument("--pooling", choices=("max", "avg"), default="max")
     p.add_argument("--style-loss", choices=("gram", "mean_cov"), default="gram")
     p.add_argument("--content-weight", type=float, default=1.0)
-    p.add_argument("--style-weight", type=float, default=None, help="style loss weight (default 30)")
+    p.add_argument("--style-weight", type=float, default=30.0, help="style loss weight (default 30)")
     p.add_argument("--tv-weight", type=float, default=10.0, help="total variation (smoothness) weight")
     p.add_argument("--content-layers", nargs="+", metavar="LAYER")
     p.add_argument("--style-layers", nargs="+", metavar="LAYER")
@@ -125,9 +125,8 @@ def _run_stylize(args) -> int:
                    content_weight=args.content_weight, tv_weight=args.tv_weight,
                    content_layers=content_layers, style_layers=style_layers,
                    style_layer_weights=args.style_layer_weights, style_loss=args.style_loss,
-                   style_scale=args.style_scale, label_map=label_map, regions=regions or None)
-    if args.style_weight is not None:
-        options["style_weight"] = args.style_weight
+                   style_weight=args.style_weight, style_scale=args.style_scale, label_map=label_map,
+                   regions=regions or None)
     try:
         result = engine.stylize(content, styles, callback=on_progress, **options)
     finally:

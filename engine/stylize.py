@@ -23,6 +23,7 @@ from .errors import EngineError
 from .losses import (STYLE_LOSSES, content_distance, mix_statistics, resize_weight_map, style_distance,
                      style_statistics, total_variation)
 from .masks import RegionStyle, region_weight_maps
+from .imageio import MIN_SIDE_PX
 from .vgg import check_layers, load_vgg19
 
 DEFAULT_CONTENT_LAYERS = ("relu4_2",)
@@ -69,7 +70,7 @@ class StylizeResult:
 
 
 def _to_tensor(rgb: np.ndarray, device: torch.device) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(rgb, dtype=np.float32)).permute(2, 0, 1)[None].to(device)
+    return torch.from_numpy(np.ascontiguousarray(rgb, dtype=np.float32)).permute(2, 0, 1)[None].contiguous().to(device)
 
 
 def _to_numpy(image: torch.Tensor) -> np.ndarray:
@@ -85,6 +86,15 @@ def _resize(image: torch.Tensor, height: int, width: int) -> torch.Tensor:
 def fit_longest_side(height: int, width: int, longest_px: int) -> tuple[int, int]:
     scale = longest_px / max(height, width)
     return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def _scale_shape(height: int, width: int, longest_px: int) -> tuple[int, int]:
+    """An image's size at a scale, grown where needed so the short side keeps the 16 px VGG-19 needs."""
+    scale_h, scale_w = fit_longest_side(height, width, longest_px)
+    if min(scale_h, scale_w) < MIN_SIDE_PX:
+        grow = MIN_SIDE_PX / min(scale_h, scale_w)
+        scale_h, scale_w = math.ceil(scale_h * grow), math.ceil(scale_w * grow)
+    return scale_h, scale_w
 
 
 def scale_sizes(longest_px: int, scales: int | None) -> list[int]:
@@ -143,7 +153,7 @@ class StyleTransfer:
             return self.model(image, layers)
 
     def _style_targets(self, style: np.ndarray, longest_px: int, layers, loss_kind: str) -> dict:
-        height, width = fit_longest_side(*style.shape[:2], longest_px)
+        height, width = _scale_shape(*style.shape[:2], longest_px)
         pixels = _resize(_to_tensor(style, self.device), height, width)
         key = style_key(pixels, {"layers": sorted(layers), "loss": loss_kind, "weights": self.model.info.path,
                                  "pooling": self.model.pooling, "engine": __version__})
@@ -171,8 +181,8 @@ class StyleTransfer:
         style_strength: float = 1.0,
         preserve_color: str = "none",
         content_weight: float = 1.0,
-        style_weight: float = 1e4,
-        tv_weight: float = 1.0,
+        style_weight: float = 30.0,
+        tv_weight: float = 10.0,
         content_layers: Sequence[str] = DEFAULT_CONTENT_LAYERS,
         style_layers: Sequence[str] = DEFAULT_STYLE_LAYERS,
         style_layer_weights: Sequence[float] | None = None,
@@ -201,9 +211,14 @@ class StyleTransfer:
         layer_weights = [w / sum(layer_weights) for w in layer_weights]
 
         height, width = fit_longest_side(*content.shape[:2], size_px)
-        full_content = _to_tensor(content, self.device)
-        final_content = _resize(full_content, height, width)
+        if min(height, width) < MIN_SIDE_PX:
+            raise EngineError(f"--size {size_px} makes the image {width}x{height} px; each side needs at least "
+                              f"{MIN_SIDE_PX} px, so give a larger size")
+        final_content = _resize(_to_tensor(content, self.device), height, width)
         groups, keep = self._groups(content, styles, blend, style_strength, label_map, regions)
+        if not groups:  # strength 0 everywhere, or every region kept: the content is the answer
+            settings.update(device=describe_device(self.device), width_px=width, height_px=height)
+            return StylizeResult(_to_numpy(final_content), settings, {}, time.perf_counter() - started, 0, 0)
         groups = [self._prepare_colours(g, content, preserve_color) for g in groups]
         optimised_content = final_content
         if preserve_color == "luminance":
@@ -216,7 +231,7 @@ class StyleTransfer:
         sizes = scale_sizes(max(height, width), scales)
         losses: dict = {}
         for scale_index, longest in enumerate(sizes, start=1):
-            scale_h, scale_w = fit_longest_side(height, width, longest)
+            scale_h, scale_w = _scale_shape(height, width, longest)
             scale_content = _resize(optimised_content, scale_h, scale_w)
             if image is None:
                 image = self._initial_image(init, scale_content)
@@ -273,6 +288,8 @@ class StyleTransfer:
         if label_map is None:
             if regions:
                 raise EngineError("region settings were given without a mask; give the label map too")
+            if style_strength == 0:
+                return [], None
             return [_StyleGroup(list(styles), blend, strength_to_weight(style_strength), None)], None
         maps = region_weight_maps(label_map, content.shape[:2])
         regions = regions or {}
@@ -283,22 +300,22 @@ class StyleTransfer:
         by_target: dict[tuple, _StyleGroup] = {}
         for region_id, weight_map in maps.items():
             setting = regions.get(region_id, RegionStyle())
-            if setting.keep_original:
+            strength = style_strength if setting.strength is None else setting.strength
+            if not 0.0 <= strength <= 1.0:
+                raise EngineError(f"region {region_id}: strength must be between 0 and 1, got {strength}")
+            if setting.keep_original or strength == 0:
                 keep += weight_map
                 continue
             region_styles = list(setting.styles) if setting.styles else list(styles)
             region_blend = (_normalised(setting.style_blend, len(region_styles), f"region {region_id}")
                             if setting.styles else blend)
-            strength = style_strength if setting.strength is None else setting.strength
-            if not 0.0 <= strength <= 1.0:
-                raise EngineError(f"region {region_id}: strength must be between 0 and 1, got {strength}")
             identity = (tuple(id(s) for s in region_styles), tuple(region_blend), strength)
             if identity in by_target:
                 by_target[identity].mask = by_target[identity].mask + weight_map
             else:
                 by_target[identity] = _StyleGroup(region_styles, region_blend, strength_to_weight(strength),
                                                   weight_map.copy())
-        groups = [g for g in by_target.values() if g.weight > 0 and g.mask.sum() > 0]
+        groups = [g for g in by_target.values() if g.mask.sum() > 0]
         return groups, (np.clip(keep, 0, 1) if keep.any() else None)
 
     @staticmethod
@@ -360,7 +377,7 @@ class StyleTransfer:
             total = content_weight * c_loss + style_weight * s_loss + tv_weight * tv
             return total, c_loss, s_loss, tv
 
-        image = image.detach().clone().requires_grad_(True)
+        image = image.detach().contiguous().clone().requires_grad_(True)
         last: dict = {}
 
         def report(iteration, total, c_loss, s_loss, tv):

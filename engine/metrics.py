@@ -1,0 +1,60 @@
+"""Quality measures shared by tests, the benchmark and contact sheets: style and content distances.
+
+Both are measured with the original VGG-19 at a fixed size, so figures compare across methods and runs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .losses import content_distance as _content_distance
+from .losses import gram_matrix, resize_weight_map
+from .losses import style_distance as _style_distance
+from .stylize import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, _resize, _to_tensor, fit_longest_side
+from .vgg import VGG19Features, load_vgg19
+
+_MODEL: VGG19Features | None = None
+
+
+def _model() -> VGG19Features:
+    global _MODEL
+    if _MODEL is None:
+        _MODEL = load_vgg19("caffe")
+    return _MODEL
+
+
+def _prepared(image: np.ndarray, longest_px: int) -> torch.Tensor:
+    return _resize(_to_tensor(image, torch.device("cpu")), *fit_longest_side(*image.shape[:2], longest_px))
+
+
+@torch.no_grad()
+def style_distance(image: np.ndarray, style: np.ndarray, longest_px: int = 256, mask: np.ndarray | None = None
+                   ) -> float:
+    """Mean relative Gram-matrix distance over relu1_1..relu5_1 (lower = closer to the painting's style).
+
+    With `mask` (H x W weights at the image's size), only that part of the image is measured.
+    """
+    model = _model()
+    features = model(_prepared(image, longest_px), DEFAULT_STYLE_LAYERS)
+    targets = model(_prepared(style, longest_px), DEFAULT_STYLE_LAYERS)
+    total = 0.0
+    for layer in DEFAULT_STYLE_LAYERS:
+        weight_map = None
+        if mask is not None:
+            weight_map = resize_weight_map(torch.from_numpy(mask.astype(np.float32)), *features[layer].shape[-2:])
+        stats = {"gram": gram_matrix(features[layer], weight_map)}
+        total += float(_style_distance("gram", stats, {"gram": gram_matrix(targets[layer])}))
+    return total / len(DEFAULT_STYLE_LAYERS)
+
+
+@torch.no_grad()
+def content_distance(image: np.ndarray, content: np.ndarray, longest_px: int = 256) -> float:
+    """Relative relu4_2 feature distance to the content image (lower = content better kept)."""
+    model = _model()
+    layer = DEFAULT_CONTENT_LAYERS[0]
+    content_pixels = _prepared(content, longest_px)
+    image_pixels = _resize(_to_tensor(image, torch.device("cpu")), *content_pixels.shape[-2:])
+    features = model(image_pixels, [layer])[layer]
+    target = model(content_pixels, [layer])[layer]
+    return float(_content_distance(features, target))
