@@ -1,0 +1,31 @@
+"""The Blender add-on: registers the settings, operators and panels, and stops the engine worker on unregister.
+
+Never imports torch: all PyTorch work happens in the engine worker process (see worker_client).
+"""
+
+from __future__ import annotations
+
+import atexit
+
+import bpy
+
+from . import engine_setup, library, operators, properties, ui
+from .worker_client import shutdown_shared
+
+CLASSES = (*properties.CLASSES, *operators.CLASSES, *engine_setup.CLASSES, *ui.CLASSES)
+
+
+def register() -> None:
+    for cls in CLASSES:
+        bpy.utils.register_class(cls)
+    properties.register()
+    atexit.register(shutdown_shared)
+
+
+def unregister() -> None:
+    atexit.unregister(shutdown_shared)
+    shutdown_shared()
+    library.clear_thumbnails()
+    properties.unregister()
+    for cls in reversed(CLASSES):
+        bpy.utils.unregister_class(cls)

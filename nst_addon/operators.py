@@ -1,0 +1,423 @@
+"""The operators: stylize the render, the animation or a texture, cancel, and manage the scene's style list.
+
+Each stylize operator is a list of steps (render or export on Blender's thread, then one worker job). Interactive
+runs are modal, polled by a timer, so Blender stays responsive; `execute` (and `blender -b`) runs them in a loop.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import bpy
+from bpy.props import BoolProperty, StringProperty
+
+from . import rendering
+from .images import export_png, is_data_image, load_result, show_in_image_editor
+from .properties import EngineSettings, engine_settings, user_folder
+from .worker_client import CANCEL_GRACE_S, AddonError, Job, WorkerClient, shared_client
+
+RESULT_IMAGE = "NST Stylized Render"
+TIMER_INTERVAL_S = 0.1
+
+
+@dataclass
+class Step:
+    """One unit of work: `prepare` runs on Blender's thread and returns a worker request (None = skip it)."""
+
+    label: str
+    prepare: Callable[[], dict | None]
+    finish: Callable[[dict], None]
+
+
+class _Run:
+    """The run in progress (one at a time), so the panel can show it and Cancel can reach it."""
+
+    operator: "_StylizeOperator | None" = None
+    cancel_requested = False
+
+
+def active_run() -> "_StylizeOperator | None":
+    return _Run.operator
+
+
+class _StylizeOperator:
+    """Shared by the stylize operators: subclasses give `plan` (validate, then list steps) and `finished`."""
+
+    bl_options = {"REGISTER"}
+    steps: list[Step]
+    engine: EngineSettings
+    client: WorkerClient
+
+    def plan(self, context: bpy.types.Context) -> list[Step]:
+        raise NotImplementedError
+
+    def finished(self, context: bpy.types.Context, done: int, skipped: int) -> str:
+        return f"done: {done} stylized, {skipped} already there"
+
+    # -- shared flow ---------------------------------------------------------------------------
+
+    def _start(self, context: bpy.types.Context) -> None:
+        if _Run.operator is not None:
+            raise AddonError("a stylization is already running; wait for it or press Cancel")
+        self.engine = engine_settings()
+        self.steps = self.plan(context)
+        self.client = shared_client(self.engine.python, self.engine.models_folder)
+        self.started_s = time.monotonic()
+        self.done = self.skipped = 0
+        self.settings = context.scene.nst
+        self.settings.progress, self.settings.status = 0.0, "starting"
+
+    def _set_status(self, context: bpy.types.Context, text: str, fraction: float) -> None:
+        self.settings.status, self.settings.progress = text, fraction
+        workspace = getattr(context, "workspace", None)
+        if workspace is not None and not bpy.app.background:
+            workspace.status_text_set(f"Neural Style: {text} (Esc to cancel)")
+        for area in (context.screen.areas if getattr(context, "screen", None) else ()):
+            area.tag_redraw()
+
+    def _end(self, context: bpy.types.Context) -> None:
+        _Run.operator, _Run.cancel_requested = None, False
+        workspace = getattr(context, "workspace", None)
+        if workspace is not None and not bpy.app.background:
+            workspace.status_text_set(None)
+
+    def _fail(self, context: bpy.types.Context, message: str) -> set[str]:
+        self.settings.status = f"failed: {message}" if hasattr(self, "settings") else message
+        self.report({"ERROR"}, message)  # type: ignore[attr-defined]
+        self._end(context)
+        return {"CANCELLED"}
+
+    @staticmethod
+    def _prepare(step: Step) -> dict | None:
+        """Run a step's Blender-side work, turning file and render failures into messages."""
+        try:
+            return step.prepare()
+        except OSError as exc:
+            raise AddonError(f"cannot write {exc.filename or 'a file'}: {exc.strerror or exc}; check the folder's "
+                             "permissions and free space") from None
+        except RuntimeError as exc:
+            raise AddonError(f"Blender could not render {step.label}: {str(exc).strip()}") from None
+
+    def _step_text(self, index: int, step: Step, job: Job | None) -> str:
+        text = f"{step.label} ({index + 1}/{len(self.steps)})"
+        return f"{text}: {job.message}" if job is not None else text
+
+    def execute(self, context: bpy.types.Context) -> set[str]:
+        """Synchronous: for scripts and `blender -b`, where timers never tick."""
+        try:
+            self._start(context)
+            _Run.operator = self
+            for index, step in enumerate(self.steps):
+                request = self._prepare(step)
+                if request is None:
+                    self.skipped += 1
+                    print(f"[nst] {self._step_text(index, step, None)}: already stylized, skipped", flush=True)
+                    continue
+                begun = time.monotonic()
+                job = self.client.run(request, hang_timeout_s=self.engine.hang_timeout_s,
+                                      on_progress=lambda j, i=index, s=step: self._set_status(
+                                          context, self._step_text(i, s, j), (i + j.fraction) / len(self.steps)))
+                if job.error or job.cancelled:
+                    raise AddonError(job.error or "cancelled")
+                assert job.result is not None
+                step.finish(job.result)
+                self.done += 1
+                print(f"[nst] {self._step_text(index, step, None)}: stylized in {time.monotonic() - begun:.1f} s "
+                      f"-> {job.result['output']}", flush=True)
+        except AddonError as exc:
+            return self._fail(context, str(exc))
+        message = self.finished(context, self.done, self.skipped)
+        self._set_status(context, message, 1.0)
+        self.report({"INFO"}, message)  # type: ignore[attr-defined]
+        self._end(context)
+        return {"FINISHED"}
+
+    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
+        if bpy.app.background:
+            return self.execute(context)
+        try:
+            self._start(context)
+        except AddonError as exc:
+            return self._fail(context, str(exc))
+        _Run.operator = self
+        self.index, self.job, self.cancel_sent_s = 0, None, 0.0
+        self.timer = context.window_manager.event_timer_add(TIMER_INTERVAL_S, window=context.window)
+        context.window_manager.modal_handler_add(self)
+        return {"RUNNING_MODAL"}
+
+    def modal(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
+        if event.type == "ESC" and event.value == "PRESS":
+            _Run.cancel_requested = True
+        if event.type != "TIMER":
+            return {"PASS_THROUGH"}
+        try:
+            return self._tick(context)
+        except AddonError as exc:
+            self._stop_timer(context)
+            return self._fail(context, str(exc))
+
+    def _tick(self, context: bpy.types.Context) -> set[str]:
+        if _Run.cancel_requested:
+            return self._cancel(context)
+        if self.job is None:
+            if self.index >= len(self.steps):
+                self._stop_timer(context)
+                message = self.finished(context, self.done, self.skipped)
+                self._set_status(context, message, 1.0)
+                self.report({"INFO"}, message)  # type: ignore[attr-defined]
+                self._end(context)
+                return {"FINISHED"}
+            step = self.steps[self.index]
+            self._set_status(context, self._step_text(self.index, step, None) + ": rendering",
+                             self.index / len(self.steps))
+            request = self._prepare(step)
+            if request is None:
+                self.skipped += 1
+                self.index += 1
+                return {"RUNNING_MODAL"}
+            self.job = self.client.submit(request)
+            return {"RUNNING_MODAL"}
+        self.client.pump()
+        self.client.check_hang(self.job, self.engine.hang_timeout_s)
+        step = self.steps[self.index]
+        job = self.job
+        if job.error or job.cancelled:
+            raise AddonError(job.error or "cancelled")
+        if job.result is not None:
+            step.finish(job.result)
+            self.done += 1
+            self.index += 1
+            self.job = None
+        self._set_status(context, self._step_text(self.index if job.result is None else self.index - 1, step, job),
+                         (self.index + (0 if job.result else job.fraction)) / len(self.steps))
+        return {"RUNNING_MODAL"}
+
+    def _cancel(self, context: bpy.types.Context) -> set[str]:
+        """Ask the worker to cancel; kill it if it has not stopped within the grace period."""
+        if self.job is not None and not self.job.done:
+            if not self.cancel_sent_s:
+                self.cancel_sent_s = time.monotonic()
+                self.client.cancel(self.job)
+                self._set_status(context, "cancelling", self.settings.progress)
+                return {"RUNNING_MODAL"}
+            self.client.pump()
+            if not self.job.done and time.monotonic() - self.cancel_sent_s < CANCEL_GRACE_S:
+                return {"RUNNING_MODAL"}
+            if not self.job.done:
+                self.client.kill()
+        self._stop_timer(context)
+        self.settings.status = "cancelled"
+        self.report({"WARNING"}, "Neural style cancelled; finished frames are kept")  # type: ignore[attr-defined]
+        self._end(context)
+        return {"CANCELLED"}
+
+    def _stop_timer(self, context: bpy.types.Context) -> None:
+        if getattr(self, "timer", None) is not None:
+            context.window_manager.event_timer_remove(self.timer)
+            self.timer = None
+
+
+def _object_regions(scene: bpy.types.Scene, with_motion: bool) -> dict[str, dict]:
+    """Check per-object style files, set up passes and pass indices, and return the worker's regions."""
+    rendering.region_settings(scene)  # validates style files before anything in the scene changes
+    changes = rendering.prepare_passes(scene, with_motion)
+    if changes:
+        scene.nst.render_changes = "; ".join(changes)
+    return rendering.region_settings(scene)
+
+
+class NST_OT_stylize_render(_StylizeOperator, bpy.types.Operator):
+    """Render the current frame with the passes the styles need and stylize it; the result opens in an Image Editor"""
+
+    bl_idname = "nst.stylize_render"
+    bl_label = "Stylize Render"
+
+    def plan(self, context):
+        scene = context.scene
+        rendering.check_camera(scene)
+        folder = user_folder("jobs", "render")
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        styles, weights = rendering.scene_styles(scene.nst, folder)
+        regions = _object_regions(scene, with_motion=False)
+        files = rendering.FrameFiles.in_folder(folder, scene.frame_current)
+        use_last = scene.nst.use_last_render and not (regions and scene.nst.render_changes)
+
+        def prepare():
+            rendering.render_frame(scene, files, render=not use_last)
+            files.stylized.parent.mkdir(parents=True, exist_ok=True)
+            return rendering.stylize_request(scene, self.engine, files, styles, weights, regions)
+
+        def finish(result):
+            image = load_result(Path(result["output"]), RESULT_IMAGE, rendering.render_size(scene))
+            image["nst_content"] = str(files.display)
+            show_in_image_editor(context, image)
+
+        return [Step(f"frame {scene.frame_current}", prepare, finish)]
+
+    def finished(self, context, done, skipped):
+        return f"stylized the render into the image '{RESULT_IMAGE}'"
+
+
+class NST_OT_stylize_animation(_StylizeOperator, bpy.types.Operator):
+    """Render and stylize the scene's frame range into the output folder; frames already stylized are skipped"""
+
+    bl_idname = "nst.stylize_animation"
+    bl_label = "Stylize Animation"
+
+    def plan(self, context):
+        scene = context.scene
+        rendering.check_camera(scene)
+        if not scene.nst.output_folder:
+            raise AddonError("set an output folder for the animation")
+        folder = Path(bpy.path.abspath(scene.nst.output_folder))
+        styles, weights = rendering.scene_styles(scene.nst, user_folder("jobs", "animation-styles"))
+        regions = _object_regions(scene, with_motion=True)
+        overwrite = scene.nst.overwrite
+        steps = []
+        for frame in range(scene.frame_start, scene.frame_end + 1, scene.frame_step):
+            files = rendering.FrameFiles.in_folder(folder, frame)
+
+            def prepare(frame=frame, files=files):
+                if files.stylized.is_file() and not overwrite:
+                    return None
+                if overwrite or not files.rendered:
+                    scene.frame_set(frame)
+                    rendering.render_frame(scene, files)
+                files.stylized.parent.mkdir(parents=True, exist_ok=True)
+                return rendering.stylize_request(scene, self.engine, files, styles, weights, regions)
+
+            steps.append(Step(f"frame {frame}", prepare, lambda result: None))
+        self.folder = folder
+        return steps
+
+    def finished(self, context, done, skipped):
+        return f"animation: {done} frame(s) stylized, {skipped} already done, in {self.folder / 'stylized'}"
+
+
+class NST_OT_stylize_texture(_StylizeOperator, bpy.types.Operator):
+    """Stylize the active material's selected Image Texture into a new image; the original is left as it is"""
+
+    bl_idname = "nst.stylize_texture"
+    bl_label = "Stylize Texture"
+
+    def plan(self, context):
+        scene = context.scene
+        node = active_texture_node(context)
+        image = node.image
+        if is_data_image(image):
+            raise AddonError(f"the image '{image.name}' is Non-Color data ({image.colorspace_settings.name}), such "
+                             "as a normal or roughness map; only colour textures can be stylized")
+        if image.source == "TILED":
+            raise AddonError(f"the image '{image.name}' is a UDIM tiled image; stylize one tile image at a time")
+        if image.size[0] == 0 or image.size[1] == 0:
+            raise AddonError(f"the image '{image.name}' has no pixels; is its file missing?")
+        folder = user_folder("jobs", "texture")
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        styles, weights = rendering.scene_styles(scene.nst, folder)
+        files = rendering.FrameFiles(folder / "content.png", folder / "none.exr", folder / "stylized.png")
+        size = tuple(image.size)
+        relink = scene.nst.relink_texture
+        material = context.object.active_material
+
+        def prepare():
+            export_png(image, files.display)
+            settings = scene.nst
+            size_px, iterations = settings.size_and_iterations(max(size))
+            return {"type": "stylize", "content": str(files.display), "styles": styles, "style_blend": weights,
+                    "output": str(files.stylized),
+                    "options": {"size_px": size_px, "iterations": iterations, "seed": settings.seed,
+                                "style_strength": settings.strength, "preserve_color": settings.preserve_color},
+                    "device": self.engine.device, "weights": self.engine.weights,
+                    "cache_dir": str(Path(self.engine.cache_folder) / "styles")}
+
+        def finish(result):
+            stylized = load_result(Path(result["output"]), f"{image.name} (stylized)", size)  # type: ignore[arg-type]
+            stylized["nst_source_image"] = image.name
+            self.stylized_name = stylized.name
+            if relink:
+                node.image = stylized
+                material.update_tag()
+
+        return [Step(f"texture '{image.name}'", prepare, finish)]
+
+    def finished(self, context, done, skipped):
+        return f"stylized texture saved as the image '{self.stylized_name}'"
+
+
+def active_texture_node(context: bpy.types.Context) -> bpy.types.ShaderNodeTexImage:
+    """The active material's active node, if it is an Image Texture with an image; else a clear error."""
+    ob = context.object
+    material = ob.active_material if ob is not None else None
+    if material is None or not material.use_nodes or material.node_tree is None:
+        raise AddonError("select an object whose active material uses nodes")
+    node = material.node_tree.nodes.active
+    if node is None or node.bl_idname != "ShaderNodeTexImage":
+        raise AddonError(f"select an Image Texture node in the material '{material.name}' (click it in the Shader "
+                         "Editor)")
+    if node.image is None:
+        raise AddonError(f"the Image Texture node '{node.name}' has no image")
+    return node  # type: ignore[return-value]
+
+
+class NST_OT_cancel(bpy.types.Operator):
+    """Stop the running stylization (finished frames are kept)"""
+
+    bl_idname = "nst.cancel"
+    bl_label = "Cancel"
+
+    def execute(self, context):
+        _Run.cancel_requested = True
+        return {"FINISHED"}
+
+
+class NST_OT_add_style(bpy.types.Operator):
+    """Add a style image to the scene's styles"""
+
+    bl_idname = "nst.add_style"
+    bl_label = "Add Style"
+    bl_options = {"REGISTER", "UNDO"}
+
+    filepath: StringProperty(subtype="FILE_PATH")  # type: ignore[valid-type]
+    licence: StringProperty(default="")  # type: ignore[valid-type]
+    filter_image: BoolProperty(default=True, options={"HIDDEN", "SKIP_SAVE"})  # type: ignore[valid-type]
+
+    def invoke(self, context, event):
+        if self.filepath:
+            return self.execute(context)
+        context.window_manager.fileselect_add(self)
+        return {"RUNNING_MODAL"}
+
+    def execute(self, context):
+        if not Path(bpy.path.abspath(self.filepath)).is_file():
+            self.report({"ERROR"}, f"the style image {self.filepath} does not exist")
+            return {"CANCELLED"}
+        settings = context.scene.nst
+        item = settings.styles.add()
+        item.filepath, item.licence = self.filepath, self.licence
+        settings.active_style_index = len(settings.styles) - 1
+        return {"FINISHED"}
+
+
+class NST_OT_remove_style(bpy.types.Operator):
+    """Remove the selected style from the scene's styles"""
+
+    bl_idname = "nst.remove_style"
+    bl_label = "Remove Style"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context):
+        settings = context.scene.nst
+        if 0 <= settings.active_style_index < len(settings.styles):
+            settings.styles.remove(settings.active_style_index)
+            settings.active_style_index = max(0, settings.active_style_index - 1)
+        return {"FINISHED"}
+
+
+CLASSES = (NST_OT_stylize_render, NST_OT_stylize_animation, NST_OT_stylize_texture, NST_OT_cancel,
+           NST_OT_add_style, NST_OT_remove_style)

@@ -1,0 +1,208 @@
+"""The add-on's settings: preferences (engine Python, device, folders, weights), scene and per-object properties.
+
+`engine_settings` turns preferences into plain values, with defaults when the add-on runs unregistered as a module.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import bpy
+from bpy.props import (BoolProperty, CollectionProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty,
+                       StringProperty)
+
+ADDON_ID = (__package__ or "nst_addon").rpartition(".")[0] or "nst_addon"
+ENGINE_VENV_FOLDER = "engine-venv"
+
+
+def user_folder(*parts: str) -> Path:
+    """A folder of ours: the extension's user folder when installed as an extension, else the temp folder."""
+    try:
+        base = Path(bpy.utils.extension_path_user(ADDON_ID, create=True))
+    except (ValueError, RuntimeError, AttributeError):
+        base = Path(tempfile.gettempdir()) / "nst-blender"
+    folder = base.joinpath(*parts)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def installed_engine_python() -> Path:
+    venv = user_folder(ENGINE_VENV_FOLDER)
+    return venv / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
+
+
+class NST_AddonPreferences(bpy.types.AddonPreferences):
+    bl_idname = ADDON_ID
+
+    engine_python_mode: EnumProperty(  # type: ignore[valid-type]
+        name="Engine Python",
+        items=[("AUTO", "Automatic", "Blender's own Python if it has PyTorch, else the one Install engine made"),
+               ("CUSTOM", "Custom", "A Python of your choice that has PyTorch")],
+        default="AUTO")
+    engine_python: StringProperty(  # type: ignore[valid-type]
+        name="Python Executable", subtype="FILE_PATH",
+        description="Path to a python executable with torch installed (python, python3 or python.exe)")
+    device: EnumProperty(  # type: ignore[valid-type]
+        name="Device",
+        items=[("auto", "Automatic", "The GPU (CUDA) if there is one, else the CPU"),
+               ("cuda", "CUDA GPU", "An NVIDIA GPU"), ("cpu", "CPU", "The processor; slow but always there")],
+        default="auto")
+    cache_folder: StringProperty(  # type: ignore[valid-type]
+        name="Cache Folder", subtype="DIR_PATH",
+        description="Where jobs and style statistics are kept; empty = the extension's user folder")
+    models_folder: StringProperty(  # type: ignore[valid-type]
+        name="Models Folder", subtype="DIR_PATH",
+        description="Where downloaded network weights are kept; empty = the extension's user folder")
+    weights: EnumProperty(  # type: ignore[valid-type]
+        name="Weights",
+        items=[("caffe", "Original VGG-19 (offline)", "The original VGG-19 weights shipped with the engine"),
+               ("torchvision", "torchvision VGG-19 (download)", "torchvision's retrained VGG-19; needs a download"),
+               ("FILE", "File", "A VGG-19 weights file on disk")],
+        default="caffe")
+    weights_file: StringProperty(name="Weights File", subtype="FILE_PATH")  # type: ignore[valid-type]
+    hang_timeout_s: IntProperty(  # type: ignore[valid-type]
+        name="Hang Timeout (s)", default=600, min=0,
+        description="Stop the engine when it says nothing for this long (0 = never)")
+    engine_report: StringProperty(name="Engine Report", default="")  # type: ignore[valid-type]
+
+    def draw(self, context):
+        from .ui import draw_preferences
+
+        draw_preferences(self, self.layout)
+
+
+@dataclass
+class EngineSettings:
+    """Preferences as plain values, for the worker client and batch runs."""
+
+    python: str
+    device: str = "auto"
+    weights: str = "caffe"
+    cache_folder: str = ""
+    models_folder: str = ""
+    hang_timeout_s: float = 600.0
+
+
+def preferences() -> NST_AddonPreferences | None:
+    addon = bpy.context.preferences.addons.get(ADDON_ID)
+    return None if addon is None else addon.preferences  # type: ignore[return-value]
+
+
+def auto_engine_python() -> str:
+    """Blender's own Python when it has torch (found without importing it), else the installed engine."""
+    if importlib.util.find_spec("torch") is not None:
+        return sys.executable
+    installed = installed_engine_python()
+    return str(installed) if installed.is_file() else sys.executable
+
+
+def engine_settings() -> EngineSettings:
+    prefs = preferences()
+    if prefs is None:
+        return EngineSettings(python=auto_engine_python(), cache_folder=str(user_folder("cache")),
+                              models_folder=str(user_folder("models")))
+    python = (bpy.path.abspath(prefs.engine_python) if prefs.engine_python_mode == "CUSTOM"
+              else auto_engine_python())
+    weights = bpy.path.abspath(prefs.weights_file) if prefs.weights == "FILE" else prefs.weights
+    return EngineSettings(
+        python=python, device=prefs.device, weights=weights,
+        cache_folder=bpy.path.abspath(prefs.cache_folder) if prefs.cache_folder else str(user_folder("cache")),
+        models_folder=bpy.path.abspath(prefs.models_folder) if prefs.models_folder else str(user_folder("models")),
+        hang_timeout_s=float(prefs.hang_timeout_s))
+
+
+class NST_StyleItem(bpy.types.PropertyGroup):
+    """One style in the scene's list: an image file or a Blender image, with its blend weight."""
+
+    filepath: StringProperty(name="File", subtype="FILE_PATH")  # type: ignore[valid-type]
+    image: PointerProperty(name="Image", type=bpy.types.Image,  # type: ignore[valid-type]
+                           description="A Blender image to use instead of a file")
+    weight: FloatProperty(name="Weight", default=1.0, min=0.0, soft_max=1.0,  # type: ignore[valid-type]
+                          description="Share of this style in the blend")
+    licence: StringProperty(name="Licence", default="")  # type: ignore[valid-type]
+
+    @property
+    def label(self) -> str:
+        if self.image is not None:
+            return self.image.name
+        return Path(self.filepath).name or "(no file)"
+
+
+class NST_SceneSettings(bpy.types.PropertyGroup):
+    styles: CollectionProperty(type=NST_StyleItem)  # type: ignore[valid-type]
+    active_style_index: IntProperty(default=0)  # type: ignore[valid-type]
+    strength: FloatProperty(  # type: ignore[valid-type]
+        name="Strength", default=1.0, min=0.0, max=1.0, subtype="FACTOR",
+        description="How strongly the style replaces the render's look")
+    preserve_color: EnumProperty(  # type: ignore[valid-type]
+        name="Preserve Colour",
+        items=[("none", "Off", "Take the style's colours"),
+               ("luminance", "Luminance", "Keep the render's colours; take the style's brush strokes only"),
+               ("histogram", "Histogram", "Recolour the style to the render's palette first")],
+        default="none")
+    method: EnumProperty(  # type: ignore[valid-type]
+        name="Method",
+        items=[("QUALITY", "Quality", "Optimise each image against the style (slow, best)")],
+        default="QUALITY")
+    preset: EnumProperty(  # type: ignore[valid-type]
+        name="Preset",
+        items=[("PREVIEW", "Preview", "Small and quick, to judge a style"),
+               ("FINAL", "Final", "Full size and all iterations")],
+        default="PREVIEW")
+    preview_size_px: IntProperty(name="Preview Size", default=256, min=16, subtype="PIXEL")  # type: ignore[valid-type]
+    preview_iterations: IntProperty(name="Preview Iterations", default=50, min=1)  # type: ignore[valid-type]
+    final_size_px: IntProperty(  # type: ignore[valid-type]
+        name="Final Size", default=0, min=0, subtype="PIXEL",
+        description="Longest side of the result in pixels; 0 = the render's own size")
+    final_iterations: IntProperty(name="Final Iterations", default=300, min=1)  # type: ignore[valid-type]
+    seed: IntProperty(name="Seed", default=0, min=0)  # type: ignore[valid-type]
+    use_last_render: BoolProperty(  # type: ignore[valid-type]
+        name="Use Last Render", default=False,
+        description="Stylize the last render instead of rendering again")
+    output_folder: StringProperty(  # type: ignore[valid-type]
+        name="Output Folder", subtype="DIR_PATH", default="//nst/",
+        description="Animations go to render/ (multilayer EXR and display PNG) and stylized/ in here")
+    overwrite: BoolProperty(  # type: ignore[valid-type]
+        name="Overwrite", default=False,
+        description="Render and stylize again frames that already have files; off = resume where it stopped")
+    relink_texture: BoolProperty(  # type: ignore[valid-type]
+        name="Use in Material", default=False,
+        description="Make the Image Texture node use the stylized image (the original image is kept)")
+    render_changes: StringProperty(default="")  # type: ignore[valid-type]
+    progress: FloatProperty(default=0.0, min=0.0, max=1.0, subtype="FACTOR")  # type: ignore[valid-type]
+    status: StringProperty(default="")  # type: ignore[valid-type]
+    running: BoolProperty(default=False)  # type: ignore[valid-type]
+
+    def size_and_iterations(self, render_longest_px: int) -> tuple[int, int]:
+        if self.preset == "PREVIEW":
+            return min(self.preview_size_px, render_longest_px), self.preview_iterations
+        return (self.final_size_px or render_longest_px), self.final_iterations
+
+
+class NST_ObjectSettings(bpy.types.PropertyGroup):
+    mode: EnumProperty(  # type: ignore[valid-type]
+        name="Style",
+        items=[("INHERIT", "Scene Style", "Use the scene's styles"),
+               ("OWN", "Own Style", "Use this object's own style and strength"),
+               ("KEEP", "Keep Original", "Leave this object as rendered")],
+        default="INHERIT")
+    style_path: StringProperty(name="Style Image", subtype="FILE_PATH")  # type: ignore[valid-type]
+    strength: FloatProperty(name="Strength", default=1.0, min=0.0, max=1.0,  # type: ignore[valid-type]
+                            subtype="FACTOR")
+
+
+CLASSES = (NST_AddonPreferences, NST_StyleItem, NST_SceneSettings, NST_ObjectSettings)
+
+
+def register() -> None:
+    bpy.types.Scene.nst = PointerProperty(type=NST_SceneSettings)
+    bpy.types.Object.nst = PointerProperty(type=NST_ObjectSettings)
+
+
+def unregister() -> None:
+    del bpy.types.Object.nst
+    del bpy.types.Scene.nst

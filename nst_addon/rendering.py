@@ -1,0 +1,196 @@
+"""Everything between the scene and the engine's request: checks, render passes, pass indices, frame files.
+
+A frame is rendered once and written twice: a display PNG (the view transform applied, what is stylized) and a
+multilayer EXR (Combined plus Object Index, Depth and Vector passes). Files appear atomically.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import bpy
+
+from .images import export_png, remove_quietly
+from .properties import EngineSettings, NST_SceneSettings
+from .worker_client import AddonError
+
+MASK_PASS_ENGINES = {"CYCLES"}
+
+
+def check_camera(scene: bpy.types.Scene) -> None:
+    if scene.camera is None:
+        raise AddonError(f"the scene '{scene.name}' has no active camera; add one (Add > Camera) and make it "
+                         "active (View > Cameras > Set Active Object as Camera)")
+
+
+def render_size(scene: bpy.types.Scene) -> tuple[int, int]:
+    scale = scene.render.resolution_percentage / 100.0
+    return max(1, round(scene.render.resolution_x * scale)), max(1, round(scene.render.resolution_y * scale))
+
+
+def styled_objects(scene: bpy.types.Scene) -> list[bpy.types.Object]:
+    """Objects with their own style or kept original, in a stable order."""
+    return sorted((ob for ob in scene.objects if ob.nst.mode != "INHERIT" and not ob.hide_render),
+                  key=lambda ob: ob.name)
+
+
+def _style_file(path: str, what: str) -> str:
+    resolved = Path(bpy.path.abspath(path)) if path else None
+    if resolved is None or not path:
+        raise AddonError(f"{what} has no style image; choose one")
+    if not resolved.is_file():
+        raise AddonError(f"{what}: the style image {resolved} does not exist; choose another file")
+    return str(resolved)
+
+
+def scene_styles(settings: NST_SceneSettings, job_folder: Path) -> tuple[list[str], list[float]]:
+    """Style files and blend weights from the scene's list; Blender images are exported to the job folder."""
+    paths, weights = [], []
+    for index, item in enumerate(settings.styles):
+        if item.weight <= 0:
+            continue
+        if item.image is not None:
+            path = job_folder / f"style_{index}.png"
+            try:
+                export_png(item.image, path)
+            except (ValueError, RuntimeError) as exc:
+                raise AddonError(f"style {index + 1} ('{item.image.name}'): {exc}") from None
+            paths.append(str(path))
+        else:
+            paths.append(_style_file(item.filepath, f"style {index + 1}"))
+        weights.append(item.weight)
+    if not paths:
+        raise AddonError("no style chosen; add a style image in the Neural Style panel (Render properties)")
+    return paths, weights
+
+
+def assign_pass_indices(scene: bpy.types.Scene) -> list[str]:
+    """Give each styled object a pass index no other object uses; returns what was changed, in words."""
+    styled = styled_objects(scene)
+    styled_set = set(styled)
+    taken = {ob.pass_index for ob in scene.objects if ob not in styled_set} | {0}
+    changes, mine = [], set()
+    for ob in styled:
+        if ob.pass_index in taken or ob.pass_index in mine:
+            new = 1
+            while new in taken or new in mine:
+                new += 1
+            changes.append(f"'{ob.name}': pass index {ob.pass_index} -> {new}")
+            ob.pass_index = new
+        mine.add(ob.pass_index)
+    return changes
+
+
+def prepare_passes(scene: bpy.types.Scene, with_motion: bool) -> list[str]:
+    """Turn on the passes we need (Object Index for per-object styles; Depth and Vector for animations)."""
+    changes = []
+    needs_index = bool(styled_objects(scene))
+    if needs_index and scene.render.engine not in MASK_PASS_ENGINES:
+        raise AddonError("per-object styles need the Object Index pass, which only Cycles renders; set the render "
+                         "engine to Cycles, or set every object's style to Scene Style")
+    view_layer = bpy.context.view_layer if bpy.context.view_layer in scene.view_layers[:] else scene.view_layers[0]
+    wanted = [("use_pass_object_index", "Object Index", needs_index)]
+    if with_motion and scene.render.engine in MASK_PASS_ENGINES:
+        wanted += [("use_pass_z", "Depth", True), ("use_pass_vector", "Vector", not scene.render.use_motion_blur)]
+    for attribute, label, needed in wanted:
+        if needed and not getattr(view_layer, attribute):
+            setattr(view_layer, attribute, True)
+            changes.append(f"turned on the {label} pass of view layer '{view_layer.name}'")
+    if needs_index:
+        changes += assign_pass_indices(scene)
+    return changes
+
+
+def region_settings(scene: bpy.types.Scene) -> dict[str, dict]:
+    """The worker's `regions`: per pass index, the object's own style and strength, or keep original."""
+    regions: dict[str, dict] = {}
+    for ob in styled_objects(scene):
+        if ob.nst.mode == "KEEP":
+            regions[str(ob.pass_index)] = {"keep_original": True}
+        else:
+            regions[str(ob.pass_index)] = {"styles": [_style_file(ob.nst.style_path, f"object '{ob.name}'")],
+                                           "strength": ob.nst.strength}
+    return regions
+
+
+@dataclass
+class FrameFiles:
+    """One frame's files: the display PNG that is stylized, its passes, and the stylized result."""
+
+    display: Path
+    passes: Path
+    stylized: Path
+
+    @classmethod
+    def in_folder(cls, folder: Path, frame: int) -> "FrameFiles":
+        name = f"frame_{frame:04d}"
+        return cls(folder / "render" / f"{name}.png", folder / "render" / f"{name}.exr",
+                   folder / "stylized" / f"{name}.png")
+
+    @property
+    def rendered(self) -> bool:
+        return self.display.is_file() and self.passes.is_file()
+
+
+def _save_render(scene: bpy.types.Scene, path: Path, multilayer: bool) -> None:
+    """Save the Render Result with the scene's colour management, atomically, in PNG or multilayer EXR."""
+    settings = scene.render.image_settings
+    saved = {name: getattr(settings, name) for name in ("media_type", "file_format", "color_mode", "color_depth")}
+    saved_codec = settings.exr_codec
+    temp = path.with_name(f".{path.stem}.part{path.suffix}")
+    try:
+        if multilayer:
+            settings.media_type = "MULTI_LAYER_IMAGE"
+            settings.file_format = "OPEN_EXR_MULTILAYER"
+            settings.color_depth = "32"
+            settings.exr_codec = "ZIP"
+        else:
+            settings.media_type = "IMAGE"
+            settings.file_format = "PNG"
+            settings.color_mode = "RGB"
+            settings.color_depth = "8"
+        bpy.data.images["Render Result"].save_render(str(temp), scene=scene)
+        os.replace(temp, path)
+    finally:
+        remove_quietly(temp)
+        for name in ("media_type", "file_format", "color_mode", "color_depth"):
+            try:
+                setattr(settings, name, saved[name])
+            except TypeError:
+                pass
+        settings.exr_codec = saved_codec
+
+
+def has_last_render() -> bool:
+    result = bpy.data.images.get("Render Result")
+    return result is not None and result.has_data
+
+
+def render_frame(scene: bpy.types.Scene, files: FrameFiles, render: bool = True) -> None:
+    """Render the scene's current frame (or take the last render) into `files.display` and `files.passes`."""
+    files.display.parent.mkdir(parents=True, exist_ok=True)
+    if render:
+        bpy.ops.render.render(scene=scene.name)
+    elif not has_last_render():
+        raise AddonError("there is no render to stylize yet; render first (F12) or turn off Use Last Render")
+    _save_render(scene, files.passes, multilayer=True)
+    _save_render(scene, files.display, multilayer=False)
+
+
+def stylize_request(scene: bpy.types.Scene, engine: EngineSettings, files: FrameFiles, style_paths: list[str],
+                    style_weights: list[float], regions: dict[str, dict]) -> dict:
+    """The worker's `stylize` request for one frame."""
+    settings = scene.nst
+    size_px, iterations = settings.size_and_iterations(max(render_size(scene)))
+    request = {
+        "type": "stylize", "content": str(files.display), "styles": style_paths, "style_blend": style_weights,
+        "output": str(files.stylized),
+        "options": {"size_px": size_px, "iterations": iterations, "seed": settings.seed,
+                    "style_strength": settings.strength, "preserve_color": settings.preserve_color},
+        "device": engine.device, "weights": engine.weights, "cache_dir": str(Path(engine.cache_folder) / "styles"),
+    }
+    if regions:
+        request.update(mask=str(files.passes), regions=regions, ignore_absent_regions=True)
+    return request
