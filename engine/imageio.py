@@ -64,7 +64,8 @@ def read_exr_channels(path: Path, what: str = "EXR file") -> dict[str, np.ndarra
     except Exception as exc:  # noqa: BLE001 - OpenEXR raises plain RuntimeError/OSError for bad files
         raise EngineError(f"cannot read {what} {path}: not a valid EXR ({exc}); re-render or re-export it") from None
     if not channels:
-        raise EngineError(f"{what} {path} has no channels; re-render it")
+        raise EngineError(f"cannot read {what} {path}: not a valid EXR, or truncated (no readable pixel data); "
+                          "re-render or re-export it")
     return channels
 
 
@@ -176,13 +177,18 @@ def check_output_path(path) -> Path:
     path = Path(path)
     if path.suffix.lower() not in OUTPUT_FORMATS:
         raise EngineError(f"output {path} has an unsupported extension; use one of {', '.join(OUTPUT_FORMATS)}")
-    folder = path.parent if str(path.parent) else Path(".")
+    folder = path.parent
     if not folder.is_dir():
         raise EngineError(f"output folder {folder} does not exist; create it first")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise EngineError(f"output folder {folder} is not writable; choose another folder or fix its permissions")
     if path.is_dir():
         raise EngineError(f"output {path} is a folder; give a file name")
+    try:  # a real probe: permissions, read-only mounts and special folders all show up here
+        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".probe", dir=folder)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise EngineError(f"output folder {folder} is not writable ({exc.strerror}); choose another folder or fix "
+                          "its permissions") from None
     return path
 
 
@@ -190,7 +196,7 @@ def check_output_path(path) -> Path:
 def atomic_path(path: Path):
     """Yield a temporary path beside `path`; on success it replaces `path` in one step, else it is removed."""
     path = Path(path)
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent or ".")
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     os.close(fd)
     try:
         yield Path(temp)
