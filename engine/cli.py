@@ -11,6 +11,7 @@ from pathlib import Path
 
 from . import __version__
 from .errors import Cancelled, EngineError
+from .fast.commands import add_models_parser, add_train_parser
 
 EXIT_BAD_INPUT = 2
 EXIT_CANCELLED = 130
@@ -37,10 +38,15 @@ def _add_stylize(subparsers) -> None:
     p = subparsers.add_parser("stylize", help="stylize one image by optimization",
                               description="Stylize an image with one or more paintings (Gatys-style optimization).")
     p.add_argument("--content", required=True, help="content image (PNG, JPEG, TIFF, EXR)")
-    p.add_argument("--style", required=True, action="append", help="style image; repeat to blend styles")
+    p.add_argument("--style", action="append", help="style image; repeat to blend styles")
+    p.add_argument("--model", help="fast stylization instead: a model name (see 'python -m engine models') or a "
+                                   ".safetensors file; --size, --strength, --preserve-color and --mask apply")
+    p.add_argument("--tile", type=int, default=None, metavar="PX",
+                   help="with --model: tile images larger than PX on a side (default 2048 on the CPU, 4096 on a GPU)")
     p.add_argument("--style-weights", type=float, nargs="+", metavar="W", help="blend weight per --style")
     p.add_argument("--output", required=True, help="output image (.png, .jpg, .tif or .exr)")
-    p.add_argument("--size", type=int, default=512, help="longest side of the output in pixels (default 512)")
+    p.add_argument("--size", type=int, default=None,
+                   help="longest side of the output in pixels (default 512; with --model, the content's size)")
     p.add_argument("--iterations", type=int, default=300, help="optimizer iterations per scale (default 300)")
     p.add_argument("--optimizer", choices=("lbfgs", "adam"), default="lbfgs")
     p.add_argument("--scales", type=int, default=None, help="coarse-to-fine scales; 1 = single scale (default: auto)")
@@ -49,7 +55,7 @@ def _add_stylize(subparsers) -> None:
     p.add_argument("--preserve-color", choices=("none", "luminance", "histogram"), default="none")
     p.add_argument("--mask", help="label map: region ids per pixel (PNG/EXR) or soft masks (.npy, R x H x W)")
     p.add_argument("--region-style", action="append", metavar="ID=PATH|keep",
-                   help="style image for one region of --mask, or 'keep' to leave it unchanged")
+                   help="style image (with --model: a model) for one region of --mask, or 'keep' to leave it unchanged")
     p.add_argument("--region-strength", action="append", metavar="ID=S", help="style strength for one region")
     p.add_argument("--init", default="content", help="start from 'content', 'noise' or an image path")
     p.add_argument("--weights", default="caffe",
@@ -81,6 +87,12 @@ def _run_stylize(args) -> int:
     from .stylize import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, StyleTransfer
     from .vgg import check_layers
 
+    if args.model:
+        from .fast.commands import stylize_with_model
+
+        return stylize_with_model(args, _region_pairs)
+    if not args.style:
+        raise EngineError("give --style (optimization) or --model (fast stylization)")
     output = check_output_path(args.output)
     content = read_rgb(args.content, "content image")
     styles = [read_rgb(path, "style image") for path in args.style]
@@ -119,7 +131,7 @@ def _run_stylize(args) -> int:
             snapshot = output.with_name(f"{output.stem}.s{progress.scale}-i{progress.iteration:05d}.png")
             write_image(snapshot, progress.image())
 
-    options = dict(style_blend=args.style_weights, size_px=args.size, iterations=args.iterations,
+    options = dict(style_blend=args.style_weights, size_px=args.size or 512, iterations=args.iterations,
                    scales=args.scales, optimizer=args.optimizer, init=init, seed=args.seed,
                    style_strength=args.strength, preserve_color=args.preserve_color,
                    content_weight=args.content_weight, tv_weight=args.tv_weight,
@@ -160,12 +172,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"nst-engine {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add_stylize(subparsers)
+    add_train_parser(subparsers)
+    add_models_parser(subparsers)
     _add_worker(subparsers)
     return parser
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    args.argv = sys.argv[1:] if argv is None else list(argv)
     try:
         return args.run(args)
     except EngineError as exc:

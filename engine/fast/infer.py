@@ -1,0 +1,213 @@
+"""Fast stylization of images with a trained model: any size, tiled when large, with masks, colour and strength.
+
+On a GPU the network runs in bf16/fp16 and channels-last; on the CPU in float32 under inference mode. Large
+images run as overlapping tiles, feathered together, with instance-norm statistics shared across the tiles.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .. import __version__
+from ..color import check_preserve_color, match_color_statistics, with_content_chroma
+from ..device import describe_device, resolve_device
+from ..errors import EngineError
+from ..imageio import MIN_SIDE_PX
+from ..losses import resize_weight_map
+from ..masks import region_weight_maps
+from ..stylize import _resize, _to_numpy, _to_tensor, fit_longest_side
+from .guides import read_guides
+from .model_file import load_model
+from .models import find_model
+
+DEFAULT_TILE_PX = {"cpu": 2048, "cuda": 4096}
+OVERLAP_PX = 64  # feathered band between tiles; wider than the network's border effects
+
+
+@dataclass
+class RegionModel:
+    """One region's setting under fast stylization; fields left as None inherit the image-wide setting."""
+
+    model: str | None = None
+    strength: float | None = None
+    keep_original: bool = False
+
+
+@dataclass
+class FastResult:
+    image: np.ndarray
+    settings: dict
+    elapsed_s: float
+
+
+def _feather(length: int, overlap_px: int, ramp_start: bool, ramp_end: bool) -> torch.Tensor:
+    """1-D tile weight: a linear ramp over the overlap on sides that meet another tile, else 1."""
+    weight = torch.ones(length)
+    ramp = (torch.arange(overlap_px) + 0.5) / overlap_px
+    if ramp_start:
+        weight[:overlap_px] = ramp
+    if ramp_end:
+        weight[-overlap_px:] = ramp.flip(0)
+    return weight
+
+
+def _tile_starts(length: int, tile_px: int, overlap_px: int) -> list[int]:
+    if length <= tile_px:
+        return [0]
+    starts = list(range(0, length - tile_px, tile_px - overlap_px))
+    return starts + [length - tile_px]
+
+
+class FastStylizer:
+    """One model loaded on a device, ready for many frames."""
+
+    def __init__(self, model: str | Path, device: str = "auto"):
+        self.path = find_model(str(model))
+        network, self.info = load_model(self.path)
+        self.device = resolve_device(device)
+        self.dtype = torch.float32
+        if self.device.type == "cuda":
+            self.dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        self.network = network.to(self.device, self.dtype)
+        if self.device.type == "cuda":
+            self.network = self.network.to(memory_format=torch.channels_last)
+
+    @property
+    def needs_guides(self) -> bool:
+        return bool(self.info.guide_channels)
+
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.to(self.device, self.dtype)
+        if self.device.type == "cuda":
+            x = x.contiguous(memory_format=torch.channels_last)
+        return self.network(x).float()
+
+    @torch.inference_mode()
+    def run(self, pixels: torch.Tensor, tile_px: int | None = None, overlap_px: int = OVERLAP_PX) -> torch.Tensor:
+        """(1, 3+guides, H, W) in [0, 1] on the CPU to the stylized (1, 3, H, W); tiled above `tile_px` a side."""
+        tile_px = tile_px or DEFAULT_TILE_PX.get(self.device.type, DEFAULT_TILE_PX["cpu"])
+        height, width = pixels.shape[-2:]
+        if max(height, width) <= tile_px:
+            return self._forward(pixels).cpu()
+        if tile_px < 2 * overlap_px + MIN_SIDE_PX:
+            raise EngineError(f"tile size {tile_px} px is too small for the {overlap_px} px overlap; use at least "
+                              f"{2 * overlap_px + MIN_SIDE_PX} px")
+        norms = self.network.norms()
+        overview = F.interpolate(pixels, size=fit_longest_side(height, width, tile_px), mode="area")
+        for norm in norms:  # one set of statistics for every tile: no colour or contrast steps at the seams
+            norm.record = True
+        self._forward(overview)
+        for norm in norms:
+            norm.record, norm.frozen, norm.recorded = False, norm.recorded, None
+        try:
+            total = torch.zeros(1, 3, height, width)
+            weights = torch.zeros(1, 1, height, width)
+            ys, xs = _tile_starts(height, tile_px, overlap_px), _tile_starts(width, tile_px, overlap_px)
+            for y in ys:
+                for x in xs:
+                    tile_h, tile_w = min(tile_px, height), min(tile_px, width)
+                    out = self._forward(pixels[..., y:y + tile_h, x:x + tile_w]).cpu()
+                    weight = (_feather(tile_h, overlap_px, y > 0, y + tile_h < height)[:, None]
+                              * _feather(tile_w, overlap_px, x > 0, x + tile_w < width)[None, :])
+                    total[..., y:y + tile_h, x:x + tile_w] += out * weight
+                    weights[..., y:y + tile_h, x:x + tile_w] += weight
+        finally:
+            for norm in norms:
+                norm.frozen = None
+        return total / weights
+
+
+@lru_cache(maxsize=8)
+def _cached_stylizer(path: str, modified_ns: int, device: str) -> FastStylizer:
+    return FastStylizer(path, device)
+
+
+def get_stylizer(model: str | Path, device: str = "auto") -> FastStylizer:
+    """A loaded model, reused across frames (and reloaded when its file changes)."""
+    path = find_model(str(model)).resolve()
+    return _cached_stylizer(str(path), path.stat().st_mtime_ns, device)
+
+
+def _network_input(stylizer: FastStylizer, content: torch.Tensor, render_path) -> torch.Tensor:
+    if not stylizer.needs_guides:
+        return content
+    if render_path is None:
+        raise EngineError(f"model {stylizer.path.name} was trained with render-pass guides "
+                          f"({', '.join(stylizer.info.guide_channels)}); give the frame as the EXR render that has them")
+    guides = read_guides(render_path, stylizer.info.guide_channels, stylizer.info.guide_ranges)
+    guides = torch.from_numpy(guides).permute(2, 0, 1)[None]
+    guides = F.interpolate(guides, size=content.shape[-2:], mode="bilinear", align_corners=False)
+    return torch.cat([content, guides], 1)
+
+
+def _finish(stylized: np.ndarray, content: np.ndarray, strength: float, preserve_color: str) -> np.ndarray:
+    if preserve_color == "luminance":
+        stylized = with_content_chroma(stylized, content)
+    elif preserve_color == "histogram":
+        stylized = match_color_statistics(stylized, content)
+    return content + strength * (stylized - content)
+
+
+def stylize_fast(content: np.ndarray, model: str | Path, *, size_px: int | None = None, style_strength: float = 1.0,
+                 preserve_color: str = "none", label_map: np.ndarray | None = None,
+                 regions: dict[int, RegionModel] | None = None, render_path=None, tile_px: int | None = None,
+                 device: str = "auto") -> FastResult:
+    """Stylize `content` (H x W x 3 sRGB in [0, 1]) with a model; returns the image at `size_px` longest side
+    (default: the content's size). Regions of `label_map` may keep the original or use another model."""
+    started = time.perf_counter()
+    check_preserve_color(preserve_color)
+    if not 0.0 <= style_strength <= 1.0:
+        raise EngineError(f"style strength must be between 0 and 1, got {style_strength}")
+    if regions and label_map is None:
+        raise EngineError("region settings were given without a mask; give the label map too")
+    height, width = content.shape[:2] if size_px is None else fit_longest_side(*content.shape[:2], size_px)
+    if min(height, width) < MIN_SIDE_PX:
+        raise EngineError(f"the output would be {width}x{height} px; each side needs at least {MIN_SIDE_PX} px")
+    pixels = _resize(_to_tensor(content, torch.device("cpu")), height, width)
+    base = _to_numpy(pixels)
+    main = get_stylizer(model, device)
+
+    def stylized_by(name: str | None) -> np.ndarray:
+        stylizer = main if name is None else get_stylizer(name, device)
+        return _to_numpy(stylizer.run(_network_input(stylizer, pixels, render_path), tile_px))
+
+    if label_map is None:
+        result = _finish(stylized_by(None), base, style_strength, preserve_color)
+    else:
+        maps = region_weight_maps(label_map, content.shape[:2])
+        regions = regions or {}
+        unknown = sorted(set(regions) - set(maps))
+        if unknown:
+            raise EngineError(f"regions {unknown} are not in the mask (it has ids {sorted(maps)}); check the ids")
+        result = np.zeros_like(base)
+        covered = np.zeros((height, width, 1), np.float32)
+        outputs: dict[str | None, np.ndarray] = {}
+        for region_id, weight_map in maps.items():
+            setting = regions.get(region_id, RegionModel())
+            strength = style_strength if setting.strength is None else setting.strength
+            if not 0.0 <= strength <= 1.0:
+                raise EngineError(f"region {region_id}: strength must be between 0 and 1, got {strength}")
+            alpha = resize_weight_map(torch.from_numpy(weight_map), height, width).numpy()[..., None]
+            if setting.keep_original or strength == 0:
+                region_image = base
+            else:
+                if setting.model not in outputs:
+                    outputs[setting.model] = stylized_by(setting.model)
+                region_image = _finish(outputs[setting.model], base, strength, preserve_color)
+            result += alpha * region_image
+            covered += alpha
+        result = result + (1 - np.clip(covered, 0, 1)) * base  # pixels no region fully covers keep the original
+    settings = dict(method="fast", model=main.path.stem, model_file=str(main.path), model_style=main.info.style,
+                    model_kind=main.info.kind, loss_network=main.info.loss_network, width_px=width, height_px=height,
+                    style_strength=style_strength, preserve_color=preserve_color,
+                    tile_px=tile_px or DEFAULT_TILE_PX.get(main.device.type, DEFAULT_TILE_PX["cpu"]),
+                    precision=str(main.dtype).removeprefix("torch."), device=describe_device(main.device),
+                    engine_version=__version__)
+    return FastResult(np.clip(result, 0, 1).astype(np.float32), settings, time.perf_counter() - started)
