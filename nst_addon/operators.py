@@ -354,7 +354,7 @@ def active_texture_node(context: bpy.types.Context) -> bpy.types.ShaderNodeTexIm
     """The active material's active node, if it is an Image Texture with an image; else a clear error."""
     ob = context.object
     material = ob.active_material if ob is not None else None
-    if material is None or not material.use_nodes or material.node_tree is None:
+    if material is None or material.node_tree is None:
         raise AddonError("select an object whose active material uses nodes")
     node = material.node_tree.nodes.active
     if node is None or node.bl_idname != "ShaderNodeTexImage":

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import sys
 import tempfile
@@ -100,7 +101,19 @@ def auto_engine_python() -> str:
     return str(installed) if installed.is_file() else sys.executable
 
 
+_overrides: dict[str, object] = {}
+
+
+def override_engine_settings(**values: object) -> None:
+    """Settings that win over the preferences for this session (batch runs' --engine-python, --device)."""
+    _overrides.update(values)
+
+
 def engine_settings() -> EngineSettings:
+    return dataclasses.replace(_preferred_engine_settings(), **_overrides)  # type: ignore[arg-type]
+
+
+def _preferred_engine_settings() -> EngineSettings:
     prefs = preferences()
     if prefs is None:
         return EngineSettings(python=auto_engine_python(), cache_folder=str(user_folder("cache")),

@@ -73,7 +73,7 @@ class Job:
         if kind == "progress":
             self.fraction = float(event.get("fraction", self.fraction))
             self.message = str(event.get("message", self.message))
-        elif kind == "result":
+        elif kind in ("result", "check", "ready"):  # the answers to stylize, check and hello
             self.fraction, self.result = 1.0, event
         elif kind == "error":
             self.error = friendly_error(event)

@@ -1,0 +1,155 @@
+"""Headless batch stylization of a .blend's animation, for scripts and render farms.
+
+`python -m nst_addon.batch scene.blend ARGS` (bpy as a module) or `blender -b scene.blend -P scripts/blender_batch.py
+-- ARGS`. Prints a line per frame; exits 0 on success, 1 on a failed run, 2 on bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import bpy
+
+EXIT_FAILED = 1
+EXIT_BAD_INPUT = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        self.exit(EXIT_BAD_INPUT, f"error: {message} (see --help)\n")
+
+
+def build_parser(with_blend_file: bool) -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m nst_addon.batch" if with_blend_file else "blender_batch.py",
+                     description="Render and stylize a .blend's frame range (resumes; never overwrites unless "
+                                 "--overwrite).")
+    if with_blend_file:
+        parser.add_argument("blend_file", help="the .blend file to render")
+    parser.add_argument("--style", action="append", default=[], metavar="PATH",
+                        help="style image; repeat to blend styles (default: the styles saved in the scene)")
+    parser.add_argument("--frames", metavar="A-B", help="frame range, e.g. 1-24 or 7 (default: the scene's)")
+    parser.add_argument("--output", metavar="DIR", help="output folder; gets render/ and stylized/ "
+                                                        "(default: the scene's, //nst/)")
+    parser.add_argument("--method", choices=("quality", "fast"), default="quality")
+    parser.add_argument("--size", type=int, metavar="PX", help="longest side of the results (default: the render's)")
+    parser.add_argument("--iterations", type=int, metavar="N", help="optimizer iterations per frame")
+    parser.add_argument("--strength", type=float, help="style strength in [0, 1]")
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--keep-original", action="append", default=[], metavar="OBJECT",
+                        help="leave this object as rendered; repeatable")
+    parser.add_argument("--object-style", action="append", default=[], metavar="OBJECT=PATH",
+                        help="give this object its own style; repeatable")
+    parser.add_argument("--overwrite", action="store_true", help="render and stylize again frames that exist")
+    parser.add_argument("--engine-python", metavar="PATH", help="a Python with torch for the engine (default: "
+                                                                 "the add-on's preference, else this Python)")
+    parser.add_argument("--device", choices=("auto", "cuda", "cpu"))
+    return parser
+
+
+def _frame_range(text: str) -> tuple[int, int]:
+    first, _, last = text.partition("-")
+    try:
+        start, end = int(first), int(last or first)
+    except ValueError:
+        raise ValueError(f"--frames '{text}' is not A-B (for example 1-24)") from None
+    if end < start:
+        raise ValueError(f"--frames '{text}': the last frame comes before the first")
+    return start, end
+
+
+def apply_arguments(scene: bpy.types.Scene, args: argparse.Namespace) -> None:
+    """Put the command line's choices into the scene's (unsaved) settings; raises ValueError on bad ones."""
+    settings = scene.nst
+    if args.method == "fast":
+        raise ValueError("--method fast needs a trained feed-forward model, which this engine does not have yet; "
+                         "use --method quality")
+    for path in args.style:
+        if not Path(path).is_file():
+            raise ValueError(f"style image not found: {path}")
+    if args.style:
+        settings.styles.clear()
+        for path in args.style:
+            settings.styles.add().filepath = str(Path(path).resolve())
+    if args.frames:
+        scene.frame_start, scene.frame_end = _frame_range(args.frames)
+    if args.output:
+        settings.output_folder = str(Path(args.output).resolve())
+    settings.preset = "FINAL"
+    if args.size is not None:
+        settings.final_size_px = args.size
+    if args.iterations is not None:
+        settings.final_iterations = args.iterations
+    if args.strength is not None:
+        settings.strength = args.strength
+    if args.seed is not None:
+        settings.seed = args.seed
+    settings.overwrite = args.overwrite
+    for name in args.keep_original:
+        _object(scene, name).nst.mode = "KEEP"
+    for pair in args.object_style:
+        name, sep, path = pair.partition("=")
+        if not sep or not path:
+            raise ValueError(f"--object-style '{pair}' is not OBJECT=PATH")
+        if not Path(path).is_file():
+            raise ValueError(f"--object-style {name}: style image not found: {path}")
+        ob = _object(scene, name)
+        ob.nst.mode, ob.nst.style_path = "OWN", str(Path(path).resolve())
+
+
+def _object(scene: bpy.types.Scene, name: str) -> bpy.types.Object:
+    ob = scene.objects.get(name)
+    if ob is None:
+        raise ValueError(f"no object named '{name}' in the scene '{scene.name}' (it has: "
+                         f"{', '.join(sorted(o.name for o in scene.objects))})")
+    return ob
+
+
+def _ensure_registered() -> None:
+    """Register the add-on unless an installed copy of it already is (e.g. enabled in this Blender)."""
+    if not hasattr(bpy.types.Scene, "nst"):
+        from . import register
+
+        register()
+
+
+def run(args: argparse.Namespace) -> int:
+    _ensure_registered()
+    if args.engine_python or args.device:
+        from .properties import override_engine_settings
+
+        override_engine_settings(**{k: v for k, v in (("python", args.engine_python), ("device", args.device)) if v})
+    scene = bpy.context.scene
+    try:
+        apply_arguments(scene, args)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(f"[nst] {scene.name}: frames {scene.frame_start}-{scene.frame_end} -> "
+          f"{bpy.path.abspath(scene.nst.output_folder)}", flush=True)
+    try:
+        result = bpy.ops.nst.stylize_animation()
+    except RuntimeError as exc:
+        print(f"error: {str(exc).removeprefix('Error: ').strip()}", file=sys.stderr)
+        return EXIT_FAILED
+    if "FINISHED" not in result:
+        print(f"error: {scene.nst.status}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"[nst] {scene.nst.status}", flush=True)
+    return 0
+
+
+def main(argv: list[str] | None = None, blend_open: bool = False) -> int:
+    """`blend_open`: Blender already opened the file (`blender -b scene.blend -P ...`)."""
+    args = build_parser(with_blend_file=not blend_open).parse_args(argv)
+    if not blend_open:
+        if not Path(args.blend_file).is_file():
+            print(f"error: the .blend file {args.blend_file} does not exist", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        bpy.ops.wm.open_mainfile(filepath=str(Path(args.blend_file).resolve()))
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,83 @@
+"""The headless batch entry, end to end: `python -m nst_addon.batch scene.blend ...` renders and stylizes 3 frames
+with per-object styles, resumes without overwriting, and fails cleanly with a message and a non-zero status.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from blender_kit import REPO, STYLES, build_tiny_scene
+
+import bpy
+
+pytestmark = pytest.mark.blender
+
+
+@pytest.fixture
+def blend_file(addon, tmp_path) -> Path:
+    """A 3-frame tiny scene saved with no styles in it: the command line supplies them."""
+    scene = build_tiny_scene(frames=3)
+    scene.nst.styles.clear()
+    for ob in scene.objects:
+        ob.nst.mode = "INHERIT"
+    path = tmp_path / "tiny.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(path), copy=True)
+    return path
+
+
+def batch(*args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    return subprocess.run([sys.executable, "-m", "nst_addon.batch", *args], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_batch_renders_and_stylizes_three_frames_then_resumes(blend_file, tmp_path):
+    out = tmp_path / "out"
+    args = [str(blend_file), "--style", str(STYLES / "starry_night.jpg"), "--frames", "1-3", "--output", str(out),
+            "--size", "64", "--iterations", "5", "--keep-original", "Sphere",
+            "--object-style", f"Cube={STYLES / 'shipwreck.jpg'}"]
+    done = batch(*args)
+    assert done.returncode == 0, done.stdout + done.stderr
+    names = [f"frame_{frame:04d}" for frame in (1, 2, 3)]
+    assert sorted(p.name for p in (out / "stylized").iterdir()) == [f"{n}.png" for n in names]
+    assert sorted(p.name for p in (out / "render").iterdir()) == sorted(
+        [f"{n}.exr" for n in names] + [f"{n}.png" for n in names])
+    assert [line for line in done.stdout.splitlines() if "stylized in" in line].__len__() == 3, done.stdout
+    stamps = {p: p.stat().st_mtime_ns for p in out.rglob("*.*")}
+
+    (out / "stylized" / "frame_0002.png").unlink()  # as if the run had been interrupted there
+    again = batch(*args)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert again.stdout.count("already stylized, skipped") == 2, again.stdout
+    assert (out / "stylized" / "frame_0002.png").is_file()
+    for path, stamp in stamps.items():
+        if path.name != "frame_0002.png" or path.parent.name != "stylized":
+            assert path.stat().st_mtime_ns == stamp, f"{path} was overwritten"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--style", "missing.jpg"], "style image not found: missing.jpg"),
+    (["--keep-original", "Teapot"], "no object named 'Teapot'"),
+    (["--method", "fast"], "--method fast needs a trained feed-forward model"),
+    (["--frames", "3-1"], "the last frame comes before the first"),
+])
+def test_batch_bad_arguments_fail_with_a_message_and_no_output(blend_file, tmp_path, args, message):
+    out = tmp_path / "out"
+    done = batch(str(blend_file), "--style", str(STYLES / "starry_night.jpg"), "--output", str(out), *args)
+    assert done.returncode == 2
+    assert message in done.stderr
+    assert not out.exists()
+
+
+def test_batch_without_camera_exits_non_zero(addon, tmp_path):
+    build_tiny_scene().camera = None
+    path = tmp_path / "nocam.blend"
+    bpy.ops.wm.save_as_mainfile(filepath=str(path), copy=True)
+    done = batch(str(path), "--output", str(tmp_path / "out"))
+    assert done.returncode == 1
+    assert "no active camera" in done.stderr
+    assert not (tmp_path / "out").exists()
