@@ -29,6 +29,7 @@ from .models import find_model
 
 DEFAULT_TILE_PX = {"cpu": 2048, "cuda": 4096}
 OVERLAP_PX = 64  # feathered band between tiles; wider than the network's border effects
+STATISTICS_PX = 1024  # instance-norm statistics of tiled images come from the whole image at most this size
 
 
 @dataclass
@@ -100,7 +101,9 @@ class FastStylizer:
             raise EngineError(f"tile size {tile_px} px is too small for the {overlap_px} px overlap; use at least "
                               f"{2 * overlap_px + MIN_SIDE_PX} px")
         norms = self.network.norms()
-        overview = F.interpolate(pixels, size=fit_longest_side(height, width, tile_px), mode="area")
+        overview = pixels
+        if max(height, width) > STATISTICS_PX:
+            overview = F.interpolate(pixels, size=fit_longest_side(height, width, STATISTICS_PX), mode="area")
         for norm in norms:  # one set of statistics for every tile: no colour or contrast steps at the seams
             norm.record = True
         self._forward(overview)

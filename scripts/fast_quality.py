@@ -1,0 +1,100 @@
+"""Quality of the bundled fast models against the optimizer, on content not used in training.
+
+Prints a markdown table of style and content distances (engine.metrics) for each model and content, and writes
+a contact sheet (content | optimizer | fast) per model to docs/images/. Usage: `python scripts/fast_quality.py
+[--size 384] [--iterations 100] [--photos]` (--photos adds ../shared/data/photos, measured locally, not shipped).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO), str(REPO / "scripts"), str(REPO / "tests")]
+
+from engine.fast.infer import stylize_fast  # noqa: E402
+from engine.imageio import read_rgb  # noqa: E402
+from engine.metrics import content_distance, style_distance  # noqa: E402
+from engine.stylize import StyleTransfer  # noqa: E402
+from make_training_content import make_picture  # noqa: E402
+from support import draw_content  # noqa: E402
+
+HELD_OUT_SEEDS = (900_001, 900_002)  # far from the training pictures' seeds 0..399
+PHOTOS = REPO.parent / "shared" / "data" / "photos"
+
+
+def held_out_content(size_px: int, photos: bool) -> dict[str, np.ndarray]:
+    content = {"drawn landscape (tests)": draw_content(size_px, size_px * 3 // 4)}
+    for seed in HELD_OUT_SEEDS:
+        content[f"procedural, seed {seed}"] = np.asarray(make_picture(seed, size_px), np.float32) / 255.0
+    if photos:
+        for path in sorted(PHOTOS.glob("*.jpg")):
+            content[f"photo {path.stem} (local only)"] = read_rgb(path)
+    return content
+
+
+def _row(images: list[np.ndarray], height_px: int) -> Image.Image:
+    tiles = [Image.fromarray((np.clip(i, 0, 1) * 255).round().astype(np.uint8)) for i in images]
+    tiles = [t.resize((round(t.width * height_px / t.height), height_px), Image.LANCZOS) for t in tiles]
+    row = Image.new("RGB", (sum(t.width for t in tiles) + 8 * (len(tiles) - 1), height_px), "white")
+    x = 0
+    for tile in tiles:
+        row.paste(tile, (x, 0))
+        x += tile.width + 8
+    return row
+
+
+def contact_sheet(rows: list[list[np.ndarray]], title: str, path: Path, height_px: int = 256) -> None:
+    images = [_row(r, height_px) for r in rows]
+    width = max(i.width for i in images)
+    sheet = Image.new("RGB", (width, 28 + sum(i.height + 8 for i in images)), "white")
+    ImageDraw.Draw(sheet).text((4, 8), title, fill="black")
+    y = 28
+    for image in images:
+        sheet.paste(image, (0, y))
+        y += image.height + 8
+    sheet.save(path)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", type=int, default=384, help="longest side of both results in pixels")
+    parser.add_argument("--iterations", type=int, default=100, help="optimizer iterations per scale")
+    parser.add_argument("--photos", action="store_true", help="also measure the shared photos (not in the sheet)")
+    parser.add_argument("--models", nargs="+", default=["starry_night", "shipwreck"])
+    args = parser.parse_args()
+    optimizer = StyleTransfer(device="auto", cache_dir=None)
+    content = held_out_content(args.size, args.photos)
+    print("| model | content | style distance: optimizer | fast | fast / optimizer | content distance: "
+          "optimizer | fast | time: optimizer | fast |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    for model in args.models:
+        style = read_rgb(REPO / "styles" / f"{model}.jpg")
+        rows, ratios = [], []
+        for name, image in content.items():
+            started = time.perf_counter()
+            slow = optimizer.stylize(image, [style], size_px=args.size, iterations=args.iterations).image
+            slow_s = time.perf_counter() - started
+            fast = stylize_fast(image, model, size_px=args.size)
+            target = fast.image
+            s_slow, s_fast = style_distance(slow, style), style_distance(target, style)
+            c_slow, c_fast = content_distance(slow, image), content_distance(target, image)
+            ratios.append(s_fast / s_slow)
+            print(f"| {model} | {name} | {s_slow:.3f} | {s_fast:.3f} | {s_fast / s_slow:.2f} | {c_slow:.3f} | "
+                  f"{c_fast:.3f} | {slow_s:.1f} s | {fast.elapsed_s:.2f} s |", flush=True)
+            if "local only" not in name:
+                rows.append([image, slow, target])
+        print(f"| {model} | geometric mean of fast / optimizer | | | {np.exp(np.mean(np.log(ratios))):.2f} | | | | |")
+        (REPO / "docs" / "images").mkdir(parents=True, exist_ok=True)
+        contact_sheet(rows, f"{model}: content | optimizer ({args.iterations} it/scale) | fast model",
+                      REPO / "docs" / "images" / f"fast_{model}.jpg")
+
+
+if __name__ == "__main__":
+    main()
