@@ -3,6 +3,7 @@
 Protocol version 1. Every message is one JSON object per line with "v" (protocol version) and "type".
 Requests: hello, check, stylize, cancel, shutdown. Events: ready, check, progress, result, error,
 cancelled. Jobs run one at a time in arrival order; cancel is honoured at the next optimizer step.
+End of input without a shutdown (the add-on or Blender died) cancels the running and queued jobs.
 Stdout carries only protocol lines; anything else the engine prints goes to stderr.
 """
 
@@ -68,6 +69,8 @@ class Worker:
                 break
             else:
                 self.jobs.put(request)
+        else:  # stdin closed without a shutdown: the add-on (or Blender) is gone, so stop working for it
+            self._drop_pending_jobs()
         self.jobs.put(None)
 
     def _drop_pending_jobs(self) -> None:
