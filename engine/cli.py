@@ -34,30 +34,20 @@ def _region_pairs(values, option: str) -> dict[int, str]:
     return pairs
 
 
-def _add_stylize(subparsers) -> None:
-    p = subparsers.add_parser("stylize", help="stylize one image by optimization",
-                              description="Stylize an image with one or more paintings (Gatys-style optimization).")
-    p.add_argument("--content", required=True, help="content image (PNG, JPEG, TIFF, EXR)")
+def _add_optimizer_options(p) -> None:
+    """Options shared by every optimization command (one image or a sequence)."""
     p.add_argument("--style", action="append", help="style image; repeat to blend styles")
-    p.add_argument("--model", help="fast stylization instead: a model name (see 'python -m engine models') or a "
-                                   ".safetensors file; --size, --strength, --preserve-color and --mask apply")
-    p.add_argument("--tile", type=int, default=None, metavar="PX",
-                   help="with --model: tile images larger than PX on a side (default 2048 on the CPU, 4096 on a GPU)")
     p.add_argument("--style-weights", type=float, nargs="+", metavar="W", help="blend weight per --style")
-    p.add_argument("--output", required=True, help="output image (.png, .jpg, .tif or .exr)")
-    p.add_argument("--size", type=int, default=None,
-                   help="longest side of the output in pixels (default 512; with --model, the content's size)")
+    p.add_argument("--size", type=int, default=None, help="longest side of the output in pixels (default 512)")
     p.add_argument("--iterations", type=int, default=300, help="optimizer iterations per scale (default 300)")
     p.add_argument("--optimizer", choices=("lbfgs", "adam"), default="lbfgs")
     p.add_argument("--scales", type=int, default=None, help="coarse-to-fine scales; 1 = single scale (default: auto)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--strength", type=float, default=1.0, help="style strength in [0, 1] (default 1)")
     p.add_argument("--preserve-color", choices=("none", "luminance", "histogram"), default="none")
-    p.add_argument("--mask", help="label map: region ids per pixel (PNG/EXR) or soft masks (.npy, R x H x W)")
     p.add_argument("--region-style", action="append", metavar="ID=PATH|keep",
-                   help="style image (with --model: a model) for one region of --mask, or 'keep' to leave it unchanged")
+                   help="style image for one region (object index), or 'keep' to leave it unchanged")
     p.add_argument("--region-strength", action="append", metavar="ID=S", help="style strength for one region")
-    p.add_argument("--init", default="content", help="start from 'content', 'noise' or an image path")
     p.add_argument("--weights", default="caffe",
                    help="loss network: 'caffe' (original VGG-19, offline), 'torchvision', or a weights file")
     p.add_argument("--pooling", choices=("max", "avg"), default="max")
@@ -71,21 +61,77 @@ def _add_stylize(subparsers) -> None:
                    help="weight per style layer: more on relu1_1/relu2_1 gives fine strokes, relu4_1/relu5_1 coarse")
     p.add_argument("--style-scale", type=float, default=1.0, help="size of the style relative to the output")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default auto)")
-    p.add_argument("--save-every", type=int, default=0, metavar="N",
-                   help="also save the image every N iterations as OUTPUT_STEM.sSCALE-iITER.png")
     p.add_argument("--cache-dir", default="default", help="style-target cache folder")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the style-target cache")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _add_stylize(subparsers) -> None:
+    p = subparsers.add_parser("stylize", help="stylize one image by optimization (or with a fast model)",
+                              description="Stylize an image with one or more paintings (Gatys-style optimization).")
+    p.add_argument("--content", required=True, help="content image (PNG, JPEG, TIFF, EXR)")
+    p.add_argument("--output", required=True, help="output image (.png, .jpg, .tif or .exr)")
+    p.add_argument("--model", help="fast stylization instead: a model name (see 'python -m engine models') or a "
+                                   ".safetensors file; --size, --strength, --preserve-color and --mask apply")
+    p.add_argument("--tile", type=int, default=None, metavar="PX",
+                   help="with --model: tile images larger than PX on a side (default 2048 on the CPU, 4096 on a GPU)")
+    p.add_argument("--mask", help="label map: region ids per pixel (PNG/EXR) or soft masks (.npy, R x H x W)")
+    p.add_argument("--init", default="content", help="start from 'content', 'noise' or an image path")
+    p.add_argument("--save-every", type=int, default=0, metavar="N",
+                   help="also save the image every N iterations as OUTPUT_STEM.sSCALE-iITER.png")
+    _add_optimizer_options(p)
     p.set_defaults(run=_run_stylize)
 
 
-def _run_stylize(args) -> int:
+def _optimizer_options(args) -> dict:
+    """Keyword arguments of `StyleTransfer.stylize` from the shared options."""
+    from .stylize import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS
+    from .vgg import check_layers
+
+    content_layers = args.content_layers or list(DEFAULT_CONTENT_LAYERS)
+    style_layers = args.style_layers or list(DEFAULT_STYLE_LAYERS)
+    check_layers(content_layers + style_layers)
+    return dict(style_blend=args.style_weights, size_px=args.size or 512, iterations=args.iterations,
+                scales=args.scales, optimizer=args.optimizer, seed=args.seed, style_strength=args.strength,
+                preserve_color=args.preserve_color, content_weight=args.content_weight, tv_weight=args.tv_weight,
+                content_layers=content_layers, style_layers=style_layers,
+                style_layer_weights=args.style_layer_weights, style_loss=args.style_loss,
+                style_weight=args.style_weight, style_scale=args.style_scale)
+
+
+def _region_settings(args) -> dict:
+    """RegionStyle per region id from --region-style and --region-strength."""
+    from .imageio import read_rgb
+    from .masks import RegionStyle
+
+    regions = {}
+    for region, setting in _region_pairs(args.region_style, "--region-style").items():
+        regions[region] = (RegionStyle(keep_original=True) if setting == "keep"
+                           else RegionStyle(styles=[read_rgb(setting, f"style image for region {region}")]))
+    for region, value in _region_pairs(args.region_strength, "--region-strength").items():
+        try:
+            strength = float(value)
+        except ValueError:
+            raise EngineError(f"--region-strength {region}={value}: the strength must be a number") from None
+        regions.setdefault(region, RegionStyle()).strength = strength
+    return regions
+
+
+def _engine(args):
+    from .stylize import StyleTransfer
+
+    return StyleTransfer(device=args.device, weights=args.weights, pooling=args.pooling,
+                         cache_dir=None if args.no_cache else args.cache_dir)
+
+
+def _progress_bar(args):
     from tqdm import tqdm
 
+    return None if args.quiet else tqdm(total=1000, unit="‰", bar_format="{l_bar}{bar}| {elapsed}<{remaining} {postfix}")
+
+
+def _run_stylize(args) -> int:
     from .imageio import check_output_path, read_label_map, read_rgb, write_image
-    from .masks import RegionStyle
-    from .stylize import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, StyleTransfer
-    from .vgg import check_layers
 
     if args.model:
         from .fast.commands import stylize_with_model
@@ -96,30 +142,15 @@ def _run_stylize(args) -> int:
     output = check_output_path(args.output)
     content = read_rgb(args.content, "content image")
     styles = [read_rgb(path, "style image") for path in args.style]
-    content_layers = args.content_layers or list(DEFAULT_CONTENT_LAYERS)
-    style_layers = args.style_layers or list(DEFAULT_STYLE_LAYERS)
-    check_layers(content_layers + style_layers)
-    init = args.init if args.init in ("content", "noise") else read_rgb(args.init, "init image")
-    label_map, regions = None, {}
-    region_styles = _region_pairs(args.region_style, "--region-style")
-    region_strengths = _region_pairs(args.region_strength, "--region-strength")
-    if (region_styles or region_strengths) and not args.mask:
+    options = _optimizer_options(args)
+    options["init"] = args.init if args.init in ("content", "noise") else read_rgb(args.init, "init image")
+    regions = _region_settings(args)
+    if regions and not args.mask:
         raise EngineError("--region-style and --region-strength need --mask")
     if args.mask:
-        label_map = read_label_map(args.mask)
-        for region, setting in region_styles.items():
-            regions[region] = (RegionStyle(keep_original=True) if setting == "keep"
-                               else RegionStyle(styles=[read_rgb(setting, f"style image for region {region}")]))
-        for region, value in region_strengths.items():
-            try:
-                strength = float(value)
-            except ValueError:
-                raise EngineError(f"--region-strength {region}={value}: the strength must be a number") from None
-            regions.setdefault(region, RegionStyle()).strength = strength
-
-    engine = StyleTransfer(device=args.device, weights=args.weights, pooling=args.pooling,
-                           cache_dir=None if args.no_cache else args.cache_dir)
-    bar = None if args.quiet else tqdm(total=1000, unit="‰", bar_format="{l_bar}{bar}| {elapsed}<{remaining} {postfix}")
+        options.update(label_map=read_label_map(args.mask), regions=regions or None)
+    engine = _engine(args)
+    bar = _progress_bar(args)
 
     def on_progress(progress):
         if bar is not None:
@@ -131,14 +162,6 @@ def _run_stylize(args) -> int:
             snapshot = output.with_name(f"{output.stem}.s{progress.scale}-i{progress.iteration:05d}.png")
             write_image(snapshot, progress.image())
 
-    options = dict(style_blend=args.style_weights, size_px=args.size or 512, iterations=args.iterations,
-                   scales=args.scales, optimizer=args.optimizer, init=init, seed=args.seed,
-                   style_strength=args.strength, preserve_color=args.preserve_color,
-                   content_weight=args.content_weight, tv_weight=args.tv_weight,
-                   content_layers=content_layers, style_layers=style_layers,
-                   style_layer_weights=args.style_layer_weights, style_loss=args.style_loss,
-                   style_weight=args.style_weight, style_scale=args.style_scale, label_map=label_map,
-                   regions=regions or None)
     try:
         result = engine.stylize(content, styles, callback=on_progress, **options)
     finally:
@@ -146,14 +169,161 @@ def _run_stylize(args) -> int:
             bar.close()
     settings = dict(result.settings, content=str(Path(args.content).resolve()),
                     styles=[str(Path(s).resolve()) for s in args.style], mask=args.mask,
-                    region_style=region_styles or None, region_strength=region_strengths or None,
-                    command="python -m engine " + " ".join(sys.argv[1:]))
+                    region_style=args.region_style, region_strength=args.region_strength,
+                    command="python -m engine " + " ".join(args.argv))
     write_image(output, result.image, settings)
     if not args.quiet:
         print(f"wrote {output} ({result.settings['width_px']}x{result.settings['height_px']}, "
               f"{result.elapsed_s:.1f} s on {result.settings['device']}, "
               f"style cache {result.cache_hits} hit(s), {result.cache_misses} miss(es))")
     return 0
+
+
+def _frame_files(spec: str, what: str) -> list[Path]:
+    """Files of a sequence from a folder (every image in it) or a glob pattern, in name order."""
+    import glob
+
+    folder = Path(spec)
+    if folder.is_dir():
+        files = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".exr", ".tif",
+                                                                           ".tiff"))
+    else:
+        files = sorted(Path(p) for p in glob.glob(spec))
+    if not files:
+        raise EngineError(f"no {what} found at '{spec}'; give a folder of images or a pattern like 'render/*.png'")
+    return files
+
+
+def _paired_passes(frames: list[Path], passes_spec: str | None) -> list[Path | None]:
+    if passes_spec is None:
+        return [f if f.suffix.lower() == ".exr" else None for f in frames]
+    passes = _frame_files(passes_spec, "render passes")
+    if len(passes) != len(frames):
+        raise EngineError(f"{len(frames)} frames but {len(passes)} passes files; give one passes EXR per frame")
+    return list(passes)
+
+
+def _add_sequence(subparsers) -> None:
+    p = subparsers.add_parser("sequence", help="stylize an animation, flicker-free (motion vectors or optical flow)",
+                              description="Stylize a frame sequence; each frame is held to the earlier ones, warped "
+                                          "by the render's motion vectors (or estimated optical flow).")
+    p.add_argument("--frames", required=True, help="folder or pattern of frames (PNG as seen, or multilayer EXR)")
+    p.add_argument("--passes", help="folder or pattern of Blender multilayer EXRs (Vector, Depth, Object Index), one "
+                                    "per frame; default: the frames themselves when they are EXRs")
+    p.add_argument("--output-dir", required=True, help="folder for the stylized frames (PNG, same names)")
+    p.add_argument("--no-temporal", action="store_true", help="stylize each frame on its own")
+    p.add_argument("--temporal-weight", type=float, default=50.0, help="pull toward earlier frames (default 50)")
+    p.add_argument("--later-iterations", type=int, default=None,
+                   help="iterations of frames after the first, which start from the warped previous frame "
+                        "(default: half of --iterations)")
+    p.add_argument("--long-term", type=int, default=2, metavar="N", help="earlier frames each frame is held to")
+    p.add_argument("--multipass", action="store_true", help="add a backward pass over the sequence")
+    p.add_argument("--flow", choices=("auto", "vectors", "estimated"), default="auto",
+                   help="motion from the Vector pass, or estimated with OpenCV DIS (auto: vectors when present)")
+    p.add_argument("--overwrite", action="store_true", help="redo frames whose output exists (default: resume)")
+    _add_optimizer_options(p)
+    p.set_defaults(run=_run_sequence)
+
+
+def _run_sequence(args) -> int:
+    from .imageio import read_rgb
+    from .temporal import SequenceFrame, SequenceSettings, stylize_sequence
+
+    if not args.style:
+        raise EngineError("give at least one --style")
+    frames = _frame_files(args.frames, "frames")
+    output_dir = Path(args.output_dir)
+    if not output_dir.is_dir():
+        raise EngineError(f"output folder {output_dir} does not exist; create it first")
+    items = [SequenceFrame(f, output_dir / f"{f.stem}.png", passes)
+             for f, passes in zip(frames, _paired_passes(frames, args.passes))]
+    styles = [read_rgb(path, "style image") for path in args.style]
+    settings = SequenceSettings(temporal=not args.no_temporal, temporal_weight=args.temporal_weight,
+                                later_iterations=args.later_iterations, long_term_frames=args.long_term,
+                                multipass=args.multipass, flow=args.flow, overwrite=args.overwrite,
+                                stylize_options=_optimizer_options(args))
+    bar = _progress_bar(args)
+
+    def on_progress(progress):
+        if bar is not None:
+            done = progress.frame + (progress.step.fraction_done if progress.step else 1.0)
+            bar.set_description(progress.message)
+            bar.update(round(1000 * done / progress.frames) - bar.n)
+
+    try:
+        report = stylize_sequence(_engine(args), items, styles, settings, _region_settings(args) or None,
+                                  callback=on_progress)
+    finally:
+        if bar is not None:
+            bar.close()
+    estimated = sum(source.startswith("estimated") for source in report.flow_sources)
+    if estimated and not args.quiet:
+        print(f"warning: no motion vectors for {estimated} frame(s); used estimated optical flow", file=sys.stderr)
+    print(f"wrote {len(report.written)} frame(s) to {output_dir}, kept {len(report.skipped)} existing, "
+          f"{report.elapsed_s:.1f} s")
+    return 0
+
+
+def _add_metrics(subparsers) -> None:
+    p = subparsers.add_parser("metrics", help="flicker (warping error) of stylized sequences",
+                              description="Warping error (Lai et al. 2018) of one or more versions of a sequence, "
+                                          "measured with the render's own motion vectors.")
+    p.add_argument("--passes", required=True, help="folder or pattern of the render's multilayer EXRs")
+    p.add_argument("--sequence", action="append", required=True, metavar="NAME=FRAMES",
+                   help="a version of the sequence to measure, e.g. temporal=out/stylized; repeat to compare")
+    p.add_argument("--flow", choices=("auto", "vectors", "estimated"), default="auto")
+    p.add_argument("--style", help="also report the mean style distance to this painting")
+    p.add_argument("--plot", help="write a per-frame plot (PNG)")
+    p.set_defaults(run=_run_metrics)
+
+
+def _run_metrics(args) -> int:
+    import numpy as np
+
+    from .imageio import read_rgb
+    from .metrics import style_distance, warping_errors
+    from .temporal import SequenceFrame, frame_motion
+
+    passes = _frame_files(args.passes, "render passes")
+    style = read_rgb(args.style, "style image") if args.style else None
+    curves, cache = {}, {}
+    print("| sequence | frames | warping error | style distance |\n|---|---|---|---|")
+    for spec in args.sequence:
+        name, sep, folder = spec.partition("=")
+        if not sep:
+            raise EngineError(f"--sequence '{spec}' is not NAME=FRAMES (for example temporal=out/stylized)")
+        frames = _frame_files(folder, f"frames of '{name}'")
+        if len(frames) != len(passes):
+            raise EngineError(f"'{name}' has {len(frames)} frames but there are {len(passes)} passes files")
+        images = [read_rgb(f, "frame") for f in frames]
+        items = [SequenceFrame(f, f, p) for f, p in zip(frames, passes)]
+        motions = [frame_motion(b, a, ib, ia, args.flow, cache)
+                   for a, b, ia, ib in zip(items, items[1:], images, images[1:])]
+        curves[name] = warping_errors(images, motions)
+        style_text = f"{np.mean([style_distance(i, style) for i in images]):.4f}" if style is not None else "-"
+        print(f"| {name} | {len(frames)} | {np.mean(curves[name]):.5f} | {style_text} |")
+    if args.plot:
+        _plot_warping_errors(curves, Path(args.plot))
+    return 0
+
+
+def _plot_warping_errors(curves: dict[str, list[float]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    from .imageio import atomic_path
+
+    figure, axes = pyplot.subplots(figsize=(7, 3.5), dpi=100)
+    for name, errors in curves.items():
+        axes.plot(range(2, len(errors) + 2), errors, marker="o", label=name)
+    axes.set(xlabel="frame", ylabel="warping error", title="Flicker per frame (lower is steadier)")
+    axes.legend()
+    figure.tight_layout()
+    with atomic_path(path) as temp:
+        figure.savefig(temp, format="png")
+    pyplot.close(figure)
 
 
 def _add_worker(subparsers) -> None:
@@ -172,6 +342,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"nst-engine {__version__}")
     subparsers = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add_stylize(subparsers)
+    _add_sequence(subparsers)
+    _add_metrics(subparsers)
     add_train_parser(subparsers)
     add_models_parser(subparsers)
     _add_worker(subparsers)

@@ -1,13 +1,16 @@
-"""Quality measures shared by tests, the benchmark and contact sheets: style and content distances.
+"""Quality measures shared by tests, benchmarks and contact sheets: style, content and flicker distances.
 
-Both are measured with the original VGG-19 at a fixed size, so figures compare across methods and runs.
+Style and content are measured with the original VGG-19 at a fixed size, so figures compare across methods and runs.
 """
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 import torch
 
+from .flow import Motion, warp
 from .losses import content_distance as _content_distance
 from .losses import gram_matrix, resize_weight_map
 from .losses import style_distance as _style_distance
@@ -58,3 +61,16 @@ def content_distance(image: np.ndarray, content: np.ndarray, longest_px: int = 2
     features = model(image_pixels, [layer])[layer]
     target = model(content_pixels, [layer])[layer]
     return float(_content_distance(features, target))
+
+
+def warping_errors(frames: Sequence[np.ndarray], motions: Sequence[Motion]) -> list[float]:
+    """Flicker per frame (Lai et al. 2018): masked mean of ||V_t - warp(V_t-1)||^2 over reliable pixels.
+
+    `motions[i]` maps frame i+1 onto frame i; frames are sRGB in [0, 1] at any one size.
+    """
+    errors = []
+    for previous, current, motion in zip(frames, frames[1:], motions):
+        motion = motion.resized(*current.shape[:2])
+        difference = ((current - warp(previous, motion.backward)) ** 2).sum(-1)
+        errors.append(float((motion.reliable * difference).sum() / max(motion.reliable.sum(), 1.0)))
+    return errors

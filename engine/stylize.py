@@ -30,6 +30,7 @@ DEFAULT_CONTENT_LAYERS = ("relu4_2",)
 DEFAULT_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 OPTIMIZERS = ("lbfgs", "adam")
 MIN_SCALE_PX = 128
+ADAM_AVERAGE_DECAY = 0.95
 
 
 @dataclass(frozen=True)
@@ -132,6 +133,23 @@ class _StyleGroup:
     mask: np.ndarray | None  # soft mask at content size, or None for the whole image
 
 
+@dataclass(frozen=True)
+class _Objective:
+    """What one scale's optimization minimises, and how."""
+
+    content_layers: Sequence[str]
+    style_layers: Sequence[str]
+    layer_weights: Sequence[float]
+    style_loss: str
+    content_weight: float
+    style_weight: float
+    tv_weight: float
+    temporal_weight: float
+    optimizer: str
+    iterations: int
+    learning_rate: float
+
+
 class StyleTransfer:
     """The loss network and style-target cache, kept between jobs (one per worker process)."""
 
@@ -191,12 +209,15 @@ class StyleTransfer:
         label_map: np.ndarray | None = None,
         regions: dict[int, RegionStyle] | None = None,
         learning_rate: float = 0.02,
+        temporal_targets: Sequence[tuple[np.ndarray, np.ndarray]] = (),
+        temporal_weight: float = 0.0,
         callback: Callable[[Progress], None] | None = None,
     ) -> StylizeResult:
         """Stylize `content` (H x W x 3 sRGB in [0, 1]) with `styles`; returns the image at `size_px` longest side.
 
         Regions of `label_map` (ids, or R x H x W soft masks) can take their own style, strength, or keep
-        the original pixels, as given in `regions`.
+        the original pixels, as given in `regions`. `temporal_targets` are (earlier stylized frame warped onto
+        this one, reliability mask) pairs at the output size; `temporal_weight` pulls reliable pixels toward them.
         """
         started = time.perf_counter()
         settings = dict(size_px=size_px, iterations=iterations, scales=scales, optimizer=optimizer,
@@ -204,11 +225,14 @@ class StyleTransfer:
                         preserve_color=preserve_color, content_weight=content_weight, style_weight=style_weight,
                         tv_weight=tv_weight, content_layers=list(content_layers), style_layers=list(style_layers),
                         style_layer_weights=None if style_layer_weights is None else list(style_layer_weights),
-                        style_loss=style_loss, style_scale=style_scale, learning_rate=learning_rate)
+                        style_loss=style_loss, style_scale=style_scale, learning_rate=learning_rate,
+                        temporal_weight=temporal_weight if temporal_targets else 0.0)
         blend = self._check(styles, style_blend, size_px, iterations, optimizer, init, style_strength,
                             preserve_color, content_layers, style_layers, style_layer_weights, style_loss)
         layer_weights = list(style_layer_weights) if style_layer_weights else [1.0] * len(style_layers)
-        layer_weights = [w / sum(layer_weights) for w in layer_weights]
+        objective = _Objective(list(content_layers), list(style_layers), [w / sum(layer_weights) for w in layer_weights],
+                               style_loss, content_weight, style_weight, tv_weight, temporal_weight, optimizer,
+                               iterations, learning_rate)
 
         height, width = fit_longest_side(*content.shape[:2], size_px)
         if min(height, width) < MIN_SIDE_PX:
@@ -225,6 +249,8 @@ class StyleTransfer:
             grey = luminance(_to_numpy(final_content))
             optimised_content = _to_tensor(np.repeat(grey[..., None], 3, -1), self.device)
 
+        temporal = [(self._temporal_pixels(target, preserve_color), torch.from_numpy(
+            np.ascontiguousarray(mask, dtype=np.float32)).to(self.device)) for target, mask in temporal_targets]
         torch.manual_seed(seed)
         hits0, misses0 = self.cache.hits, self.cache.misses
         image = None
@@ -237,10 +263,14 @@ class StyleTransfer:
                 image = self._initial_image(init, scale_content)
             else:
                 image = _resize(image, scale_h, scale_w)
-            image, losses = self._optimise_scale(
-                image, scale_content, groups, keep, longest * style_scale, layer_weights,
-                content_layers, style_layers, style_loss, content_weight, style_weight, tv_weight,
-                optimizer, iterations, learning_rate, scale_index, len(sizes), started, callback)
+
+            def report(iteration, terms, current, scale=scale_index, shape=(scale_h, scale_w)):
+                if callback is not None:
+                    callback(Progress(iteration, iterations, scale, len(sizes), shape[1], shape[0], *terms,
+                                      time.perf_counter() - started, current))
+
+            image, losses = self._optimise_scale(image, scale_content, groups, keep, longest * style_scale, objective,
+                                                 temporal, report)
 
         result = _to_numpy(image)
         if preserve_color == "luminance":
@@ -328,6 +358,11 @@ class StyleTransfer:
             return group
         return _StyleGroup(styles, group.blend, group.weight, group.mask)
 
+    def _temporal_pixels(self, target: np.ndarray, preserve_color: str) -> torch.Tensor:
+        if preserve_color == "luminance":
+            target = np.repeat(luminance(target)[..., None], 3, -1)
+        return _to_tensor(target, self.device)
+
     def _initial_image(self, init, content: torch.Tensor) -> torch.Tensor:
         if isinstance(init, np.ndarray):
             return _resize(_to_tensor(init, self.device), *content.shape[-2:])
@@ -335,86 +370,89 @@ class StyleTransfer:
             return torch.rand(content.shape).to(self.device) * 0.2 + 0.4
         return content.clone()
 
-    def _optimise_scale(self, image, content, groups, keep, style_px, layer_weights, content_layers,
-                        style_layers, style_loss, content_weight, style_weight, tv_weight, optimizer,
-                        iterations, learning_rate, scale_index, scale_count, started, callback):
+    def _optimise_scale(self, image: torch.Tensor, content: torch.Tensor, groups: list[_StyleGroup],
+                        keep: np.ndarray | None, style_px: float, objective: _Objective,
+                        temporal: list[tuple[torch.Tensor, torch.Tensor]], report: Callable
+                        ) -> tuple[torch.Tensor, dict]:
         """Run one scale's optimization; returns the image and the last losses."""
-        layers = list(dict.fromkeys([*content_layers, *style_layers]))
+        o = objective
+        layers = list(dict.fromkeys([*o.content_layers, *o.style_layers]))
         with torch.no_grad():
-            content_features = self._features(content, content_layers)
-            content_targets = {layer: content_features[layer].detach().float() for layer in content_layers}
+            content_features = self._features(content, o.content_layers)
+            content_targets = {layer: content_features[layer].detach().float() for layer in o.content_layers}
         height, width = content.shape[-2:]
         content_map = None
         if keep is not None:  # keep-original pixels are composited at the end; the optimizer ignores them
             content_map = torch.from_numpy(1.0 - keep).to(self.device)
         group_terms = []
         for group in groups:
-            targets = [self._style_targets(s, round(style_px), style_layers, style_loss) for s in group.styles]
-            mixed = {layer: mix_statistics([t[layer] for t in targets], group.blend) for layer in style_layers}
+            targets = [self._style_targets(s, round(style_px), o.style_layers, o.style_loss) for s in group.styles]
+            mixed = {layer: mix_statistics([t[layer] for t in targets], group.blend) for layer in o.style_layers}
             mask = None if group.mask is None else torch.from_numpy(group.mask).to(self.device)
             area = 1.0 if mask is None else float(resize_weight_map(mask, height, width).mean())
             group_terms.append((mixed, mask, group.weight * area))
         weight_maps: dict[tuple[int, str], torch.Tensor] = {}  # (group, layer): mask at that layer's size
+        temporal_at_scale = [(_resize(target, height, width), resize_weight_map(mask, height, width)[None])
+                             for target, mask in temporal]
+
+        def weight_map(index: int, mask: torch.Tensor | None, layer: str, shape) -> torch.Tensor | None:
+            if mask is None:
+                return None
+            if (index, layer) not in weight_maps:
+                weight_maps[index, layer] = resize_weight_map(mask, *shape)
+            return weight_maps[index, layer]
 
         def loss_terms(current):
             features = self._features(current, layers)
             c_loss = sum(content_distance(features[layer], content_targets[layer],
                                           None if content_map is None else
                                           resize_weight_map(content_map, *features[layer].shape[-2:]))
-                         for layer in content_layers) / len(content_layers)
+                         for layer in o.content_layers) / len(o.content_layers)
             s_loss = torch.zeros((), device=self.device)
             for index, (mixed, mask, weight) in enumerate(group_terms):
-                for layer, layer_weight in zip(style_layers, layer_weights):
-                    feats = features[layer]
-                    weight_map = None
-                    if mask is not None:
-                        if (index, layer) not in weight_maps:
-                            weight_maps[index, layer] = resize_weight_map(mask, *feats.shape[-2:])
-                        weight_map = weight_maps[index, layer]
-                    stats = style_statistics(style_loss, feats, weight_map)
-                    s_loss = s_loss + weight * layer_weight * style_distance(style_loss, stats, mixed[layer])
+                for layer, layer_weight in zip(o.style_layers, o.layer_weights):
+                    stats = style_statistics(o.style_loss, features[layer],
+                                             weight_map(index, mask, layer, features[layer].shape[-2:]))
+                    s_loss = s_loss + weight * layer_weight * style_distance(o.style_loss, stats, mixed[layer])
             tv = total_variation(current)
-            total = content_weight * c_loss + style_weight * s_loss + tv_weight * tv
+            total = o.content_weight * c_loss + o.style_weight * s_loss + o.tv_weight * tv
+            for target, mask in temporal_at_scale:
+                total = total + o.temporal_weight * (mask * (current - target).pow(2).sum(1)).mean()
             return total, c_loss, s_loss, tv
 
         image = image.detach().contiguous().clone().requires_grad_(True)
         last: dict = {}
 
-        def report(iteration, total, c_loss, s_loss, tv):
-            last.update(loss=float(total), content=float(c_loss), style=float(s_loss), tv=float(tv))
-            if callback is not None:
-                callback(Progress(iteration, iterations, scale_index, scale_count, int(width), int(height),
-                                  last["loss"], last["content"], last["style"], last["tv"],
-                                  time.perf_counter() - started, image.detach()))
+        def record(iteration, terms):
+            values = [float(t) for t in terms]
+            last.update(zip(("loss", "content", "style", "tv"), values))
+            report(iteration, values, image.detach())
 
-        if optimizer == "lbfgs":
+        if o.optimizer == "lbfgs":
             lbfgs = torch.optim.LBFGS([image], lr=1.0, max_iter=1, history_size=100,
                                       tolerance_grad=0.0, tolerance_change=0.0)
-            for iteration in range(1, iterations + 1):
+            for iteration in range(1, o.iterations + 1):
                 terms = {}
 
                 def closure():
                     lbfgs.zero_grad()
-                    total, c_loss, s_loss, tv = loss_terms(image)
-                    total.backward()
-                    terms["values"] = (total.detach(), c_loss.detach(), s_loss.detach(), tv.detach())
-                    return total
+                    values = loss_terms(image)
+                    values[0].backward()
+                    terms["values"] = [v.detach() for v in values]
+                    return values[0]
 
                 lbfgs.step(closure)
-                report(iteration, *terms["values"])
-            result = image.detach().clamp(0, 1)
-        else:
-            adam = torch.optim.Adam([image], lr=learning_rate)
-            average = image.detach().clone()
-            decay = 0.95
-            for iteration in range(1, iterations + 1):
-                adam.zero_grad()
-                total, c_loss, s_loss, tv = loss_terms(image)
-                total.backward()
-                adam.step()
-                with torch.no_grad():
-                    image.clamp_(0, 1)
-                    average.mul_(decay).add_(image.detach(), alpha=1 - decay)
-                report(iteration, total.detach(), c_loss.detach(), s_loss.detach(), tv.detach())
-            result = average.clamp(0, 1)
-        return result, last
+                record(iteration, terms["values"])
+            return image.detach().clamp(0, 1), last
+        adam = torch.optim.Adam([image], lr=o.learning_rate)
+        average = image.detach().clone()  # the result is a moving average of the iterates: less noise
+        for iteration in range(1, o.iterations + 1):
+            adam.zero_grad()
+            values = loss_terms(image)
+            values[0].backward()
+            adam.step()
+            with torch.no_grad():
+                image.clamp_(0, 1)
+                average.mul_(ADAM_AVERAGE_DECAY).add_(image.detach(), alpha=1 - ADAM_AVERAGE_DECAY)
+            record(iteration, [v.detach() for v in values])
+        return average.clamp(0, 1), last

@@ -1,0 +1,102 @@
+"""Render passes from Blender's multilayer EXRs: Combined, Vector, Depth, Object Index and Cryptomatte.
+
+Pass names differ between Blender versions (`Object Index` vs `IndexOB`, view-layer prefixes); this module
+hides that. Arrays are top-down rows, as stored in the file.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import OpenEXR
+
+from .errors import EngineError
+from .imageio import read_exr_channels
+
+_INDEX_NAMES = ("Object Index.X", "IndexOB.X", "IndexOB")
+_DEPTH_NAMES = ("Depth.Z", "Z")
+
+
+@dataclass
+class RenderPasses:
+    """One frame's passes; any of them may be missing (None)."""
+
+    path: Path
+    combined: np.ndarray | None  # H x W x 3, scene-linear
+    vector: np.ndarray | None  # H x W x 4: X, Y (to previous frame), Z, W (negated, to next frame); y up
+    depth: np.ndarray | None  # H x W
+    object_index: np.ndarray | None  # H x W, int
+    cryptomatte: dict[str, np.ndarray] | None  # object name -> coverage H x W
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        for array in (self.combined, self.vector, self.depth, self.object_index):
+            if array is not None:
+                return array.shape[:2]
+        raise EngineError(f"{self.path} has none of the Combined, Vector, Depth or Object Index passes")
+
+    def require_vector(self) -> np.ndarray:
+        if self.vector is None:
+            raise EngineError(f"{self.path} has no Vector pass; enable View Layer > Passes > Vector (and turn motion "
+                              "blur off, which disables it), or use estimated optical flow")
+        return self.vector
+
+
+def _find(channels: dict[str, np.ndarray], suffixes: tuple[str, ...]) -> np.ndarray | None:
+    for suffix in suffixes:
+        for name, array in channels.items():
+            if name == suffix or name.endswith("." + suffix):
+                return array
+    return None
+
+
+def _crypto_coverage(path: Path, channels: dict[str, np.ndarray]) -> dict[str, np.ndarray] | None:
+    """Per-object coverage from the CryptoObject layers and the manifest in the EXR header."""
+    headers = [part.header for part in OpenEXR.File(str(path)).parts]
+    manifest, layer = None, None
+    for header in headers:
+        for key, value in header.items():
+            if key.startswith("cryptomatte/") and key.endswith("/name") and str(value).endswith("CryptoObject"):
+                prefix = key[: -len("/name")]
+                manifest = json.loads(header.get(f"{prefix}/manifest", "{}"))
+                layer = str(value)
+    if not manifest or layer is None:
+        return None
+    ranks = sorted({name.rsplit(".", 1)[0] for name in channels if name.startswith(layer)})
+    coverage = {name: np.zeros(next(iter(channels.values())).shape, np.float32) for name in manifest}
+    id_to_name = {struct.unpack("<f", struct.pack("<I", int(h, 16)))[0]: n for n, h in manifest.items()}
+    for rank in ranks:
+        for id_channel, cov_channel in (("r", "g"), ("b", "a")):
+            ids, amounts = channels.get(f"{rank}.{id_channel}"), channels.get(f"{rank}.{cov_channel}")
+            if ids is None or amounts is None:
+                continue
+            for object_id, name in id_to_name.items():
+                hit = ids == np.float32(object_id)
+                coverage[name][hit] += amounts[hit]
+    return coverage
+
+
+def _stacked(channels: dict[str, np.ndarray], layer: str, components: str) -> np.ndarray | None:
+    """A multi-channel pass (e.g. Combined.R/G/B) as H x W x C, whatever the view-layer prefix."""
+    prefixes = sorted({n.rsplit(".", 1)[0] for n in channels if n.endswith(f"{layer}.{components[0]}")})
+    if not prefixes:
+        return None
+    return np.stack([channels[f"{prefixes[0]}.{c}"] for c in components], axis=-1)
+
+
+def read_passes(path) -> RenderPasses:
+    """Every pass we use from one multilayer EXR (either Blender naming)."""
+    path = Path(path)
+    channels = read_exr_channels(path, "render passes")
+    combined = _stacked(channels, "Combined", "RGB")
+    vector = _stacked(channels, "Vector", "XYZW")
+    if vector is not None and not np.isfinite(vector).all():
+        raise EngineError(f"{path}: the Vector pass has NaN or infinite values; re-render the frame")
+    index = _find(channels, _INDEX_NAMES)
+    return RenderPasses(path, combined, vector, _find(channels, _DEPTH_NAMES),
+                        None if index is None else np.rint(index).astype(np.int64),
+                        _crypto_coverage(path, channels))

@@ -1,0 +1,241 @@
+"""Flicker-free sequences: each frame is optimized toward earlier stylized frames warped onto it.
+
+Motion comes from the render's Vector pass (or estimated optical flow), per-object regions from each frame's
+Object Index. Earlier results are always read back from the files written, so an interrupted run that is
+resumed produces exactly the frames an uninterrupted run would have.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import cv2
+import numpy as np
+
+from .errors import EngineError
+from .flow import (Motion, backward_from_vectors, estimated_motion, forward_from_vectors, motion_from_passes,
+                   reliability, warp)
+from .imageio import read_rgb, write_image
+from .masks import RegionStyle
+from .passes import RenderPasses, read_passes
+from .stylize import Progress, StyleTransfer, fit_longest_side
+
+FLOW_SOURCES = ("auto", "vectors", "estimated")
+
+
+@dataclass
+class SequenceFrame:
+    """One frame: the picture to stylize (display sRGB), its render passes (optional), and where to write it."""
+
+    content: Path
+    output: Path
+    passes: Path | None = None
+
+
+@dataclass
+class SequenceSettings:
+    """How a sequence is stylized; the per-image settings go to `StyleTransfer.stylize` unchanged."""
+
+    temporal: bool = True
+    temporal_weight: float = 50.0
+    later_iterations: int | None = None  # iterations for frames after the first (default: half)
+    long_term_frames: int = 2  # earlier frames each frame is held to (1 = only the previous one)
+    multipass: bool = False  # an extra backward pass that also pulls each frame toward the next
+    flow: str = "auto"  # vectors when the passes have them, else estimated
+    overwrite: bool = False
+    stylize_options: dict = field(default_factory=dict)
+
+
+@dataclass
+class SequenceProgress:
+    """Where a sequence job is: which frame, and that frame's optimizer progress."""
+
+    frame: int  # 0-based position in the sequence
+    frames: int
+    step: Progress | None
+    message: str
+
+
+@dataclass
+class SequenceReport:
+    written: list[Path]
+    skipped: list[Path]
+    flow_sources: list[str]
+    elapsed_s: float
+
+
+def frame_motion(frame: SequenceFrame, previous: SequenceFrame, rgb: np.ndarray, previous_rgb: np.ndarray,
+                 flow: str, passes_cache: dict) -> Motion:
+    """How `frame` maps onto `previous`: the render's vectors where there are some (or asked for), else estimated."""
+    def passes(item: SequenceFrame) -> RenderPasses | None:
+        if item.passes is None:
+            return None
+        if item.passes not in passes_cache:
+            passes_cache[item.passes] = read_passes(item.passes)
+        return passes_cache[item.passes]
+
+    current, before = passes(frame), passes(previous)
+    has_vectors = current is not None and current.vector is not None
+    if flow == "vectors" or (flow == "auto" and has_vectors):
+        if current is None:
+            raise EngineError(f"frame {frame.content} has no render passes file; give --passes, or use --flow "
+                              "estimated")
+        if before is None:
+            raise EngineError(f"frame {previous.content} has no render passes file; give --passes for every frame")
+        if current.shape != before.shape:
+            raise EngineError(f"{frame.passes} is {current.shape[1]}x{current.shape[0]} px but {previous.passes} is "
+                              f"{before.shape[1]}x{before.shape[0]} px; render every frame at one size")
+        return motion_from_passes(current, before)
+    return estimated_motion(rgb, previous_rgb)
+
+
+def _regions_for_frame(passes: RenderPasses | None, regions: dict[int, RegionStyle] | None, frame: SequenceFrame
+                       ) -> tuple[np.ndarray | None, dict[int, RegionStyle] | None]:
+    """This frame's label map (Object Index) and the region settings of the objects visible in it."""
+    if not regions:
+        return None, None
+    if passes is None or passes.object_index is None:
+        raise EngineError(f"per-object styles need the Object Index pass, and {frame.passes or frame.content} has "
+                          "none; enable View Layer > Passes > Object Index")
+    present = set(np.unique(passes.object_index).tolist())
+    return passes.object_index, {i: r for i, r in regions.items() if i in present} or None
+
+
+def stylize_sequence(engine: StyleTransfer, frames: Sequence[SequenceFrame], styles: Sequence[np.ndarray],
+                     settings: SequenceSettings, regions: dict[int, RegionStyle] | None = None,
+                     callback: Callable[[SequenceProgress], None] | None = None) -> SequenceReport:
+    """Stylize `frames` in order; frames whose output exists are kept (resume) unless `overwrite` is set."""
+    if settings.flow not in FLOW_SOURCES:
+        raise EngineError(f"unknown flow source '{settings.flow}'; use one of {', '.join(FLOW_SOURCES)}")
+    if not frames:
+        raise EngineError("the sequence has no frames; check the frame pattern or folder")
+    started = time.perf_counter()
+    options = dict(settings.stylize_options)
+    iterations = options.pop("iterations", 300)
+    later_iterations = settings.later_iterations or max(1, iterations // 2)
+    seed = options.pop("seed", 0)
+    size_px = options.get("size_px", 512)
+    written, skipped, sources = [], [], []
+    passes_cache: dict = {}
+    shape = None
+    for position, frame in enumerate(frames):
+        rgb = read_rgb(frame.content, "frame")
+        if shape is None:
+            shape = rgb.shape[:2]
+        elif rgb.shape[:2] != shape:
+            raise EngineError(f"frame {frame.content} is {rgb.shape[1]}x{rgb.shape[0]} px but the first frame is "
+                              f"{shape[1]}x{shape[0]} px; every frame of a sequence must have one size")
+        if frame.output.exists() and not settings.overwrite:
+            skipped.append(frame.output)
+            continue
+
+        def report(step, position=position):
+            if callback is not None:
+                callback(SequenceProgress(position, len(frames), step, f"frame {position + 1}/{len(frames)}"))
+
+        passes = None
+        if frame.passes is not None:
+            passes = passes_cache.setdefault(frame.passes, read_passes(frame.passes))
+        label_map, frame_regions = _regions_for_frame(passes, regions, frame)
+        height, width = fit_longest_side(*shape, size_px)
+        frame_options = dict(options, seed=seed + position, label_map=label_map, regions=frame_regions)
+        if not settings.temporal or position == 0:
+            result = engine.stylize(rgb, styles, iterations=iterations, callback=report, **frame_options)
+            sources.append("none")
+        else:
+            targets, init, source = _temporal_targets(frames, position, rgb, (height, width), settings, passes_cache)
+            sources.append(source)
+            frame_options.update(scales=1, init=init, temporal_targets=targets,
+                                 temporal_weight=settings.temporal_weight)
+            result = engine.stylize(rgb, styles, iterations=later_iterations, callback=report, **frame_options)
+        settings_record = dict(result.settings, frame=position, content=str(frame.content), temporal=settings.temporal,
+                               flow=sources[-1])
+        write_image(frame.output, result.image, settings_record)
+        written.append(frame.output)
+    if settings.multipass and settings.temporal and len(frames) > 1:
+        _backward_pass(engine, frames, styles, settings, regions, iterations=later_iterations, seed=seed,
+                       passes_cache=passes_cache, report=callback)
+    return SequenceReport(written, skipped, sources, time.perf_counter() - started)
+
+
+def _temporal_targets(frames, position, rgb, size, settings, passes_cache):
+    """Earlier outputs warped onto this frame, each with the pixels where only it is reliable (Ruder et al.)."""
+    height, width = size
+    motions: list[Motion] = []  # motions[k]: frame position-k onto position-k-1
+    warped_targets = []
+    covered = np.zeros((height, width), np.float32)
+    init = None
+    for back in range(1, min(settings.long_term_frames, position) + 1):
+        earlier = frames[position - back]
+        later = frames[position - back + 1]
+        later_rgb = rgb if back == 1 else read_rgb(later.content, "frame")
+        motion = frame_motion(later, earlier, later_rgb, read_rgb(earlier.content, "frame"), settings.flow,
+                               passes_cache).resized(height, width)
+        motions.append(motion)
+        result = read_rgb(earlier.output, "earlier stylized frame")
+        if result.shape[:2] != (height, width):
+            raise EngineError(f"{earlier.output} is {result.shape[1]}x{result.shape[0]} px, not {width}x{height}; "
+                              "resume with the same size setting, or overwrite")
+        reliable = np.ones((height, width), np.float32)
+        for motion in reversed(motions):  # chain: earlier frame -> ... -> this frame
+            result = warp(result, motion.backward)
+            reliable = warp(reliable, motion.backward) * motion.reliable
+        if back == 1:
+            init = reliable[..., None] * result + (1 - reliable[..., None]) * _at_size(rgb, height, width)
+        only_here = np.clip(reliable - covered, 0, 1)
+        covered = np.maximum(covered, reliable)
+        warped_targets.append((result, only_here))
+    return warped_targets, init, motions[0].source
+
+
+def _at_size(rgb: np.ndarray, height: int, width: int) -> np.ndarray:
+    if rgb.shape[:2] == (height, width):
+        return rgb
+    return np.clip(cv2.resize(rgb, (width, height), interpolation=cv2.INTER_AREA), 0, 1)
+
+
+def _backward_pass(engine, frames, styles, settings, regions, iterations, seed, passes_cache, report):
+    """Multi-pass refinement: from the last frame back to the first, each frame is pulled toward both
+    neighbours' results (warped onto it) and restarts from its own result blended with the next one's."""
+    options = dict(settings.stylize_options)
+    options.pop("iterations", None)
+    options.pop("seed", None)
+    for position in range(len(frames) - 2, -1, -1):
+        frame, following = frames[position], frames[position + 1]
+        rgb = read_rgb(frame.content, "frame")
+        following_rgb = read_rgb(following.content, "frame")
+        current = read_rgb(frame.output, "stylized frame")
+        height, width = current.shape[:2]
+        motion = _forward_motion(frame, following, rgb, following_rgb, settings.flow, passes_cache).resized(
+            height, width)
+        following_result = warp(read_rgb(following.output, "stylized frame"), motion.backward)
+        targets = [(following_result, motion.reliable)]
+        if position > 0:
+            targets += _temporal_targets(frames, position, rgb, (height, width),
+                                         SequenceSettings(long_term_frames=1, flow=settings.flow), passes_cache)[0]
+        blend = 0.5 * motion.reliable[..., None]
+        init = (1 - blend) * current + blend * following_result
+        passes = passes_cache.get(frame.passes) if frame.passes else None
+        label_map, frame_regions = _regions_for_frame(passes, regions, frame)
+        result = engine.stylize(rgb, styles, iterations=iterations, seed=seed + position, scales=1, init=init,
+                                temporal_targets=targets, temporal_weight=settings.temporal_weight,
+                                label_map=label_map, regions=frame_regions, **options)
+        write_image(frame.output, result.image, dict(result.settings, frame=position, multipass=True))
+        if report is not None:
+            report(SequenceProgress(position, len(frames), None, f"backward pass, frame {position + 1}"))
+
+
+def _forward_motion(frame, following, rgb, following_rgb, flow, passes_cache) -> Motion:
+    """How `frame` maps onto `following` (the next frame), from the vectors' forward half or estimated flow."""
+    current = passes_cache.setdefault(frame.passes, read_passes(frame.passes)) if frame.passes else None
+    after = passes_cache.setdefault(following.passes, read_passes(following.passes)) if following.passes else None
+    if flow != "estimated" and current is not None and current.vector is not None and after is not None \
+            and after.vector is not None:
+        forward = forward_from_vectors(current.vector)
+        mask = reliability(forward, backward_from_vectors(after.vector), current.object_index, after.object_index,
+                           current.depth, after.depth)
+        return Motion(forward, mask, "render vectors")
+    return estimated_motion(rgb, following_rgb)
