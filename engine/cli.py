@@ -179,14 +179,18 @@ def _run_stylize(args) -> int:
     return 0
 
 
-def _frame_files(spec: str, what: str) -> list[Path]:
-    """Files of a sequence from a folder (every image in it) or a glob pattern, in name order."""
+def _frame_files(spec: str, what: str, exr_only: bool = False) -> list[Path]:
+    """Files of a sequence from a folder or a glob pattern, in name order.
+
+    From a folder: its pictures (PNG, JPEG, TIFF), or its EXRs when it has no pictures or `exr_only` is set.
+    """
     import glob
 
     folder = Path(spec)
     if folder.is_dir():
-        files = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".exr", ".tif",
-                                                                           ".tiff"))
+        exrs = sorted(p for p in folder.iterdir() if p.suffix.lower() == ".exr")
+        pictures = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".png", ".jpg", ".jpeg", ".tif", ".tiff"))
+        files = exrs if exr_only or not pictures else pictures
     else:
         files = sorted(Path(p) for p in glob.glob(spec))
     if not files:
@@ -197,7 +201,7 @@ def _frame_files(spec: str, what: str) -> list[Path]:
 def _paired_passes(frames: list[Path], passes_spec: str | None) -> list[Path | None]:
     if passes_spec is None:
         return [f if f.suffix.lower() == ".exr" else None for f in frames]
-    passes = _frame_files(passes_spec, "render passes")
+    passes = _frame_files(passes_spec, "render passes", exr_only=True)
     if len(passes) != len(frames):
         raise EngineError(f"{len(frames)} frames but {len(passes)} passes files; give one passes EXR per frame")
     return list(passes)
@@ -284,7 +288,7 @@ def _run_metrics(args) -> int:
     from .metrics import style_distance, warping_errors
     from .temporal import SequenceFrame, frame_motion
 
-    passes = _frame_files(args.passes, "render passes")
+    passes = _frame_files(args.passes, "render passes", exr_only=True)
     style = read_rgb(args.style, "style image") if args.style else None
     curves, cache = {}, {}
     print("| sequence | frames | warping error | style distance |\n|---|---|---|---|")
@@ -319,6 +323,7 @@ def _plot_warping_errors(curves: dict[str, list[float]], path: Path) -> None:
     for name, errors in curves.items():
         axes.plot(range(2, len(errors) + 2), errors, marker="o", label=name)
     axes.set(xlabel="frame", ylabel="warping error", title="Flicker per frame (lower is steadier)")
+    axes.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
     axes.legend()
     figure.tight_layout()
     with atomic_path(path) as temp:
