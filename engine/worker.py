@@ -1,8 +1,8 @@
 """The engine worker: a long-lived process that runs jobs sent as line-delimited JSON on stdin.
 
 Protocol version 1. Every message is one JSON object per line with "v" (protocol version) and "type".
-Requests: hello, check, stylize, cancel, shutdown. Events: ready, check, progress, result, error,
-cancelled. Jobs run one at a time in arrival order; cancel is honoured at the next optimizer step.
+Requests: hello, check, stylize, stylize_sequence, cancel, shutdown. Events: ready, check, progress,
+result, error, cancelled. Jobs run one at a time in arrival order; cancel is honoured at the next optimizer step.
 End of input without a shutdown (the add-on or Blender died) cancels the running and queued jobs.
 Stdout carries only protocol lines; anything else the engine prints goes to stderr.
 """
@@ -94,7 +94,8 @@ class Worker:
             try:
                 if job in self.cancelled:
                     raise Cancelled()
-                handler = {"hello": self.hello, "check": self.check, "stylize": self.stylize}.get(request.get("type"))
+                handler = {"hello": self.hello, "check": self.check, "stylize": self.stylize,
+                           "stylize_sequence": self.stylize_sequence}.get(request.get("type"))
                 if handler is None:
                     raise EngineError(f"unknown request type '{request.get('type')}'")
                 handler(job, request)
@@ -136,11 +137,51 @@ class Worker:
             self.engines[key] = StyleTransfer(device=device, weights=weights, pooling=pooling, cache_dir=cache_dir)
         return self.engines[key]
 
+    @staticmethod
+    def region_settings(request: dict, present: set[int] | None = None) -> dict:
+        """RegionStyle per region id from a request's `regions`; ids not `present` are left out."""
+        from .imageio import read_rgb
+        from .masks import RegionStyle
+
+        regions = {}
+        for region, setting in (request.get("regions") or {}).items():
+            if present is not None and int(region) not in present:
+                continue  # an object out of shot in this frame: nothing to style
+            region_styles = [read_rgb(p, f"style image for region {region}") for p in setting.get("styles", [])]
+            regions[int(region)] = RegionStyle(styles=region_styles or None, style_blend=setting.get("style_blend"),
+                                               strength=setting.get("strength"),
+                                               keep_original=bool(setting.get("keep_original")))
+        return regions
+
+    def engine_for(self, request: dict):
+        return self.engine(request.get("device", "auto"), request.get("weights", "caffe"),
+                           request.get("pooling", "max"), request.get("cache_dir", "default"))
+
+    def progress_reporter(self, job: str, frame_count: int = 1):
+        """A callback for optimizer progress (and, in sequences, the frame) that also honours cancel."""
+        last_sent = [0.0]
+
+        def on_progress(progress, frame: int = 0):
+            if job in self.cancelled:
+                raise Cancelled()
+            now = time.monotonic()
+            if now - last_sent[0] >= PROGRESS_INTERVAL_S or progress.iteration == progress.iterations:
+                last_sent[0] = now
+                frame_text = f"frame {frame + 1}/{frame_count}, " if frame_count > 1 else ""
+                self.send({"type": "progress", "job": job,
+                           "fraction": round((frame + progress.fraction_done) / frame_count, 4),
+                           "frame": frame, "frames": frame_count, "scale": progress.scale, "scales": progress.scales,
+                           "iteration": progress.iteration, "iterations": progress.iterations,
+                           "loss": progress.loss, "elapsed_s": progress.elapsed_s,
+                           "message": f"{frame_text}scale {progress.scale}/{progress.scales}, "
+                                      f"iteration {progress.iteration}/{progress.iterations}"})
+
+        return on_progress
+
     def stylize(self, job: str, request: dict) -> None:
         import numpy as np
 
         from .imageio import check_output_path, read_label_map, read_rgb, write_image
-        from .masks import RegionStyle
 
         output = check_output_path(request["output"])
         content = read_rgb(request["content"], "content image")
@@ -148,39 +189,49 @@ class Worker:
         label_map, regions = None, {}
         if request.get("mask"):
             label_map = read_label_map(request["mask"])
-            present = {int(i) for i in np.unique(label_map)} if label_map.ndim == 2 else None
-            for region, setting in (request.get("regions") or {}).items():
-                if request.get("ignore_absent_regions") and present is not None and int(region) not in present:
-                    continue  # an object out of shot in this frame (animations): nothing to style
-                region_styles = [read_rgb(p, f"style image for region {region}") for p in setting.get("styles", [])]
-                regions[int(region)] = RegionStyle(styles=region_styles or None, style_blend=setting.get("style_blend"),
-                                                   strength=setting.get("strength"),
-                                                   keep_original=bool(setting.get("keep_original")))
-        engine = self.engine(request.get("device", "auto"), request.get("weights", "caffe"),
-                             request.get("pooling", "max"), request.get("cache_dir", "default"))
-        last_sent = [0.0]
-
-        def on_progress(progress):
-            if job in self.cancelled:
-                raise Cancelled()
-            now = time.monotonic()
-            if now - last_sent[0] >= PROGRESS_INTERVAL_S or progress.iteration == progress.iterations:
-                last_sent[0] = now
-                self.send({"type": "progress", "job": job, "fraction": round(progress.fraction_done, 4),
-                           "scale": progress.scale, "scales": progress.scales, "iteration": progress.iteration,
-                           "iterations": progress.iterations, "loss": progress.loss, "elapsed_s": progress.elapsed_s,
-                           "message": f"scale {progress.scale}/{progress.scales}, "
-                                      f"iteration {progress.iteration}/{progress.iterations}"})
-
+            present = None
+            if request.get("ignore_absent_regions") and label_map.ndim == 2:
+                present = {int(i) for i in np.unique(label_map)}
+            regions = self.region_settings(request, present)
         options = dict(request.get("options") or {})
-        result = engine.stylize(content, styles, style_blend=request.get("style_blend"), label_map=label_map,
-                                regions=regions or None, callback=on_progress, **options)
+        result = self.engine_for(request).stylize(content, styles, style_blend=request.get("style_blend"),
+                                                  label_map=label_map, regions=regions or None,
+                                                  callback=self.progress_reporter(job), **options)
         settings = dict(result.settings, content=request["content"], styles=request.get("styles"),
                         mask=request.get("mask"))
         write_image(output, result.image, settings)
         self.send({"type": "result", "job": job, "output": str(Path(output)), "elapsed_s": result.elapsed_s,
                    "width_px": result.settings["width_px"], "height_px": result.settings["height_px"],
                    "device": result.settings["device"], "cache_hits": result.cache_hits})
+
+    def stylize_sequence(self, job: str, request: dict) -> None:
+        """Frames in order with temporal consistency; frames already written are kept (resume)."""
+        from .imageio import check_output_path, read_rgb
+        from .temporal import SequenceFrame, SequenceSettings, stylize_sequence
+
+        frames = [SequenceFrame(Path(f["content"]), check_output_path(f["output"]),
+                                Path(f["passes"]) if f.get("passes") else None) for f in request.get("frames", [])]
+        styles = [read_rgb(path, "style image") for path in request.get("styles", [])]
+        options = dict(request.get("options") or {}, style_blend=request.get("style_blend"))
+        settings = SequenceSettings(temporal=request.get("temporal", True),
+                                    temporal_weight=request.get("temporal_weight", 50.0),
+                                    later_iterations=request.get("later_iterations"),
+                                    long_term_frames=request.get("long_term_frames", 2),
+                                    multipass=request.get("multipass", False), flow=request.get("flow", "auto"),
+                                    overwrite=request.get("overwrite", False), stylize_options=options)
+        step_reporter = self.progress_reporter(job, len(frames))
+
+        def on_progress(progress):
+            if progress.step is not None:
+                step_reporter(progress.step, progress.frame)
+            elif job in self.cancelled:
+                raise Cancelled()
+
+        report = stylize_sequence(self.engine_for(request), frames, styles, settings,
+                                  self.region_settings(request) or None, callback=on_progress)
+        self.send({"type": "result", "job": job, "written": [str(p) for p in report.written],
+                   "skipped": [str(p) for p in report.skipped], "flow": report.flow_sources,
+                   "elapsed_s": report.elapsed_s})
 
 
 def main() -> int:
