@@ -285,7 +285,7 @@ def _run_metrics(args) -> int:
     import numpy as np
 
     from .imageio import read_rgb
-    from .metrics import style_distance, warping_errors
+    from .metrics import plot_warping_errors, style_distance, warping_errors
     from .temporal import SequenceFrame, frame_motion
 
     passes = _frame_files(args.passes, "render passes", exr_only=True)
@@ -307,28 +307,8 @@ def _run_metrics(args) -> int:
         style_text = f"{np.mean([style_distance(i, style) for i in images]):.4f}" if style is not None else "-"
         print(f"| {name} | {len(frames)} | {np.mean(curves[name]):.5f} | {style_text} |")
     if args.plot:
-        _plot_warping_errors(curves, Path(args.plot))
+        plot_warping_errors(curves, Path(args.plot))
     return 0
-
-
-def _plot_warping_errors(curves: dict[str, list[float]], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot
-
-    from .imageio import atomic_path
-
-    figure, axes = pyplot.subplots(figsize=(7, 3.5), dpi=100)
-    for name, errors in curves.items():
-        axes.plot(range(2, len(errors) + 2), errors, marker="o", label=name)
-    axes.set(xlabel="frame", ylabel="warping error", title="Flicker per frame (lower is steadier)")
-    axes.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
-    axes.legend()
-    figure.tight_layout()
-    with atomic_path(path) as temp:
-        figure.savefig(temp, format="png")
-    pyplot.close(figure)
 
 
 def _add_worker(subparsers) -> None:

@@ -5,12 +5,14 @@ Style and content are measured with the original VGG-19 at a fixed size, so figu
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import torch
 
 from .flow import Motion, warp
+from .imageio import atomic_path
 from .losses import content_distance as _content_distance
 from .losses import gram_matrix, resize_weight_map
 from .losses import style_distance as _style_distance
@@ -74,3 +76,23 @@ def warping_errors(frames: Sequence[np.ndarray], motions: Sequence[Motion]) -> l
         difference = ((current - warp(previous, motion.backward)) ** 2).sum(-1)
         errors.append(float((motion.reliable * difference).sum() / max(motion.reliable.sum(), 1.0)))
     return errors
+
+
+def plot_warping_errors(curves: dict[str, list[float]], path: Path) -> None:
+    """A PNG plot of warping error per frame, one line per version of the sequence."""
+    import matplotlib
+    import matplotlib.ticker
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    figure, axes = pyplot.subplots(figsize=(7, 3.5), dpi=100)
+    for name, errors in curves.items():
+        axes.plot(range(2, len(errors) + 2), errors, marker="o", label=name)
+    axes.set(xlabel="frame", ylabel="warping error", title="Flicker per frame (lower is steadier)")
+    axes.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    axes.legend()
+    figure.tight_layout()
+    with atomic_path(path) as temp:
+        figure.savefig(temp, format="png")
+    pyplot.close(figure)
