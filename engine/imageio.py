@@ -198,7 +198,10 @@ def atomic_path(path: Path):
     path = Path(path)
     fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
     try:
+        os.chmod(temp, 0o666 & ~umask)  # the permissions a plainly created file would get, not mkstemp's 0600
         yield Path(temp)
         with open(temp, "rb+") as handle:
             os.fsync(handle.fileno())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import zlib
 
 import cv2
@@ -93,3 +94,12 @@ def test_label_maps_from_png_exr_and_npy(tmp_path):
     for name in ("ids.png", "ids.exr"):
         np.testing.assert_array_equal(read_label_map(tmp_path / name), ids)
     assert read_label_map(tmp_path / "soft.npy").shape == (2, 30, 40)
+
+
+def test_outputs_get_ordinary_file_permissions(tmp_path):
+    umask = os.umask(0o022)
+    try:
+        path = write_image(tmp_path / "out.png", GRADIENT)
+    finally:
+        os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o644  # readable by the farm and other users, unlike a raw temp file
