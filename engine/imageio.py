@@ -140,7 +140,8 @@ def read_rgb(path, what: str = "image") -> np.ndarray:
 
 
 def read_label_map(path) -> np.ndarray:
-    """Region ids (H x W int) from a grey/palette PNG or single-channel EXR, or soft masks (R x H x W) from .npy."""
+    """Region ids (H x W int) from a grey/palette PNG or an EXR, or soft masks (R x H x W) from .npy or from a
+    Blender EXR with Cryptomatte (its Object Index otherwise)."""
     path = Path(path)
     _check_file(path, "mask")
     if path.suffix.lower() == ".npy":
@@ -152,13 +153,13 @@ def read_label_map(path) -> np.ndarray:
             raise EngineError(f"mask {path} has shape {array.shape}; give H x W region ids or R x H x W soft masks")
         return array
     if path.suffix.lower() == ".exr":
+        from .passes import read_passes  # passes build on this module
+
+        passes = read_passes(path)
+        if passes.object_index is not None:
+            return passes.label_map()
         channels = read_exr_channels(path, "mask")
-        for name in ("Y", "R", "ViewLayer.Object Index.X", "ViewLayer.IndexOB.X", "IndexOB"):
-            if name in channels:
-                ids = channels[name]
-                break
-        else:
-            ids = channels[sorted(channels)[0]]
+        ids = channels.get("Y", channels.get("R", channels[sorted(channels)[0]]))
         _check_finite(ids, path, "mask")
         return np.rint(ids).astype(np.int64)
     try:

@@ -39,6 +39,33 @@ class RenderPasses:
                 return array.shape[:2]
         raise EngineError(f"{self.path} has none of the Combined, Vector, Depth or Object Index passes")
 
+    def object_coverage(self) -> np.ndarray | None:
+        """Soft per-object masks, (max pass index + 1) x H x W, from Cryptomatte coverage (anti-aliased edges).
+
+        Each Cryptomatte object is matched to its pass index by where it covers most; pixels no object covers
+        (the world) go to index 0. None without both Cryptomatte and Object Index passes.
+        """
+        if not self.cryptomatte or self.object_index is None:
+            return None
+        coverage = np.zeros((int(self.object_index.max()) + 1, *self.object_index.shape), np.float32)
+        for amount in self.cryptomatte.values():
+            solid = amount > 0.5
+            if not solid.any():
+                continue
+            pass_index = int(np.bincount(self.object_index[solid]).argmax())
+            coverage[pass_index] += amount
+        coverage[0] += np.clip(1.0 - coverage.sum(0), 0.0, 1.0)
+        return coverage
+
+    def label_map(self) -> np.ndarray:
+        """Region per pixel for masks: soft coverage where Cryptomatte exists, else the Object Index."""
+        coverage = self.object_coverage()
+        if coverage is not None:
+            return coverage
+        if self.object_index is None:
+            raise EngineError(f"{self.path} has no Object Index pass; enable View Layer > Passes > Object Index")
+        return self.object_index
+
     def require_vector(self) -> np.ndarray:
         if self.vector is None:
             raise EngineError(f"{self.path} has no Vector pass; enable View Layer > Passes > Vector (and turn motion "

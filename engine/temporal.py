@@ -101,7 +101,7 @@ def _regions_for_frame(passes: RenderPasses | None, regions: dict[int, RegionSty
         raise EngineError(f"per-object styles need the Object Index pass, and {frame.passes or frame.content} has "
                           "none; enable View Layer > Passes > Object Index")
     present = set(np.unique(passes.object_index).tolist())
-    return passes.object_index, {i: r for i, r in regions.items() if i in present} or None
+    return passes.label_map(), {i: r for i, r in regions.items() if i in present} or None
 
 
 def stylize_sequence(engine: StyleTransfer, frames: Sequence[SequenceFrame], styles: Sequence[np.ndarray],

@@ -50,7 +50,8 @@ def _animate(ob, frames: int, step_units: tuple[float, float]) -> None:
 
 
 def render_sequence(folder: Path, frames: int = 3, width: int = 64, height: int = 48, occluder: bool = False,
-                    object_step_px=(10, 5), occluder_step_px=(-8, 0)) -> list[tuple[Path, Path]]:
+                    object_step_px=(10, 5), occluder_step_px=(-8, 0), samples: int = 1,
+                    cryptomatte: bool = False) -> list[tuple[Path, Path]]:
     """Render `frames` frames: a moving square 'Object' (index 3) over a static floor (index 1), and optionally an
     'Occluder' (index 5) nearer the camera. Writes display PNGs and multilayer EXRs; returns (png, exr) pairs."""
     import bpy
@@ -59,7 +60,7 @@ def render_sequence(folder: Path, frames: int = 3, width: int = 64, height: int 
     scene = bpy.context.scene
     scene.render.engine = "CYCLES"
     scene.cycles.device = "CPU"
-    scene.cycles.samples = 1
+    scene.cycles.samples = samples
     scene.cycles.use_denoising = False
     scene.render.resolution_x, scene.render.resolution_y, scene.render.resolution_percentage = width, height, 100
     scene.render.use_motion_blur = False
@@ -80,6 +81,7 @@ def render_sequence(folder: Path, frames: int = 3, width: int = 64, height: int 
         _animate(bar, frames, (occluder_step_px[0] / PX_PER_UNIT, occluder_step_px[1] / PX_PER_UNIT))
     layer = scene.view_layers[0]
     layer.use_pass_vector = layer.use_pass_z = layer.use_pass_object_index = True
+    layer.use_pass_cryptomatte_object = cryptomatte
     settings = scene.render.image_settings
     folder.mkdir(parents=True, exist_ok=True)
     pairs = []

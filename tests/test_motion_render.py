@@ -59,3 +59,15 @@ def test_occlusion_mask_around_a_rendered_occluder(occluded):
     interior = cv2.erode(same_object.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0  # away from motion edges
     assert interior.sum() >= 20
     assert motion.reliable[interior].min() == 1
+
+
+def test_cryptomatte_gives_soft_object_masks_that_agree_with_the_object_index(tmp_path):
+    pairs = render_sequence(tmp_path, frames=1, samples=16, cryptomatte=True)
+    passes = read_passes(pairs[0][1])
+    coverage = passes.object_coverage()
+    assert coverage.shape == (4, 48, 64)  # pass indices 0 (world), 1 (floor), 3 (object)
+    np.testing.assert_allclose(coverage.sum(0), 1.0, atol=0.02)
+    square = coverage[3]
+    assert ((square > 0.05) & (square < 0.95)).sum() >= 10  # anti-aliased edge pixels
+    solid = cv2.erode((passes.object_index == 3).astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
+    assert square[solid].min() > 0.95
