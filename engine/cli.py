@@ -99,6 +99,16 @@ def _optimizer_options(args) -> dict:
                 style_weight=args.style_weight, style_scale=args.style_scale)
 
 
+def _region_strengths(args) -> dict[int, float]:
+    strengths = {}
+    for region, value in _region_pairs(args.region_strength, "--region-strength").items():
+        try:
+            strengths[region] = float(value)
+        except ValueError:
+            raise EngineError(f"--region-strength {region}={value}: the strength must be a number") from None
+    return strengths
+
+
 def _region_settings(args) -> dict:
     """RegionStyle per region id from --region-style and --region-strength."""
     from .imageio import read_rgb
@@ -108,12 +118,19 @@ def _region_settings(args) -> dict:
     for region, setting in _region_pairs(args.region_style, "--region-style").items():
         regions[region] = (RegionStyle(keep_original=True) if setting == "keep"
                            else RegionStyle(styles=[read_rgb(setting, f"style image for region {region}")]))
-    for region, value in _region_pairs(args.region_strength, "--region-strength").items():
-        try:
-            strength = float(value)
-        except ValueError:
-            raise EngineError(f"--region-strength {region}={value}: the strength must be a number") from None
+    for region, strength in _region_strengths(args).items():
         regions.setdefault(region, RegionStyle()).strength = strength
+    return regions
+
+
+def _fast_region_settings(args) -> dict:
+    """RegionModel per region id from ID=MODEL|keep and ID=STRENGTH pairs, for fast stylization."""
+    from .fast.infer import RegionModel
+
+    regions = {region: RegionModel(keep_original=True) if setting == "keep" else RegionModel(model=setting)
+               for region, setting in _region_pairs(args.region_style, "--region-style").items()}
+    for region, strength in _region_strengths(args).items():
+        regions.setdefault(region, RegionModel()).strength = strength
     return regions
 
 
@@ -225,6 +242,10 @@ def _add_sequence(subparsers) -> None:
     p.add_argument("--flow", choices=("auto", "vectors", "estimated"), default="auto",
                    help="motion from the Vector pass, or estimated with OpenCV DIS (auto: vectors when present)")
     p.add_argument("--overwrite", action="store_true", help="redo frames whose output exists (default: resume)")
+    p.add_argument("--model", help="fast stylization with this model (name or .safetensors) instead of --style; "
+                                   "--region-style then takes ID=MODEL|keep")
+    p.add_argument("--fast-blend", type=float, default=0.6,
+                   help="with --model: share of the warped previous frame kept where reliable (default 0.6)")
     _add_optimizer_options(p)
     p.set_defaults(run=_run_sequence)
 
@@ -233,19 +254,22 @@ def _run_sequence(args) -> int:
     from .imageio import read_rgb
     from .temporal import SequenceFrame, SequenceSettings, stylize_sequence
 
-    if not args.style:
-        raise EngineError("give at least one --style")
+    if not args.style and not args.model:
+        raise EngineError("give at least one --style (optimization) or a --model (fast stylization)")
     frames = _frame_files(args.frames, "frames")
     output_dir = Path(args.output_dir)
     if not output_dir.is_dir():
         raise EngineError(f"output folder {output_dir} does not exist; create it first")
     items = [SequenceFrame(f, output_dir / f"{f.stem}.png", passes)
              for f, passes in zip(frames, _paired_passes(frames, args.passes))]
-    styles = [read_rgb(path, "style image") for path in args.style]
+    styles = [read_rgb(path, "style image") for path in args.style or []]
+    options = dict(_optimizer_options(args), device=args.device)
+    if args.model:
+        options["size_px"] = args.size  # fast models run at the frames' own size unless asked
     settings = SequenceSettings(temporal=not args.no_temporal, temporal_weight=args.temporal_weight,
                                 later_iterations=args.later_iterations, long_term_frames=args.long_term,
                                 multipass=args.multipass, flow=args.flow, overwrite=args.overwrite,
-                                stylize_options=_optimizer_options(args))
+                                model=args.model, fast_blend=args.fast_blend, stylize_options=options)
     bar = _progress_bar(args)
 
     def on_progress(progress):
@@ -255,8 +279,12 @@ def _run_sequence(args) -> int:
             bar.update(round(1000 * done / progress.frames) - bar.n)
 
     try:
-        report = stylize_sequence(_engine(args), items, styles, settings, _region_settings(args) or None,
-                                  callback=on_progress)
+        if args.model:
+            report = stylize_sequence(None, items, styles, settings, _fast_region_settings(args) or None,
+                                      callback=on_progress)
+        else:
+            report = stylize_sequence(_engine(args), items, styles, settings, _region_settings(args) or None,
+                                      callback=on_progress)
     finally:
         if bar is not None:
             bar.close()

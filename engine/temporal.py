@@ -46,6 +46,8 @@ class SequenceSettings:
     multipass: bool = False  # an extra backward pass that also pulls each frame toward the next
     flow: str = "auto"  # vectors when the passes have them, else estimated
     overwrite: bool = False
+    model: str | None = None  # a fast-stylization model instead of optimization
+    fast_blend: float = 0.6  # fast mode: share of the warped previous frame kept where it is reliable
     stylize_options: dict = field(default_factory=dict)
 
 
@@ -107,7 +109,12 @@ def _regions_for_frame(passes: RenderPasses | None, regions: dict[int, RegionSty
 def stylize_sequence(engine: StyleTransfer, frames: Sequence[SequenceFrame], styles: Sequence[np.ndarray],
                      settings: SequenceSettings, regions: dict[int, RegionStyle] | None = None,
                      callback: Callable[[SequenceProgress], None] | None = None) -> SequenceReport:
-    """Stylize `frames` in order; frames whose output exists are kept (resume) unless `overwrite` is set."""
+    """Stylize `frames` in order; frames whose output exists are kept (resume) unless `overwrite` is set.
+
+    With `settings.model`, frames go through that fast network instead of the optimizer (`engine` may then be
+    None, `regions` hold `RegionModel`s), and temporal consistency blends each frame with the previous result
+    warped onto it, where that is reliable.
+    """
     if settings.flow not in FLOW_SOURCES:
         raise EngineError(f"unknown flow source '{settings.flow}'; use one of {', '.join(FLOW_SOURCES)}")
     if not frames:
@@ -142,7 +149,11 @@ def stylize_sequence(engine: StyleTransfer, frames: Sequence[SequenceFrame], sty
         label_map, frame_regions = _regions_for_frame(passes, regions, frame)
         height, width = fit_longest_side(*shape, size_px)
         frame_options = dict(options, seed=seed + position, label_map=label_map, regions=frame_regions)
-        if not settings.temporal or position == 0:
+        if settings.model:
+            result = _fast_frame(frames, position, rgb, settings, frame_options, passes_cache)
+            sources.append(result.settings["flow"])
+            report(None)
+        elif not settings.temporal or position == 0:
             result = engine.stylize(rgb, styles, iterations=iterations, callback=report, **frame_options)
             sources.append("none")
         else:
@@ -155,10 +166,28 @@ def stylize_sequence(engine: StyleTransfer, frames: Sequence[SequenceFrame], sty
                                flow=sources[-1])
         write_image(frame.output, result.image, settings_record)
         written.append(frame.output)
-    if settings.multipass and settings.temporal and len(frames) > 1:
+    if settings.multipass and settings.temporal and not settings.model and len(frames) > 1:
         _backward_pass(engine, frames, styles, settings, regions, iterations=later_iterations, seed=seed,
                        passes_cache=passes_cache, report=callback)
     return SequenceReport(written, skipped, sources, time.perf_counter() - started)
+
+
+def _fast_frame(frames, position, rgb, settings, options, passes_cache):
+    """One frame through the fast network, blended with the warped previous result where that is reliable."""
+    from .fast.infer import stylize_fast  # the fast path is optional for the optimizer's users
+
+    result = stylize_fast(rgb, settings.model, size_px=options.get("size_px"),
+                          style_strength=options.get("style_strength", 1.0),
+                          preserve_color=options.get("preserve_color", "none"), label_map=options.get("label_map"),
+                          regions=options.get("regions"), device=options.get("device", "auto"))
+    source = "none"
+    if settings.temporal and position > 0:
+        one_back = SequenceSettings(long_term_frames=1, flow=settings.flow)
+        targets, _, source = _temporal_targets(frames, position, rgb, result.image.shape[:2], one_back, passes_cache)
+        warped, reliable = targets[0]
+        result.image = result.image + settings.fast_blend * reliable[..., None] * (warped - result.image)
+    result.settings.update(flow=source, fast_blend=settings.fast_blend if settings.temporal else 0.0)
+    return result
 
 
 def _temporal_targets(frames, position, rgb, size, settings, passes_cache):

@@ -125,3 +125,26 @@ def test_missing_vector_pass_is_an_error_or_falls_back_to_estimated_flow(tmp_pat
     report = stylize_sequence(engine, frames, [starry], SequenceSettings(flow="auto", overwrite=True,
                                                                         stylize_options=dict(QUICK)))
     assert report.flow_sources == ["none", "estimated (OpenCV DIS)"]
+
+
+def test_fast_sequences_blend_with_the_warped_previous_frame(tmp_path):
+    import torch
+
+    from engine.fast.model_file import ModelInfo, save_model
+    from engine.fast.network import TransformerNet
+
+    torch.manual_seed(0)
+    model = save_model(tmp_path / "net.safetensors", TransformerNet("small"),
+                       ModelInfo("small", {"name": "net"}, {"steps": 0}, {"source": "caffe"}))
+    write_synthetic_sequence(tmp_path / "in", frames=4)
+    errors = {}
+    for name, temporal in (("frame_by_frame", False), ("temporal", True)):
+        (tmp_path / name).mkdir()
+        frames = frames_in(tmp_path / "in", tmp_path / name)
+        report = stylize_sequence(None, frames, [], SequenceSettings(temporal=temporal, model=str(model),
+                                                                     stylize_options={"device": "cpu"}))
+        assert report.flow_sources == (["none"] * 4 if not temporal else ["none"] + ["render vectors"] * 3)
+        results = [read_rgb(f.output) for f in frames]
+        motions = [frame_motion(b, a, None, None, "vectors", {}) for a, b in zip(frames, frames[1:])]
+        errors[name] = np.mean(warping_errors(results, motions))
+    assert errors["temporal"] < 0.7 * errors["frame_by_frame"], errors
