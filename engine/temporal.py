@@ -124,7 +124,8 @@ def stylize_sequence(engine: StyleTransfer, frames: Sequence[SequenceFrame], sty
     iterations = options.pop("iterations", 300)
     later_iterations = settings.later_iterations or max(1, iterations // 2)
     seed = options.pop("seed", 0)
-    size_px = options.get("size_px", 512)
+    fast_device = options.pop("device", "auto")  # the optimizer's device is its engine's
+    size_px = options.get("size_px") or 512
     written, skipped, sources = [], [], []
     passes_cache: dict = {}
     shape = None
@@ -150,7 +151,8 @@ def stylize_sequence(engine: StyleTransfer, frames: Sequence[SequenceFrame], sty
         height, width = fit_longest_side(*shape, size_px)
         frame_options = dict(options, seed=seed + position, label_map=label_map, regions=frame_regions)
         if settings.model:
-            result = _fast_frame(frames, position, rgb, settings, frame_options, passes_cache)
+            result = _fast_frame(frames, position, rgb, settings, dict(frame_options, device=fast_device),
+                                 passes_cache)
             sources.append(result.settings["flow"])
             report(None)
         elif not settings.temporal or position == 0:
@@ -230,8 +232,8 @@ def _backward_pass(engine, frames, styles, settings, regions, iterations, seed, 
     """Multi-pass refinement: from the last frame back to the first, each frame is pulled toward both
     neighbours' results (warped onto it) and restarts from its own result blended with the next one's."""
     options = dict(settings.stylize_options)
-    options.pop("iterations", None)
-    options.pop("seed", None)
+    for key in ("iterations", "seed", "device"):
+        options.pop(key, None)
     for position in range(len(frames) - 2, -1, -1):
         frame, following = frames[position], frames[position + 1]
         rgb = read_rgb(frame.content, "frame")

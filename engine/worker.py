@@ -139,7 +139,8 @@ class Worker:
 
     @staticmethod
     def region_settings(request: dict, present: set[int] | None = None) -> dict:
-        """RegionStyle per region id from a request's `regions`; ids not `present` are left out."""
+        """Per region id from a request's `regions`: RegionStyle, or RegionModel for fast requests (with
+        "model"); ids not `present` are left out."""
         from .imageio import read_rgb
         from .masks import RegionStyle
 
@@ -147,10 +148,15 @@ class Worker:
         for region, setting in (request.get("regions") or {}).items():
             if present is not None and int(region) not in present:
                 continue  # an object out of shot in this frame: nothing to style
+            keep, strength = bool(setting.get("keep_original")), setting.get("strength")
+            if request.get("model"):
+                from .fast.infer import RegionModel
+
+                regions[int(region)] = RegionModel(model=setting.get("model"), strength=strength, keep_original=keep)
+                continue
             region_styles = [read_rgb(p, f"style image for region {region}") for p in setting.get("styles", [])]
             regions[int(region)] = RegionStyle(styles=region_styles or None, style_blend=setting.get("style_blend"),
-                                               strength=setting.get("strength"),
-                                               keep_original=bool(setting.get("keep_original")))
+                                               strength=strength, keep_original=keep)
         return regions
 
     def engine_for(self, request: dict):
@@ -194,15 +200,23 @@ class Worker:
                 present = {int(i) for i in np.unique(label_map)}
             regions = self.region_settings(request, present)
         options = dict(request.get("options") or {})
-        result = self.engine_for(request).stylize(content, styles, style_blend=request.get("style_blend"),
-                                                  label_map=label_map, regions=regions or None,
-                                                  callback=self.progress_reporter(job), **options)
+        if request.get("model"):
+            from .fast.infer import stylize_fast
+
+            result = stylize_fast(content, request["model"], label_map=label_map, regions=regions or None,
+                                  device=request.get("device", "auto"), size_px=options.get("size_px"),
+                                  style_strength=options.get("style_strength", 1.0),
+                                  preserve_color=options.get("preserve_color", "none"))
+        else:
+            result = self.engine_for(request).stylize(content, styles, style_blend=request.get("style_blend"),
+                                                      label_map=label_map, regions=regions or None,
+                                                      callback=self.progress_reporter(job), **options)
         settings = dict(result.settings, content=request["content"], styles=request.get("styles"),
                         mask=request.get("mask"))
         write_image(output, result.image, settings)
         self.send({"type": "result", "job": job, "output": str(Path(output)), "elapsed_s": result.elapsed_s,
                    "width_px": result.settings["width_px"], "height_px": result.settings["height_px"],
-                   "device": result.settings["device"], "cache_hits": result.cache_hits})
+                   "device": result.settings["device"], "cache_hits": getattr(result, "cache_hits", 0)})
 
     def stylize_sequence(self, job: str, request: dict) -> None:
         """Frames in order with temporal consistency; frames already written are kept (resume)."""
@@ -212,13 +226,15 @@ class Worker:
         frames = [SequenceFrame(Path(f["content"]), check_output_path(f["output"]),
                                 Path(f["passes"]) if f.get("passes") else None) for f in request.get("frames", [])]
         styles = [read_rgb(path, "style image") for path in request.get("styles", [])]
-        options = dict(request.get("options") or {}, style_blend=request.get("style_blend"))
+        options = dict(request.get("options") or {}, style_blend=request.get("style_blend"),
+                       device=request.get("device", "auto"))
         settings = SequenceSettings(temporal=request.get("temporal", True),
                                     temporal_weight=request.get("temporal_weight", 50.0),
                                     later_iterations=request.get("later_iterations"),
                                     long_term_frames=request.get("long_term_frames", 2),
                                     multipass=request.get("multipass", False), flow=request.get("flow", "auto"),
-                                    overwrite=request.get("overwrite", False), stylize_options=options)
+                                    overwrite=request.get("overwrite", False), model=request.get("model"),
+                                    fast_blend=request.get("fast_blend", 0.6), stylize_options=options)
         step_reporter = self.progress_reporter(job, len(frames))
 
         def on_progress(progress):
@@ -227,7 +243,8 @@ class Worker:
             elif job in self.cancelled:
                 raise Cancelled()
 
-        report = stylize_sequence(self.engine_for(request), frames, styles, settings,
+        engine = None if request.get("model") else self.engine_for(request)
+        report = stylize_sequence(engine, frames, styles, settings,
                                   self.region_settings(request) or None, callback=on_progress)
         self.send({"type": "result", "job": job, "written": [str(p) for p in report.written],
                    "skipped": [str(p) for p in report.skipped], "flow": report.flow_sources,
