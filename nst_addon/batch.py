@@ -12,6 +12,8 @@ from pathlib import Path
 
 import bpy
 
+from .properties import object_settings, scene_settings
+
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 
@@ -61,7 +63,7 @@ def _frame_range(text: str) -> tuple[int, int]:
 
 def apply_arguments(scene: bpy.types.Scene, args: argparse.Namespace) -> None:
     """Put the command line's choices into the scene's (unsaved) settings; raises ValueError on bad ones."""
-    settings = scene.nst
+    settings = scene_settings(scene)
     if args.method == "fast":
         raise ValueError("--method fast needs a trained feed-forward model, which this engine does not have yet; "
                          "use --method quality")
@@ -87,7 +89,7 @@ def apply_arguments(scene: bpy.types.Scene, args: argparse.Namespace) -> None:
         settings.seed = args.seed
     settings.overwrite = args.overwrite
     for name in args.keep_original:
-        _object(scene, name).nst.mode = "KEEP"
+        object_settings(_object(scene, name)).mode = "KEEP"
     for pair in args.object_style:
         name, sep, path = pair.partition("=")
         if not sep or not path:
@@ -95,7 +97,8 @@ def apply_arguments(scene: bpy.types.Scene, args: argparse.Namespace) -> None:
         if not Path(path).is_file():
             raise ValueError(f"--object-style {name}: style image not found: {path}")
         ob = _object(scene, name)
-        ob.nst.mode, ob.nst.style_path = "OWN", str(Path(path).resolve())
+        own = object_settings(ob)
+        own.mode, own.style_path = "OWN", str(Path(path).resolve())
 
 
 def _object(scene: bpy.types.Scene, name: str) -> bpy.types.Object:
@@ -121,22 +124,23 @@ def run(args: argparse.Namespace) -> int:
 
         override_engine_settings(**{k: v for k, v in (("python", args.engine_python), ("device", args.device)) if v})
     scene = bpy.context.scene
+    assert scene is not None
     try:
         apply_arguments(scene, args)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     print(f"[nst] {scene.name}: frames {scene.frame_start}-{scene.frame_end} -> "
-          f"{bpy.path.abspath(scene.nst.output_folder)}", flush=True)
+          f"{bpy.path.abspath(scene_settings(scene).output_folder)}", flush=True)
     try:
-        result = bpy.ops.nst.stylize_animation()
+        result = getattr(bpy.ops, "nst").stylize_animation()
     except RuntimeError as exc:
         print(f"error: {str(exc).removeprefix('Error: ').strip()}", file=sys.stderr)
         return EXIT_FAILED
     if "FINISHED" not in result:
-        print(f"error: {scene.nst.status}", file=sys.stderr)
+        print(f"error: {scene_settings(scene).status}", file=sys.stderr)
         return EXIT_FAILED
-    print(f"[nst] {scene.nst.status}", flush=True)
+    print(f"[nst] {scene_settings(scene).status}", flush=True)
     return 0
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import bpy
 import numpy as np
@@ -23,7 +24,7 @@ def image_pixels(image: bpy.types.Image) -> np.ndarray:
     """RGBA float pixels, rows bottom to top, as Blender stores them."""
     width, height = image.size
     pixels = np.empty(width * height * image.channels, dtype=np.float32)
-    image.pixels.foreach_get(pixels)
+    pixel_buffer(image).foreach_get(pixels)
     pixels = pixels.reshape(height, width, image.channels)
     if image.channels == 4:
         return pixels
@@ -32,6 +33,11 @@ def image_pixels(image: bpy.types.Image) -> np.ndarray:
     if image.channels < 3:
         rgba[..., 1:3] = pixels[..., :1]
     return rgba
+
+
+def pixel_buffer(image: bpy.types.Image) -> Any:
+    """`image.pixels` as the buffer it is (typed as a float sequence in the stubs)."""
+    return image.pixels
 
 
 def linear_to_srgb(linear: np.ndarray) -> np.ndarray:
@@ -50,7 +56,7 @@ def export_png(image: bpy.types.Image, path: Path) -> Path:
         rgba[..., :3] = linear_to_srgb(rgba[..., :3])
     copy = bpy.data.images.new(".nst-export", width, height, alpha=True)
     try:
-        copy.pixels.foreach_set(np.clip(rgba, 0.0, 1.0).ravel())
+        pixel_buffer(copy).foreach_set(np.clip(rgba, 0.0, 1.0).ravel())
         copy.filepath_raw = str(path)
         copy.file_format = "PNG"
         copy.save()
@@ -80,7 +86,7 @@ def load_result(path: Path, name: str, size: tuple[int, int] | None = None) -> b
             bpy.data.images.remove(image)
         image = fresh
     image.colorspace_settings.name = "sRGB"
-    image.pixels.foreach_set(pixels.ravel())
+    pixel_buffer(image).foreach_set(pixels.ravel())
     image.filepath_raw = str(path)
     image.file_format = "PNG"
     image.pack()

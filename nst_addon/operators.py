@@ -10,17 +10,18 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable, Literal, cast
 
 import bpy
 from bpy.props import BoolProperty, StringProperty
 
 from . import rendering
 from .images import export_png, is_data_image, load_result, show_in_image_editor
-from .properties import EngineSettings, engine_settings, user_folder
+from .properties import EngineSettings, engine_settings, scene_settings, user_folder
 from .worker_client import CANCEL_GRACE_S, AddonError, Job, WorkerClient, shared_client
 
 RESULT_IMAGE = "NST Stylized Render"
+Result = set[Literal["RUNNING_MODAL", "CANCELLED", "FINISHED", "PASS_THROUGH", "INTERFACE"]]
 TIMER_INTERVAL_S = 0.1
 
 
@@ -44,13 +45,15 @@ def active_run() -> "_StylizeOperator | None":
     return _Run.operator
 
 
-class _StylizeOperator:
+class _StylizeOperator(bpy.types.Operator):
     """Shared by the stylize operators: subclasses give `plan` (validate, then list steps) and `finished`."""
 
     bl_options = {"REGISTER"}
     steps: list[Step]
     engine: EngineSettings
     client: WorkerClient
+    job: Job | None = None
+    timer: Any = None
 
     def plan(self, context: bpy.types.Context) -> list[Step]:
         raise NotImplementedError
@@ -68,7 +71,7 @@ class _StylizeOperator:
         self.client = shared_client(self.engine.python, self.engine.models_folder)
         self.started_s = time.monotonic()
         self.done = self.skipped = 0
-        self.settings = context.scene.nst
+        self.settings = scene_settings(context.scene)
         self.settings.progress, self.settings.status = 0.0, "starting"
 
     def _set_status(self, context: bpy.types.Context, text: str, fraction: float) -> None:
@@ -85,9 +88,9 @@ class _StylizeOperator:
         if workspace is not None and not bpy.app.background:
             workspace.status_text_set(None)
 
-    def _fail(self, context: bpy.types.Context, message: str) -> set[str]:
+    def _fail(self, context: bpy.types.Context, message: str) -> Result:
         self.settings.status = f"failed: {message}" if hasattr(self, "settings") else message
-        self.report({"ERROR"}, message)  # type: ignore[attr-defined]
+        self.report({"ERROR"}, message)
         self._end(context)
         return {"CANCELLED"}
 
@@ -106,7 +109,7 @@ class _StylizeOperator:
         text = f"{step.label} ({index + 1}/{len(self.steps)})"
         return f"{text}: {job.message}" if job is not None else text
 
-    def execute(self, context: bpy.types.Context) -> set[str]:
+    def execute(self, context: bpy.types.Context) -> Result:
         """Synchronous: for scripts and `blender -b`, where timers never tick."""
         try:
             self._start(context)
@@ -118,9 +121,11 @@ class _StylizeOperator:
                     print(f"[nst] {self._step_text(index, step, None)}: already stylized, skipped", flush=True)
                     continue
                 begun = time.monotonic()
-                job = self.client.run(request, hang_timeout_s=self.engine.hang_timeout_s,
-                                      on_progress=lambda j, i=index, s=step: self._set_status(
-                                          context, self._step_text(i, s, j), (i + j.fraction) / len(self.steps)))
+
+                def show(job: Job, index: int = index, step: Step = step) -> None:
+                    self._set_status(context, self._step_text(index, step, job), (index + job.fraction) / len(self.steps))
+
+                job = self.client.run(request, hang_timeout_s=self.engine.hang_timeout_s, on_progress=show)
                 if job.error or job.cancelled:
                     raise AddonError(job.error or "cancelled")
                 assert job.result is not None
@@ -132,11 +137,11 @@ class _StylizeOperator:
             return self._fail(context, str(exc))
         message = self.finished(context, self.done, self.skipped)
         self._set_status(context, message, 1.0)
-        self.report({"INFO"}, message)  # type: ignore[attr-defined]
+        self.report({"INFO"}, message)
         self._end(context)
         return {"FINISHED"}
 
-    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
+    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> Result:
         if bpy.app.background:
             return self.execute(context)
         try:
@@ -149,7 +154,7 @@ class _StylizeOperator:
         context.window_manager.modal_handler_add(self)
         return {"RUNNING_MODAL"}
 
-    def modal(self, context: bpy.types.Context, event: bpy.types.Event) -> set[str]:
+    def modal(self, context: bpy.types.Context, event: bpy.types.Event) -> Result:
         if event.type == "ESC" and event.value == "PRESS":
             _Run.cancel_requested = True
         if event.type != "TIMER":
@@ -160,7 +165,7 @@ class _StylizeOperator:
             self._stop_timer(context)
             return self._fail(context, str(exc))
 
-    def _tick(self, context: bpy.types.Context) -> set[str]:
+    def _tick(self, context: bpy.types.Context) -> Result:
         if _Run.cancel_requested:
             return self._cancel(context)
         if self.job is None:
@@ -168,7 +173,7 @@ class _StylizeOperator:
                 self._stop_timer(context)
                 message = self.finished(context, self.done, self.skipped)
                 self._set_status(context, message, 1.0)
-                self.report({"INFO"}, message)  # type: ignore[attr-defined]
+                self.report({"INFO"}, message)
                 self._end(context)
                 return {"FINISHED"}
             step = self.steps[self.index]
@@ -196,7 +201,7 @@ class _StylizeOperator:
                          (self.index + (0 if job.result else job.fraction)) / len(self.steps))
         return {"RUNNING_MODAL"}
 
-    def _cancel(self, context: bpy.types.Context) -> set[str]:
+    def _cancel(self, context: bpy.types.Context) -> Result:
         """Ask the worker to cancel; kill it if it has not stopped within the grace period."""
         if self.job is not None and not self.job.done:
             if not self.cancel_sent_s:
@@ -211,7 +216,7 @@ class _StylizeOperator:
                 self.client.kill()
         self._stop_timer(context)
         self.settings.status = "cancelled"
-        self.report({"WARNING"}, "Neural style cancelled; finished frames are kept")  # type: ignore[attr-defined]
+        self.report({"WARNING"}, "Neural style cancelled; finished frames are kept")
         self._end(context)
         return {"CANCELLED"}
 
@@ -221,16 +226,16 @@ class _StylizeOperator:
             self.timer = None
 
 
-def _object_regions(scene: bpy.types.Scene, with_motion: bool) -> dict[str, dict]:
-    """Check per-object style files, set up passes and pass indices, and return the worker's regions."""
+def _object_regions(scene: bpy.types.Scene, with_motion: bool) -> tuple[dict[str, dict], list[str]]:
+    """Check per-object style files, set up passes and pass indices; the worker's regions and what changed."""
     rendering.region_settings(scene)  # validates style files before anything in the scene changes
     changes = rendering.prepare_passes(scene, with_motion)
     if changes:
-        scene.nst.render_changes = "; ".join(changes)
-    return rendering.region_settings(scene)
+        scene_settings(scene).render_changes = "; ".join(changes)
+    return rendering.region_settings(scene), changes
 
 
-class NST_OT_stylize_render(_StylizeOperator, bpy.types.Operator):
+class NST_OT_stylize_render(_StylizeOperator):
     """Render the current frame with the passes the styles need and stylize it; the result opens in an Image Editor"""
 
     bl_idname = "nst.stylize_render"
@@ -242,10 +247,10 @@ class NST_OT_stylize_render(_StylizeOperator, bpy.types.Operator):
         folder = user_folder("jobs", "render")
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
-        styles, weights = rendering.scene_styles(scene.nst, folder)
-        regions = _object_regions(scene, with_motion=False)
+        styles, weights = rendering.scene_styles(scene_settings(scene), folder)
+        regions, changes = _object_regions(scene, with_motion=False)
         files = rendering.FrameFiles.in_folder(folder, scene.frame_current)
-        use_last = scene.nst.use_last_render and not (regions and scene.nst.render_changes)
+        use_last = scene_settings(scene).use_last_render and not changes  # a changed pass needs a new render
 
         def prepare():
             rendering.render_frame(scene, files, render=not use_last)
@@ -263,7 +268,7 @@ class NST_OT_stylize_render(_StylizeOperator, bpy.types.Operator):
         return f"stylized the render into the image '{RESULT_IMAGE}'"
 
 
-class NST_OT_stylize_animation(_StylizeOperator, bpy.types.Operator):
+class NST_OT_stylize_animation(_StylizeOperator):
     """Render and stylize the scene's frame range into the output folder; frames already stylized are skipped"""
 
     bl_idname = "nst.stylize_animation"
@@ -272,12 +277,12 @@ class NST_OT_stylize_animation(_StylizeOperator, bpy.types.Operator):
     def plan(self, context):
         scene = context.scene
         rendering.check_camera(scene)
-        if not scene.nst.output_folder:
+        if not scene_settings(scene).output_folder:
             raise AddonError("set an output folder for the animation")
-        folder = Path(bpy.path.abspath(scene.nst.output_folder))
-        styles, weights = rendering.scene_styles(scene.nst, user_folder("jobs", "animation-styles"))
-        regions = _object_regions(scene, with_motion=True)
-        overwrite = scene.nst.overwrite
+        folder = Path(bpy.path.abspath(scene_settings(scene).output_folder))
+        styles, weights = rendering.scene_styles(scene_settings(scene), user_folder("jobs", "animation-styles"))
+        regions, _ = _object_regions(scene, with_motion=True)
+        overwrite = scene_settings(scene).overwrite
         steps = []
         for frame in range(scene.frame_start, scene.frame_end + 1, scene.frame_step):
             files = rendering.FrameFiles.in_folder(folder, frame)
@@ -299,7 +304,7 @@ class NST_OT_stylize_animation(_StylizeOperator, bpy.types.Operator):
         return f"animation: {done} frame(s) stylized, {skipped} already done, in {self.folder / 'stylized'}"
 
 
-class NST_OT_stylize_texture(_StylizeOperator, bpy.types.Operator):
+class NST_OT_stylize_texture(_StylizeOperator):
     """Stylize the active material's selected Image Texture into a new image; the original is left as it is"""
 
     bl_idname = "nst.stylize_texture"
@@ -319,15 +324,15 @@ class NST_OT_stylize_texture(_StylizeOperator, bpy.types.Operator):
         folder = user_folder("jobs", "texture")
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
-        styles, weights = rendering.scene_styles(scene.nst, folder)
+        styles, weights = rendering.scene_styles(scene_settings(scene), folder)
         files = rendering.FrameFiles(folder / "content.png", folder / "none.exr", folder / "stylized.png")
-        size = tuple(image.size)
-        relink = scene.nst.relink_texture
+        size = (image.size[0], image.size[1])
+        relink = scene_settings(scene).relink_texture
         material = context.object.active_material
 
         def prepare():
             export_png(image, files.display)
-            settings = scene.nst
+            settings = scene_settings(scene)
             size_px, iterations = settings.size_and_iterations(max(size))
             return {"type": "stylize", "content": str(files.display), "styles": styles, "style_blend": weights,
                     "output": str(files.stylized),
@@ -337,7 +342,7 @@ class NST_OT_stylize_texture(_StylizeOperator, bpy.types.Operator):
                     "cache_dir": str(Path(self.engine.cache_folder) / "styles")}
 
         def finish(result):
-            stylized = load_result(Path(result["output"]), f"{image.name} (stylized)", size)  # type: ignore[arg-type]
+            stylized = load_result(Path(result["output"]), f"{image.name} (stylized)", size)
             stylized["nst_source_image"] = image.name
             self.stylized_name = stylized.name
             if relink:
@@ -360,9 +365,10 @@ def active_texture_node(context: bpy.types.Context) -> bpy.types.ShaderNodeTexIm
     if node is None or node.bl_idname != "ShaderNodeTexImage":
         raise AddonError(f"select an Image Texture node in the material '{material.name}' (click it in the Shader "
                          "Editor)")
-    if node.image is None:
+    texture = cast(bpy.types.ShaderNodeTexImage, node)
+    if texture.image is None:
         raise AddonError(f"the Image Texture node '{node.name}' has no image")
-    return node  # type: ignore[return-value]
+    return texture
 
 
 class NST_OT_cancel(bpy.types.Operator):
@@ -397,7 +403,7 @@ class NST_OT_add_style(bpy.types.Operator):
         if not Path(bpy.path.abspath(self.filepath)).is_file():
             self.report({"ERROR"}, f"the style image {self.filepath} does not exist")
             return {"CANCELLED"}
-        settings = context.scene.nst
+        settings = scene_settings(context.scene)
         item = settings.styles.add()
         item.filepath, item.licence = self.filepath, self.licence
         settings.active_style_index = len(settings.styles) - 1
@@ -412,7 +418,7 @@ class NST_OT_remove_style(bpy.types.Operator):
     bl_options = {"REGISTER", "UNDO"}
 
     def execute(self, context):
-        settings = context.scene.nst
+        settings = scene_settings(context.scene)
         if 0 <= settings.active_style_index < len(settings.styles):
             settings.styles.remove(settings.active_style_index)
             settings.active_style_index = max(0, settings.active_style_index - 1)

@@ -90,7 +90,7 @@ class EngineSettings:
 
 def preferences() -> NST_AddonPreferences | None:
     addon = bpy.context.preferences.addons.get(ADDON_ID)
-    return None if addon is None else addon.preferences  # type: ignore[return-value]
+    return None if addon is None else addon.preferences
 
 
 def auto_engine_python() -> str:
@@ -211,11 +211,22 @@ class NST_ObjectSettings(bpy.types.PropertyGroup):
 CLASSES = (NST_AddonPreferences, NST_StyleItem, NST_SceneSettings, NST_ObjectSettings)
 
 
+def scene_settings(scene: bpy.types.Scene | None) -> NST_SceneSettings:
+    """The scene's Neural Style settings (`scene.nst`, added at registration)."""
+    assert scene is not None, "no scene in this context"
+    return getattr(scene, "nst")
+
+
+def object_settings(ob: bpy.types.Object) -> NST_ObjectSettings:
+    """The object's own style setting (`object.nst`)."""
+    return getattr(ob, "nst")
+
+
 def register() -> None:
-    bpy.types.Scene.nst = PointerProperty(type=NST_SceneSettings)
-    bpy.types.Object.nst = PointerProperty(type=NST_ObjectSettings)
+    setattr(bpy.types.Scene, "nst", PointerProperty(type=NST_SceneSettings))  # type: ignore[func-returns-value]
+    setattr(bpy.types.Object, "nst", PointerProperty(type=NST_ObjectSettings))  # type: ignore[func-returns-value]
 
 
 def unregister() -> None:
-    del bpy.types.Object.nst
-    del bpy.types.Scene.nst
+    delattr(bpy.types.Object, "nst")
+    delattr(bpy.types.Scene, "nst")

@@ -9,11 +9,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import bpy
 
 from .images import export_png, remove_quietly
-from .properties import EngineSettings, NST_SceneSettings
+from .properties import EngineSettings, NST_SceneSettings, object_settings, scene_settings
 from .worker_client import AddonError
 
 MASK_PASS_ENGINES = {"CYCLES"}
@@ -32,7 +33,7 @@ def render_size(scene: bpy.types.Scene) -> tuple[int, int]:
 
 def styled_objects(scene: bpy.types.Scene) -> list[bpy.types.Object]:
     """Objects with their own style or kept original, in a stable order."""
-    return sorted((ob for ob in scene.objects if ob.nst.mode != "INHERIT" and not ob.hide_render),
+    return sorted((ob for ob in scene.objects if object_settings(ob).mode != "INHERIT" and not ob.hide_render),
                   key=lambda ob: ob.name)
 
 
@@ -107,11 +108,12 @@ def region_settings(scene: bpy.types.Scene) -> dict[str, dict]:
     """The worker's `regions`: per pass index, the object's own style and strength, or keep original."""
     regions: dict[str, dict] = {}
     for ob in styled_objects(scene):
-        if ob.nst.mode == "KEEP":
+        own = object_settings(ob)
+        if own.mode == "KEEP":
             regions[str(ob.pass_index)] = {"keep_original": True}
         else:
-            regions[str(ob.pass_index)] = {"styles": [_style_file(ob.nst.style_path, f"object '{ob.name}'")],
-                                           "strength": ob.nst.strength}
+            regions[str(ob.pass_index)] = {"styles": [_style_file(own.style_path, f"object '{ob.name}'")],
+                                           "strength": own.strength}
     return regions
 
 
@@ -182,9 +184,9 @@ def render_frame(scene: bpy.types.Scene, files: FrameFiles, render: bool = True)
 def stylize_request(scene: bpy.types.Scene, engine: EngineSettings, files: FrameFiles, style_paths: list[str],
                     style_weights: list[float], regions: dict[str, dict]) -> dict:
     """The worker's `stylize` request for one frame."""
-    settings = scene.nst
+    settings = scene_settings(scene)
     size_px, iterations = settings.size_and_iterations(max(render_size(scene)))
-    request = {
+    request: dict[str, Any] = {
         "type": "stylize", "content": str(files.display), "styles": style_paths, "style_blend": style_weights,
         "output": str(files.stylized),
         "options": {"size_px": size_px, "iterations": iterations, "seed": settings.seed,

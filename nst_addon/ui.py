@@ -9,6 +9,7 @@ import bpy
 from . import library
 from .images import is_data_image
 from .operators import active_run
+from .properties import object_settings, scene_settings
 
 
 class NST_UL_styles(bpy.types.UIList):
@@ -36,7 +37,7 @@ class NST_PT_render(bpy.types.Panel):
 
     def draw(self, context):
         layout = self.layout
-        settings = context.scene.nst
+        settings = scene_settings(context.scene)
         row = layout.row()
         row.template_list("NST_UL_styles", "", settings, "styles", settings, "active_style_index", rows=2)
         column = row.column(align=True)
@@ -106,7 +107,7 @@ class NST_PT_object(bpy.types.Panel):
     def draw(self, context):
         layout = self.layout
         layout.use_property_split = True
-        settings = context.object.nst
+        settings = object_settings(context.object)
         layout.prop(settings, "mode")
         if settings.mode == "OWN":
             layout.prop(settings, "style_path")
@@ -134,9 +135,9 @@ class NST_PT_texture(bpy.types.Panel):
         if is_data_image(node.image):
             layout.label(text=f"'{node.image.name}' is Non-Color data", icon="ERROR")
             return
-        layout.prop(context.scene.nst, "relink_texture")
+        layout.prop(scene_settings(context.scene), "relink_texture")
         layout.operator("nst.stylize_texture", icon="TEXTURE")
-        draw_progress(layout, context.scene.nst)
+        draw_progress(layout, scene_settings(context.scene))
 
 
 def draw_preferences(prefs, layout) -> None:

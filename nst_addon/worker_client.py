@@ -212,9 +212,9 @@ class WorkerClient:
     def _dispatch(self, event: dict) -> None:
         if event.get("type") == "exit":
             message = self.death_message(event.get("returncode"))
-            for job in self.jobs.values():
-                if not job.done:
-                    job.error = message
+            for waiting in self.jobs.values():
+                if not waiting.done:
+                    waiting.error = message
             self.process = None
             return
         job = self.jobs.get(str(event.get("job")))
