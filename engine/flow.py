@@ -19,18 +19,18 @@ from .passes import RenderPasses
 
 @dataclass
 class Motion:
-    """How frame t maps onto frame t-1, and which of its pixels can trust that mapping."""
+    """How this frame maps onto another (usually the previous one), and which pixels can trust that mapping."""
 
-    backward: np.ndarray  # H x W x 2: this pixel was at (x + dx, y + dy) in the previous frame
+    flow: np.ndarray  # H x W x 2: this pixel is at (x + dx, y + dy) in the other frame
     reliable: np.ndarray  # H x W in [0, 1]: 0 where occluded, disoccluded, out of frame or on a motion edge
     source: str  # "render vectors" or "estimated (OpenCV DIS)"
 
     def resized(self, height: int, width: int) -> "Motion":
         """The same motion at another resolution (flow values scale with the image)."""
-        h, w = self.backward.shape[:2]
+        h, w = self.flow.shape[:2]
         if (h, w) == (height, width):
             return self
-        flow = cv2.resize(self.backward, (width, height), interpolation=cv2.INTER_LINEAR)
+        flow = cv2.resize(self.flow, (width, height), interpolation=cv2.INTER_LINEAR)
         flow = flow * np.array([width / w, height / h], np.float32)
         reliable = cv2.resize(self.reliable, (width, height), interpolation=cv2.INTER_AREA)
         return Motion(flow.astype(np.float32), np.clip(reliable, 0, 1).astype(np.float32), self.source)

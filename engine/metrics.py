@@ -73,7 +73,7 @@ def warping_errors(frames: Sequence[np.ndarray], motions: Sequence[Motion]) -> l
     errors = []
     for previous, current, motion in zip(frames, frames[1:], motions):
         motion = motion.resized(*current.shape[:2])
-        difference = ((current - warp(previous, motion.backward)) ** 2).sum(-1)
+        difference = ((current - warp(previous, motion.flow)) ** 2).sum(-1)
         errors.append(float((motion.reliable * difference).sum() / max(motion.reliable.sum(), 1.0)))
     return errors
 

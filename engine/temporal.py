@@ -212,8 +212,8 @@ def _temporal_targets(frames, position, rgb, size, settings, passes_cache):
                               "resume with the same size setting, or overwrite")
         reliable = np.ones((height, width), np.float32)
         for motion in reversed(motions):  # chain: earlier frame -> ... -> this frame
-            result = warp(result, motion.backward)
-            reliable = warp(reliable, motion.backward) * motion.reliable
+            result = warp(result, motion.flow)
+            reliable = warp(reliable, motion.flow) * motion.reliable
         if back == 1:
             init = reliable[..., None] * result + (1 - reliable[..., None]) * _at_size(rgb, height, width)
         only_here = np.clip(reliable - covered, 0, 1)
@@ -242,7 +242,7 @@ def _backward_pass(engine, frames, styles, settings, regions, iterations, seed, 
         height, width = current.shape[:2]
         motion = _forward_motion(frame, following, rgb, following_rgb, settings.flow, passes_cache).resized(
             height, width)
-        following_result = warp(read_rgb(following.output, "stylized frame"), motion.backward)
+        following_result = warp(read_rgb(following.output, "stylized frame"), motion.flow)
         targets = [(following_result, motion.reliable)]
         if position > 0:
             targets += _temporal_targets(frames, position, rgb, (height, width),

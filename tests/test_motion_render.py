@@ -38,8 +38,8 @@ def test_warping_the_previous_render_lands_on_the_current_one(moving):
     motion = motion_from_passes(after, before)
     previous, current = read_rgb(moving[0][0]), read_rgb(moving[1][0])
     trusted = motion.reliable > 0
-    assert np.abs(warp(previous, motion.backward) - current)[trusted].mean() < 0.01
-    wrong_way = warp(previous, -motion.backward)  # the opposite convention would put the square elsewhere
+    assert np.abs(warp(previous, motion.flow) - current)[trusted].mean() < 0.01
+    wrong_way = warp(previous, -motion.flow)  # the opposite convention would put the square elsewhere
     square = (after.object_index == 3) & trusted
     assert np.abs(wrong_way - current)[square].mean() > 0.2
 
@@ -49,8 +49,8 @@ def test_occlusion_mask_around_a_rendered_occluder(occluded):
     motion = motion_from_passes(after, before)
     height, width = after.object_index.shape
     rows, cols = np.mgrid[0:height, 0:width]
-    source_rows = np.clip(np.rint(rows + motion.backward[..., 1]).astype(int), 0, height - 1)
-    source_cols = np.clip(np.rint(cols + motion.backward[..., 0]).astype(int), 0, width - 1)
+    source_rows = np.clip(np.rint(rows + motion.flow[..., 1]).astype(int), 0, height - 1)
+    source_cols = np.clip(np.rint(cols + motion.flow[..., 0]).astype(int), 0, width - 1)
     hidden_before = before.object_index[source_rows, source_cols] == 5  # the occluder covered it last frame
     disoccluded = (after.object_index == 3) & hidden_before
     assert disoccluded.sum() >= 20, "the scene must uncover part of the object"

@@ -28,7 +28,7 @@ def test_vectors_warp_the_previous_frame_onto_this_one(tmp_path):
     before, after = read_passes(pairs[0][1]), read_passes(pairs[1][1])
     motion = motion_from_passes(after, before)
     previous, current = read_rgb(pairs[0][0]), read_rgb(pairs[1][0])
-    warped = warp(previous, motion.backward)
+    warped = warp(previous, motion.flow)
     square = after.object_index == 1
     interior = square & (motion.reliable > 0)
     assert interior.sum() > 100
@@ -53,7 +53,7 @@ def test_estimated_flow_recovers_the_motion_roughly(tmp_path):
     motion = estimated_motion(read_rgb(pairs[1][0]), read_rgb(pairs[0][0]))
     square = read_passes(pairs[1][1]).object_index == 1
     assert motion.source.startswith("estimated")
-    assert np.abs(np.median(motion.backward[square], axis=0) - np.array([-3, -2])).max() < 1.0
+    assert np.abs(np.median(motion.flow[square], axis=0) - np.array([-3, -2])).max() < 1.0
 
 
 def test_temporal_stylization_cuts_flicker(tmp_path, engine, starry):
