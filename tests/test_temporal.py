@@ -13,7 +13,7 @@ from engine.metrics import style_distance, warping_errors
 from engine.passes import read_passes
 from engine.temporal import SequenceFrame, SequenceSettings, frame_motion, stylize_sequence
 
-from support import write_synthetic_sequence
+from support import STYLES, write_synthetic_sequence
 
 QUICK = dict(size_px=64, iterations=30, scales=1)
 
@@ -148,3 +148,23 @@ def test_fast_sequences_blend_with_the_warped_previous_frame(tmp_path):
         motions = [frame_motion(b, a, None, None, "vectors", {}) for a, b in zip(frames, frames[1:])]
         errors[name] = np.mean(warping_errors(results, motions))
     assert errors["temporal"] < 0.7 * errors["frame_by_frame"], errors
+
+
+def test_sequence_and_metrics_commands(tmp_path, capsys):
+    from engine.cli import main
+
+    write_synthetic_sequence(tmp_path / "render", frames=3)
+    (tmp_path / "out").mkdir()
+    style = str(STYLES / "starry_night.jpg")
+    base = ["sequence", "--frames", str(tmp_path / "render" / "*.png"), "--passes", str(tmp_path / "render"),
+            "--style", style, "--output-dir", str(tmp_path / "out"), "--size", "48", "--iterations", "4",
+            "--scales", "1", "--quiet", "--no-cache"]
+    assert main(base) == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [f"frame_000{i}.png" for i in range(3)]
+    assert "kept 3 existing" in (main(base), capsys.readouterr().out)[1]  # a rerun resumes, writing nothing
+    assert main(["metrics", "--passes", str(tmp_path / "render"), "--sequence", f"temporal={tmp_path / 'out'}",
+                 "--plot", str(tmp_path / "plot.png")]) == 0
+    table = capsys.readouterr().out
+    assert "| temporal | 3 |" in table and (tmp_path / "plot.png").stat().st_size > 1000
+    assert main([*base[:2], str(tmp_path / "nothing" / "*.png"), *base[3:]]) == 2
+    assert "no frames found" in capsys.readouterr().err
