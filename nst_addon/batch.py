@@ -43,6 +43,8 @@ def build_parser(with_blend_file: bool) -> argparse.ArgumentParser:
                         help="leave this object as rendered; repeatable")
     parser.add_argument("--object-style", action="append", default=[], metavar="OBJECT=PATH",
                         help="give this object its own style; repeatable")
+    parser.add_argument("--no-temporal", action="store_true",
+                        help="stylize each frame on its own (default: flicker-free, from the render's motion vectors)")
     parser.add_argument("--overwrite", action="store_true", help="render and stylize again frames that exist")
     parser.add_argument("--engine-python", metavar="PATH", help="a Python with torch for the engine (default: "
                                                                  "the add-on's preference, else this Python)")
@@ -88,6 +90,8 @@ def apply_arguments(scene: bpy.types.Scene, args: argparse.Namespace) -> None:
     if args.seed is not None:
         settings.seed = args.seed
     settings.overwrite = args.overwrite
+    if args.no_temporal:
+        settings.temporal = False
     for name in args.keep_original:
         object_settings(_object(scene, name)).mode = "KEEP"
     for pair in args.object_style:

@@ -32,6 +32,7 @@ class Step:
     label: str
     prepare: Callable[[], dict | None]
     finish: Callable[[dict], None]
+    render_only: bool = False  # a render for a later job, not a frame of its own
 
 
 class _Run:
@@ -117,13 +118,18 @@ class _StylizeOperator(bpy.types.Operator):
             for index, step in enumerate(self.steps):
                 request = self._prepare(step)
                 if request is None:
-                    self.skipped += 1
-                    print(f"[nst] {self._step_text(index, step, None)}: already stylized, skipped", flush=True)
+                    if not step.render_only:
+                        self.skipped += 1
+                        print(f"[nst] {self._step_text(index, step, None)}: already stylized, skipped", flush=True)
                     continue
                 begun = time.monotonic()
+                started_frames: set[int] = set()
 
                 def show(job: Job, index: int = index, step: Step = step) -> None:
                     self._set_status(context, self._step_text(index, step, job), (index + job.fraction) / len(self.steps))
+                    if job.frame not in started_frames:  # sequences: a line per frame for logs and farms
+                        started_frames.add(job.frame)
+                        print(f"[nst] {step.label}: {job.message} ({time.monotonic() - begun:.0f} s)", flush=True)
 
                 job = self.client.run(request, hang_timeout_s=self.engine.hang_timeout_s, on_progress=show)
                 if job.error or job.cancelled:
@@ -131,8 +137,8 @@ class _StylizeOperator(bpy.types.Operator):
                 assert job.result is not None
                 step.finish(job.result)
                 self.done += 1
-                print(f"[nst] {self._step_text(index, step, None)}: stylized in {time.monotonic() - begun:.1f} s "
-                      f"-> {job.result['output']}", flush=True)
+                print(f"[nst] {self._step_text(index, step, None)}: stylized in {time.monotonic() - begun:.1f} s"
+                      + (f" -> {job.result['output']}" if "output" in job.result else ""), flush=True)
         except AddonError as exc:
             return self._fail(context, str(exc))
         message = self.finished(context, self.done, self.skipped)
@@ -181,7 +187,7 @@ class _StylizeOperator(bpy.types.Operator):
                              self.index / len(self.steps))
             request = self._prepare(step)
             if request is None:
-                self.skipped += 1
+                self.skipped += 0 if step.render_only else 1
                 self.index += 1
                 return {"RUNNING_MODAL"}
             self.job = self.client.submit(request)
@@ -283,9 +289,13 @@ class NST_OT_stylize_animation(_StylizeOperator):
         styles, weights = rendering.scene_styles(scene_settings(scene), user_folder("jobs", "animation-styles"))
         regions, _ = _object_regions(scene, with_motion=True)
         overwrite = scene_settings(scene).overwrite
+        self.folder = folder
+        frames = [(frame, rendering.FrameFiles.in_folder(folder, frame))
+                  for frame in range(scene.frame_start, scene.frame_end + 1, scene.frame_step)]
+        if scene_settings(scene).temporal:
+            return self._sequence_steps(scene, frames, styles, weights, regions, overwrite)
         steps = []
-        for frame in range(scene.frame_start, scene.frame_end + 1, scene.frame_step):
-            files = rendering.FrameFiles.in_folder(folder, frame)
+        for frame, files in frames:
 
             def prepare(frame=frame, files=files):
                 if files.stylized.is_file() and not overwrite:
@@ -297,10 +307,39 @@ class NST_OT_stylize_animation(_StylizeOperator):
                 return rendering.stylize_request(scene, self.engine, files, styles, weights, regions)
 
             steps.append(Step(f"frame {frame}", prepare, lambda result: None))
-        self.folder = folder
+        return steps
+
+    def _sequence_steps(self, scene, frames, styles, weights, regions, overwrite) -> list[Step]:
+        """Flicker-free: render what is missing, then one sequence job (the engine skips finished frames)."""
+        steps = []
+        for frame, files in frames:
+            if overwrite or not files.rendered:
+
+                def render(frame=frame, files=files):
+                    scene.frame_set(frame)
+                    rendering.render_frame(scene, files)
+                    return None
+
+                steps.append(Step(f"render frame {frame}", render, lambda result: None, render_only=True))
+
+        def sequence():
+            frames[0][1].stylized.parent.mkdir(parents=True, exist_ok=True)
+            return rendering.sequence_request(scene, self.engine, [files for _, files in frames], styles, weights,
+                                              regions)
+
+        def finish(result):
+            self.sequence_counts = (len(result["written"]), len(result["skipped"]))
+            for path in result["skipped"]:
+                print(f"[nst] {Path(path).name}: already stylized, skipped", flush=True)
+            for path, motion in zip(result["written"], result.get("flow", [])):
+                print(f"[nst] {Path(path).name}: stylized -> {path} (motion: {motion})", flush=True)
+
+        steps.append(Step(f"frames {frames[0][0]}-{frames[-1][0]}", sequence, finish))
         return steps
 
     def finished(self, context, done, skipped):
+        if hasattr(self, "sequence_counts"):
+            done, skipped = self.sequence_counts
         return f"animation: {done} frame(s) stylized, {skipped} already done, in {self.folder / 'stylized'}"
 
 

@@ -179,6 +179,13 @@ class NST_SceneSettings(bpy.types.PropertyGroup):
     output_folder: StringProperty(  # type: ignore[valid-type]
         name="Output Folder", subtype="DIR_PATH", default="//nst/",
         description="Animations go to render/ (multilayer EXR and display PNG) and stylized/ in here")
+    temporal: BoolProperty(  # type: ignore[valid-type]
+        name="Flicker-Free", default=True,
+        description="Animations: hold each frame to the earlier stylized frames, warped by the render's motion "
+                    "vectors, so the style does not flicker (later frames also take half the iterations)")
+    temporal_weight: FloatProperty(  # type: ignore[valid-type]
+        name="Temporal Weight", default=50.0, min=0.0, soft_max=500.0,
+        description="How strongly a frame is held to the earlier ones; more is steadier, less follows the style")
     overwrite: BoolProperty(  # type: ignore[valid-type]
         name="Overwrite", default=False,
         description="Render and stylize again frames that already have files; off = resume where it stopped")

@@ -181,6 +181,24 @@ def render_frame(scene: bpy.types.Scene, files: FrameFiles, render: bool = True)
     _save_render(scene, files.display, multilayer=False)
 
 
+def sequence_request(scene: bpy.types.Scene, engine: EngineSettings, frames: list[FrameFiles],
+                     style_paths: list[str], style_weights: list[float], regions: dict[str, dict]) -> dict:
+    """The worker's `stylize_sequence` request: frames in order, each held to the earlier ones (temporal)."""
+    settings = scene_settings(scene)
+    size_px, iterations = settings.size_and_iterations(max(render_size(scene)))
+    request: dict[str, Any] = {
+        "type": "stylize_sequence", "styles": style_paths, "style_blend": style_weights,
+        "frames": [{"content": str(f.display), "passes": str(f.passes), "output": str(f.stylized)} for f in frames],
+        "options": {"size_px": size_px, "iterations": iterations, "seed": settings.seed,
+                    "style_strength": settings.strength, "preserve_color": settings.preserve_color},
+        "temporal": True, "temporal_weight": settings.temporal_weight, "overwrite": settings.overwrite,
+        "device": engine.device, "weights": engine.weights, "cache_dir": str(Path(engine.cache_folder) / "styles"),
+    }
+    if regions:
+        request["regions"] = regions
+    return request
+
+
 def stylize_request(scene: bpy.types.Scene, engine: EngineSettings, files: FrameFiles, style_paths: list[str],
                     style_weights: list[float], regions: dict[str, dict]) -> dict:
     """The worker's `stylize` request for one frame."""

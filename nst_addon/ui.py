@@ -65,6 +65,9 @@ class NST_PT_render(bpy.types.Panel):
         layout.separator()
         layout.prop(settings, "output_folder")
         layout.prop(settings, "overwrite")
+        layout.prop(settings, "temporal")
+        if settings.temporal:
+            layout.prop(settings, "temporal_weight")
         layout.operator("nst.stylize_animation", icon="RENDER_ANIMATION")
         draw_progress(layout, settings)
         if settings.render_changes:

@@ -53,6 +53,7 @@ class Job:
 
     request: dict
     fraction: float = 0.0
+    frame: int = 0  # sequences: the position of the frame being stylized
     message: str = "waiting for the engine"
     result: dict | None = None
     error: str | None = None
@@ -72,6 +73,7 @@ class Job:
         kind = event.get("type")
         if kind == "progress":
             self.fraction = float(event.get("fraction", self.fraction))
+            self.frame = int(event.get("frame", self.frame))
             self.message = str(event.get("message", self.message))
         elif kind in ("result", "check", "ready"):  # the answers to stylize, check and hello
             self.fraction, self.result = 1.0, event

@@ -146,3 +146,15 @@ def test_check_engine_reports_torch_and_device(prefs):
     build_tiny_scene()
     assert bpy.ops.nst.check_engine() == {"FINISHED"}
     assert "torch 2." in prefs.engine_report and "device cpu" in prefs.engine_report
+
+
+def test_stylize_animation_frame_by_frame_writes_each_frame(tiny_scene, tmp_path):
+    tiny_scene.frame_end = 2
+    tiny_scene.nst.temporal = False
+    tiny_scene.nst.preview_iterations = 4
+    tiny_scene.nst.output_folder = str(tmp_path / "shot")
+    assert bpy.ops.nst.stylize_animation() == {"FINISHED"}
+    assert sorted(p.name for p in (tmp_path / "shot" / "stylized").iterdir()) == ["frame_0001.png", "frame_0002.png"]
+    assert "2 frame(s) stylized, 0 already done" in tiny_scene.nst.status
+    assert bpy.ops.nst.stylize_animation() == {"FINISHED"}
+    assert "0 frame(s) stylized, 2 already done" in tiny_scene.nst.status

@@ -35,7 +35,7 @@ def batch(*args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=600)
 
 
-def test_batch_renders_and_stylizes_three_frames_then_resumes(blend_file, tmp_path):
+def test_batch_renders_and_stylizes_three_flicker_free_frames_then_resumes(blend_file, tmp_path):
     out = tmp_path / "out"
     args = [str(blend_file), "--style", str(STYLES / "starry_night.jpg"), "--frames", "1-3", "--output", str(out),
             "--size", "64", "--iterations", "5", "--keep-original", "Sphere",
@@ -46,7 +46,8 @@ def test_batch_renders_and_stylizes_three_frames_then_resumes(blend_file, tmp_pa
     assert sorted(p.name for p in (out / "stylized").iterdir()) == [f"{n}.png" for n in names]
     assert sorted(p.name for p in (out / "render").iterdir()) == sorted(
         [f"{n}.exr" for n in names] + [f"{n}.png" for n in names])
-    assert [line for line in done.stdout.splitlines() if "stylized in" in line].__len__() == 3, done.stdout
+    assert done.stdout.count(": stylized -> ") == 3, done.stdout
+    assert done.stdout.count("(motion: render vectors)") == 2, "frames 2 and 3 follow the render's motion vectors"
     stamps = {p: p.stat().st_mtime_ns for p in out.rglob("*.*")}
 
     (out / "stylized" / "frame_0002.png").unlink()  # as if the run had been interrupted there

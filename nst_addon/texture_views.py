@@ -1,0 +1,148 @@
+"""Blender's side of texture stylization: an orbit of cameras around an object, views rendered with the UV pass,
+and the mask of the mesh's UV islands.
+
+Runs on Blender's thread; every scene setting it touches is restored afterwards, and the cameras it makes are removed.
+"""
+
+from __future__ import annotations
+
+import math
+from contextlib import contextmanager
+from pathlib import Path
+
+import bpy
+import numpy as np
+from mathutils import Vector
+
+VIEW_FILTER_WIDTH_PX = 0.01  # no pixel filter: each pixel's UV is one point of the surface, never an average
+
+
+def _bounding_sphere(ob: bpy.types.Object) -> tuple[Vector, float]:
+    corners = [ob.matrix_world @ Vector(corner) for corner in ob.bound_box]
+    centre = sum(corners, Vector()) / len(corners)
+    return centre, max((c - centre).length for c in corners)
+
+
+def orbit_cameras(scene: bpy.types.Scene, ob: bpy.types.Object, count: int, elevation_deg: float = 20.0,
+                  lens_mm: float = 50.0) -> list[bpy.types.Object]:
+    """`count` cameras evenly around `ob`, alternately above and below it, framing all of it.
+
+    They are linked to the scene; remove them with `remove_cameras` when done.
+    """
+    centre, radius = _bounding_sphere(ob)
+    cameras = []
+    for index in range(count):
+        data = bpy.data.cameras.new(f".nst-orbit-{index}")
+        data.lens = lens_mm
+        half_fov = math.atan(data.sensor_width / 2 / lens_mm)
+        distance = radius / math.sin(half_fov) * 1.05
+        azimuth = 2 * math.pi * index / count
+        elevation = math.radians(elevation_deg if index % 2 == 0 or count < 3 else -elevation_deg)
+        direction = Vector((math.cos(elevation) * math.sin(azimuth), -math.cos(elevation) * math.cos(azimuth),
+                            math.sin(elevation)))
+        camera = bpy.data.objects.new(f".nst-orbit-{index}", data)
+        camera.location = centre + direction * distance
+        camera.rotation_euler = (-direction).to_track_quat("-Z", "Y").to_euler()
+        data.clip_start, data.clip_end = max(0.001, (distance - radius) * 0.5), distance + radius * 2
+        scene.collection.objects.link(camera)
+        cameras.append(camera)
+    return cameras
+
+
+def remove_cameras(cameras: list[bpy.types.Object]) -> None:
+    for camera in cameras:
+        data = camera.data
+        bpy.data.objects.remove(camera)
+        if data is not None and data.users == 0:
+            bpy.data.cameras.remove(data)
+
+
+@contextmanager
+def _view_render_settings(scene: bpy.types.Scene, ob: bpy.types.Object, size_px: int, samples: int):
+    """Cycles at `size_px` square with the UV and Object Index passes and no pixel filter; restored on exit."""
+    render, layer = scene.render, scene.view_layers[0]
+    saved = dict(engine=render.engine, x=render.resolution_x, y=render.resolution_y,
+                 percentage=render.resolution_percentage, camera=scene.camera, uv=layer.use_pass_uv,
+                 index=layer.use_pass_object_index, pass_index=ob.pass_index, samples=scene.cycles.samples,
+                 filter=scene.cycles.filter_width, denoise=scene.cycles.use_denoising)
+    try:
+        render.engine = "CYCLES"
+        render.resolution_x = render.resolution_y = size_px
+        render.resolution_percentage = 100
+        layer.use_pass_uv = layer.use_pass_object_index = True
+        scene.cycles.samples, scene.cycles.filter_width, scene.cycles.use_denoising = samples, VIEW_FILTER_WIDTH_PX, False
+        used = {other.pass_index for other in scene.objects if other != ob}
+        if ob.pass_index == 0 or ob.pass_index in used:
+            ob.pass_index = max(used | {0}) + 1
+        yield ob.pass_index
+    finally:
+        render.engine, render.resolution_x, render.resolution_y = saved["engine"], saved["x"], saved["y"]
+        render.resolution_percentage, scene.camera = saved["percentage"], saved["camera"]
+        layer.use_pass_uv, layer.use_pass_object_index = saved["uv"], saved["index"]
+        ob.pass_index, scene.cycles.samples = saved["pass_index"], saved["samples"]
+        scene.cycles.filter_width, scene.cycles.use_denoising = saved["filter"], saved["denoise"]
+
+
+def _save_render(scene: bpy.types.Scene, exr: Path, png: Path) -> None:
+    """The render as a multilayer EXR (Combined, UV, Object Index) and a display PNG (view transform applied)."""
+    settings = scene.render.image_settings
+    saved = (settings.media_type, settings.file_format, settings.color_depth, settings.color_mode)
+    result = bpy.data.images["Render Result"]
+    try:
+        settings.media_type, settings.file_format, settings.color_depth = "MULTI_LAYER_IMAGE", "OPEN_EXR_MULTILAYER", "32"
+        result.save_render(str(exr), scene=scene)
+        settings.media_type, settings.file_format = "IMAGE", "PNG"
+        settings.color_mode, settings.color_depth = "RGB", "8"
+        result.save_render(str(png), scene=scene)
+    finally:
+        settings.media_type, settings.file_format = saved[0], saved[1]
+        settings.color_depth, settings.color_mode = saved[2], saved[3]
+
+
+def render_views(scene: bpy.types.Scene, ob: bpy.types.Object, cameras: list[bpy.types.Object], folder: Path,
+                 size_px: int = 256, samples: int = 16) -> tuple[list[Path], int]:
+    """Render `ob` from each camera into `folder` as view_NN.exr (passes) and view_NN.png (display).
+
+    Returns the EXR paths and the object's pass index in them.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    with _view_render_settings(scene, ob, size_px, samples) as pass_index:
+        for index, camera in enumerate(cameras):
+            scene.camera = camera
+            bpy.ops.render.render()
+            exr, png = folder / f"view_{index:02d}.exr", folder / f"view_{index:02d}.png"
+            _save_render(scene, exr, png)
+            paths.append(exr)
+    return paths, pass_index
+
+
+def uv_island_mask(ob: bpy.types.Object, width: int, height: int) -> np.ndarray:
+    """Texels covered by the mesh's active UV map (H x W bool, rows top-down), one texel of margin included."""
+    mesh = ob.data
+    if not mesh.uv_layers:
+        raise ValueError(f"the mesh '{mesh.name}' has no UV map; unwrap it (UV > Unwrap) first")
+    mesh.calc_loop_triangles()
+    uv_data = mesh.uv_layers.active.data
+    uvs = np.empty(len(uv_data) * 2, np.float32)
+    uv_data.foreach_get("uv", uvs)
+    loops = np.empty(len(mesh.loop_triangles) * 3, np.int32)
+    mesh.loop_triangles.foreach_get("loops", loops)
+    triangles = uvs.reshape(-1, 2)[loops].reshape(-1, 3, 2) * (width, height)  # texel units, v up
+    mask = np.zeros((height, width), bool)
+    for a, b, c in triangles:
+        area = (b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0])
+        if abs(area) < 1e-9:
+            continue
+        x0, y0 = np.floor(np.minimum(np.minimum(a, b), c)).astype(int)
+        x1, y1 = np.ceil(np.maximum(np.maximum(a, b), c)).astype(int)
+        xs, ys = np.meshgrid(np.arange(x0, x1 + 1) + 0.5, np.arange(y0, y1 + 1) + 0.5)
+        w0 = ((b[0] - xs) * (c[1] - ys) - (b[1] - ys) * (c[0] - xs)) / area
+        w1 = ((c[0] - xs) * (a[1] - ys) - (c[1] - ys) * (a[0] - xs)) / area
+        inside = (w0 >= 0) & (w1 >= 0) & (w0 + w1 <= 1)
+        cols, rows = (xs[inside] - 0.5).astype(int) % width, (ys[inside] - 0.5).astype(int) % height
+        mask[rows, cols] = True
+    grown = mask.copy()  # texels the triangles only partly cover still belong to the island
+    for dy, dx in ((1, 0), (-1, 0), (0, 1), (0, -1)):
+        grown |= np.roll(mask, (dy, dx), (0, 1))
+    return grown[::-1]
