@@ -66,9 +66,9 @@ def _frame_range(text: str) -> tuple[int, int]:
 def apply_arguments(scene: bpy.types.Scene, args: argparse.Namespace) -> None:
     """Put the command line's choices into the scene's (unsaved) settings; raises ValueError on bad ones."""
     settings = scene_settings(scene)
-    if args.method == "fast":
-        raise ValueError("--method fast needs a trained feed-forward model, which this engine does not have yet; "
-                         "use --method quality")
+    settings.method = args.method.upper()
+    if args.method == "fast" and len(args.style) > 1:
+        raise ValueError("--method fast uses one style's trained model; give one --style, or use --method quality")
     for path in args.style:
         if not Path(path).is_file():
             raise ValueError(f"style image not found: {path}")

@@ -127,7 +127,7 @@ class _StylizeOperator(bpy.types.Operator):
 
                 def show(job: Job, index: int = index, step: Step = step) -> None:
                     self._set_status(context, self._step_text(index, step, job), (index + job.fraction) / len(self.steps))
-                    if job.frame not in started_frames:  # sequences: a line per frame for logs and farms
+                    if job.fraction > 0 and job.frame not in started_frames:  # a line per frame, for logs and farms
                         started_frames.add(job.frame)
                         print(f"[nst] {step.label}: {job.message} ({time.monotonic() - begun:.0f} s)", flush=True)
 
@@ -378,7 +378,8 @@ class NST_OT_stylize_texture(_StylizeOperator):
                     "options": {"size_px": size_px, "iterations": iterations, "seed": settings.seed,
                                 "style_strength": settings.strength, "preserve_color": settings.preserve_color},
                     "device": self.engine.device, "weights": self.engine.weights,
-                    "cache_dir": str(Path(self.engine.cache_folder) / "styles")}
+                    "cache_dir": str(Path(self.engine.cache_folder) / "styles"),
+                    **rendering.method_fields(settings, styles)}
 
         def finish(result):
             stylized = load_result(Path(result["output"]), f"{image.name} (stylized)", size)

@@ -159,7 +159,9 @@ class NST_SceneSettings(bpy.types.PropertyGroup):
         default="none")
     method: EnumProperty(  # type: ignore[valid-type]
         name="Method",
-        items=[("QUALITY", "Quality", "Optimise each image against the style (slow, best)")],
+        items=[("QUALITY", "Quality", "Optimise each image against the style (slow, best)"),
+               ("FAST", "Fast", "A network trained for the style (about a second a frame); needs a model named "
+                                "like the style's file, trained with 'python -m engine train'")],
         default="QUALITY")
     preset: EnumProperty(  # type: ignore[valid-type]
         name="Preset",

@@ -111,10 +111,23 @@ def region_settings(scene: bpy.types.Scene) -> dict[str, dict]:
         own = object_settings(ob)
         if own.mode == "KEEP":
             regions[str(ob.pass_index)] = {"keep_original": True}
+        elif scene_settings(scene).method == "FAST":
+            style = _style_file(own.style_path, f"object '{ob.name}'")
+            regions[str(ob.pass_index)] = {"model": Path(style).stem, "strength": own.strength}
         else:
             regions[str(ob.pass_index)] = {"styles": [_style_file(own.style_path, f"object '{ob.name}'")],
                                            "strength": own.strength}
     return regions
+
+
+def method_fields(settings: NST_SceneSettings, style_paths: list[str]) -> dict[str, str]:
+    """Fast: the trained model named like the style's file (the engine finds it in the model folders)."""
+    if settings.method != "FAST":
+        return {}
+    if len(style_paths) != 1:
+        raise AddonError("the Fast method uses one style's trained model; keep a single style, or use Quality to "
+                         "blend styles")
+    return {"model": Path(style_paths[0]).stem}
 
 
 @dataclass
@@ -193,6 +206,7 @@ def sequence_request(scene: bpy.types.Scene, engine: EngineSettings, frames: lis
                     "style_strength": settings.strength, "preserve_color": settings.preserve_color},
         "temporal": True, "temporal_weight": settings.temporal_weight, "overwrite": settings.overwrite,
         "device": engine.device, "weights": engine.weights, "cache_dir": str(Path(engine.cache_folder) / "styles"),
+        **method_fields(settings, style_paths),
     }
     if regions:
         request["regions"] = regions
@@ -210,6 +224,7 @@ def stylize_request(scene: bpy.types.Scene, engine: EngineSettings, files: Frame
         "options": {"size_px": size_px, "iterations": iterations, "seed": settings.seed,
                     "style_strength": settings.strength, "preserve_color": settings.preserve_color},
         "device": engine.device, "weights": engine.weights, "cache_dir": str(Path(engine.cache_folder) / "styles"),
+        **method_fields(settings, style_paths),
     }
     if regions:
         request.update(mask=str(files.passes), regions=regions, ignore_absent_regions=True)

@@ -115,7 +115,8 @@ class WorkerClient:
             raise AddonError(f"the engine code is missing from {self.engine_root}; reinstall the extension")
         env = dict(os.environ, PYTHONPATH=str(self.engine_root), PYTHONUNBUFFERED="1")
         env.pop("PYTHONHOME", None)  # Blender sets it for its own Python; another Python must not inherit it
-        if self.models_folder:
+        if self.models_folder:  # trained fast-stylization models and downloaded weights
+            env["NST_MODELS_DIR"] = self.models_folder
             env["TORCH_HOME"] = self.models_folder
         try:
             self.process = subprocess.Popen(

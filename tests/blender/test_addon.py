@@ -158,3 +158,14 @@ def test_stylize_animation_frame_by_frame_writes_each_frame(tiny_scene, tmp_path
     assert "2 frame(s) stylized, 0 already done" in tiny_scene.nst.status
     assert bpy.ops.nst.stylize_animation() == {"FINISHED"}
     assert "0 frame(s) stylized, 2 already done" in tiny_scene.nst.status
+
+
+def test_fast_method_without_a_trained_model_says_which_model_is_missing(tiny_scene, tmp_path):
+    style = tmp_path / "untrained_painting.jpg"
+    style.write_bytes((STYLES / "starry_night.jpg").read_bytes())
+    tiny_scene.nst.styles[0].filepath = str(style)
+    tiny_scene.nst.method = "FAST"
+    bpy.data.objects["Cube"].nst.mode = "INHERIT"
+    with pytest.raises(RuntimeError, match="no model named 'untrained_painting'"):
+        bpy.ops.nst.stylize_render()
+    assert RESULT not in bpy.data.images
