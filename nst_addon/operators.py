@@ -126,7 +126,8 @@ class _StylizeOperator(bpy.types.Operator):
                 started_frames: set[int] = set()
 
                 def show(job: Job, index: int = index, step: Step = step) -> None:
-                    self._set_status(context, self._step_text(index, step, job), (index + job.fraction) / len(self.steps))
+                    fraction = (index + job.fraction) / len(self.steps)
+                    self._set_status(context, self._step_text(index, step, job), fraction)
                     if job.fraction > 0 and job.frame not in started_frames:  # a line per frame, for logs and farms
                         started_frames.add(job.frame)
                         print(f"[nst] {step.label}: {job.message} ({time.monotonic() - begun:.0f} s)", flush=True)

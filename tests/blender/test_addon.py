@@ -5,6 +5,7 @@ and the clear errors (no camera, missing style, engine Python without torch, a w
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -169,3 +170,48 @@ def test_fast_method_without_a_trained_model_says_which_model_is_missing(tiny_sc
     with pytest.raises(RuntimeError, match="no model named 'untrained_painting'"):
         bpy.ops.nst.stylize_render()
     assert RESULT not in bpy.data.images
+
+
+def _module(name: str):
+    return sys.modules[f"{ADDON}.nst_addon.{name}"]
+
+
+@pytest.mark.parametrize("view_transform, matches_plain_srgb", [("Standard", True), ("AgX", False)])
+def test_what_is_stylized_is_the_render_with_its_view_transform(tiny_scene, tmp_path, view_transform,
+                                                                matches_plain_srgb):
+    import OpenEXR
+
+    tiny_scene.view_settings.view_transform = view_transform
+    rendering = _module("rendering")
+    files = rendering.FrameFiles.in_folder(tmp_path, 1)
+    rendering.render_frame(tiny_scene, files)
+    display = pixels(bpy.data.images.load(str(files.display)))[::-1, :, :3]
+    with OpenEXR.File(str(files.passes)) as exr:
+        linear = next(p.channels["ViewLayer.Combined"].pixels for p in exr.parts
+                      if "ViewLayer.Combined" in p.channels)[..., :3]
+    linear = np.clip(linear, 0, 1)
+    plain_srgb = np.where(linear <= 0.0031308, linear * 12.92, 1.055 * linear ** (1 / 2.4) - 0.055)
+    difference = np.abs(display - plain_srgb).mean()
+    assert (difference < 2 / 255) == matches_plain_srgb, difference
+
+
+def test_style_library_lists_shipped_licences_and_flags_unlicensed_styles(addon):
+    library = _module("library")
+    shipped_folder = _module("worker_client").EXTENSION_ROOT / "styles"
+    shipped = [s for s in library.library_styles() if s.path.parent == shipped_folder]
+    assert {s.id for s in shipped} >= {"starry_night", "shipwreck", "reservoir_poitiers", "woman_with_hat"}
+    assert all(s.licence_known for s in shipped)
+    mine = _module("properties").user_folder("styles") / "my_scan.png"
+    bpy.data.images.new("scan", 32, 32).save(filepath=str(mine))
+    try:
+        (unlicensed,) = [s for s in library.library_styles() if s.path == mine]
+        assert not unlicensed.licence_known and unlicensed.name == "my_scan"
+    finally:
+        mine.unlink()
+
+
+def test_install_engine_respects_offline_mode(addon):
+    if bpy.app.online_access:
+        pytest.skip("Blender is allowed online here; installing would download PyTorch")
+    with pytest.raises(RuntimeError, match="set to work offline"):
+        bpy.ops.nst.install_engine()
