@@ -364,7 +364,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help, --version, or a usage error already printed in one line
+        return int(exc.code or 0)
     args.argv = sys.argv[1:] if argv is None else list(argv)
     try:
         return args.run(args)

@@ -1,4 +1,4 @@
-"""Render passes from Blender's multilayer EXRs: Combined, Vector, Depth, Object Index and Cryptomatte.
+"""Render passes from Blender's multilayer EXRs: Combined, Vector, Depth, Object Index, UV and Cryptomatte.
 
 Pass names differ between Blender versions (`Object Index` vs `IndexOB`, view-layer prefixes); this module
 hides that. Arrays are top-down rows, as stored in the file.
@@ -31,6 +31,7 @@ class RenderPasses:
     depth: np.ndarray | None  # H x W
     object_index: np.ndarray | None  # H x W, int
     cryptomatte: dict[str, np.ndarray] | None  # object name -> coverage H x W
+    uv: np.ndarray | None = None  # H x W x 3: U, V (v up, as in Blender) and A (coverage of the UV'd surface)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -65,6 +66,14 @@ class RenderPasses:
         if self.object_index is None:
             raise EngineError(f"{self.path} has no Object Index pass; enable View Layer > Passes > Object Index")
         return self.object_index
+
+    def require_uv(self) -> np.ndarray:
+        if self.uv is None:
+            raise EngineError(f"{self.path} has no UV pass; enable View Layer > Passes > Data > UV (Cycles) and "
+                              "render the view again")
+        if not np.isfinite(self.uv).all():
+            raise EngineError(f"{self.path}: the UV pass has NaN or infinite values; re-render the view")
+        return self.uv
 
     def require_vector(self) -> np.ndarray:
         if self.vector is None:
@@ -126,4 +135,4 @@ def read_passes(path) -> RenderPasses:
     index = _find(channels, _INDEX_NAMES)
     return RenderPasses(path, combined, vector, _find(channels, _DEPTH_NAMES),
                         None if index is None else np.rint(index).astype(np.int64),
-                        _crypto_coverage(path, channels))
+                        _crypto_coverage(path, channels), _stacked(channels, "UV", "UVA"))

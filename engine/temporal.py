@@ -147,6 +147,10 @@ def stylize_sequence(engine: StyleTransfer, frames: Sequence[SequenceFrame], sty
         passes = None
         if frame.passes is not None:
             passes = passes_cache.setdefault(frame.passes, read_passes(frame.passes))
+            if passes.shape != shape:
+                raise EngineError(f"the passes in {frame.passes} are {passes.shape[1]}x{passes.shape[0]} px but the "
+                                  f"frame {frame.content} is {shape[1]}x{shape[0]} px; give the passes of the same "
+                                  "render")
         label_map, frame_regions = _regions_for_frame(passes, regions, frame)
         height, width = fit_longest_side(*shape, size_px)
         frame_options = dict(options, seed=seed + position, label_map=label_map, regions=frame_regions)

@@ -116,6 +116,15 @@ def test_frames_of_different_sizes_are_refused(tmp_path, engine, starry):
         stylize_sequence(engine, frames, [starry], SequenceSettings(stylize_options=dict(QUICK)))
 
 
+def test_passes_of_another_size_are_refused(tmp_path, engine, starry):
+    small = write_synthetic_sequence(tmp_path / "small", frames=1, height=40)
+    big = write_synthetic_sequence(tmp_path / "big", frames=1)
+    frames = [SequenceFrame(big[0][0], tmp_path / "out.png", small[0][1])]
+    with pytest.raises(EngineError, match="give the passes of the same render"):
+        stylize_sequence(engine, frames, [starry], SequenceSettings(stylize_options=dict(QUICK)))
+    assert not (tmp_path / "out.png").exists()
+
+
 def test_missing_vector_pass_is_an_error_or_falls_back_to_estimated_flow(tmp_path, engine, starry):
     write_synthetic_sequence(tmp_path / "in", frames=2, with_vectors=False)
     (tmp_path / "out").mkdir()

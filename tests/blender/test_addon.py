@@ -215,3 +215,15 @@ def test_install_engine_respects_offline_mode(addon):
         pytest.skip("Blender is allowed online here; installing would download PyTorch")
     with pytest.raises(RuntimeError, match="set to work offline"):
         bpy.ops.nst.install_engine()
+
+
+def test_disabling_the_add_on_stops_its_worker(prefs):
+    build_tiny_scene()
+    assert bpy.ops.nst.check_engine() == {"FINISHED"}
+    worker = _module("worker_client")._shared.process
+    assert worker is not None and worker.poll() is None
+    addon_utils.disable(ADDON, handle_error=_raise)
+    try:
+        assert worker.poll() is not None, "the worker must stop with the add-on"
+    finally:
+        addon_utils.enable(ADDON, default_set=True, handle_error=_raise)
