@@ -40,7 +40,9 @@ def _raise(exc):
     raise exc
 
 
-def test_stylize_render_styles_objects_and_keeps_the_kept_one(tiny_scene):
+@pytest.mark.parametrize("method", ["QUALITY", "FAST"])
+def test_stylize_render_styles_objects_and_keeps_the_kept_one(tiny_scene, method):
+    tiny_scene.nst.method = method  # Fast: the bundled models named like the styles (starry_night, shipwreck)
     assert bpy.ops.nst.stylize_render() == {"FINISHED"}
     result = bpy.data.images[RESULT]
     assert tuple(result.size) == SIZE
