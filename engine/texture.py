@@ -158,7 +158,7 @@ def _lbfgs(parameters: list[torch.Tensor], loss_terms: Callable, iterations: int
             optimizer.zero_grad()
             values = loss_terms()
             values[0].backward()
-            terms["values"] = [float(v) for v in values]
+            terms["values"] = [float(v.detach()) for v in values]
             return values[0]
 
         optimizer.step(closure)
