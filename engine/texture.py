@@ -422,3 +422,49 @@ def read_views(paths: Sequence[Path], object_index: int | None = None) -> list[T
             mask &= passes.object_index == object_index
         views.append(TextureView(image, uv[..., :2], mask.astype(np.float32), path.stem))
     return views
+
+
+def check_colour_texture(texture: np.ndarray, what: str) -> None:
+    """Refuse what looks like a tangent-space normal map (unit vectors around +Z): data, not a picture."""
+    vectors = texture.astype(np.float32) * 2 - 1
+    unit = np.abs(np.linalg.norm(vectors, axis=-1) - 1) < 0.1
+    mean = texture.reshape(-1, 3).mean(0)
+    if unit.mean() > 0.9 and mean[2] > 0.7 and abs(mean[0] - 0.5) < 0.1 and abs(mean[1] - 0.5) < 0.1:
+        raise EngineError(f"{what} looks like a normal map (Non-Color data, not a picture); only colour textures can "
+                          "be stylized")
+
+
+def stylize_texture_files(engine: StyleTransfer, texture_path, style_paths: Sequence, output, *,
+                          views: Sequence[Path] = (), object_index: int | None = None, uv_mask_path=None,
+                          seamless: bool = False, size_px: int | None = None, iterations: int = 200,
+                          scales: int | None = None, island_padding_px: int = ISLAND_PADDING_PX,
+                          style_blend: Sequence[float] | None = None, objective: TextureObjective = TextureObjective(),
+                          seed: int = 0, callback: Callable[[Progress], None] | None = None) -> TextureResult:
+    """One texture job from files to file, for the command line and the worker: flat without `views`, else from
+    the views. The output carries its settings; nothing is written on a bad input."""
+    from .imageio import check_output_path, read_image, write_image
+
+    output = check_output_path(output)
+    texture = read_rgb(texture_path, "texture")
+    check_colour_texture(texture, f"the texture {texture_path}")
+    styles = [read_rgb(path, "style image") for path in style_paths]
+    stylizer = TextureStylizer(engine)
+    if views:
+        if seamless or uv_mask_path is not None or size_px is not None:
+            raise EngineError("--seamless, --uv-mask and --size belong to flat mode; from views, the texture keeps its "
+                              "size and only the texels the views see change")
+        result = stylizer.stylize_from_views(texture, read_views(views, object_index), styles, iterations=iterations,
+                                             style_blend=style_blend, objective=objective, seed=seed, callback=callback)
+    else:
+        uv_mask = None
+        if uv_mask_path is not None:
+            mask_rgb, mask_alpha = read_image(uv_mask_path, "UV island mask")
+            uv_mask = (mask_rgb.mean(-1) > 0.5) if mask_alpha is None else (mask_alpha > 0.5) & (mask_rgb.mean(-1) > 0.5)
+        result = stylizer.stylize_flat(texture, styles, seamless=seamless, uv_mask=uv_mask, size_px=size_px,
+                                       iterations=iterations, scales=scales, island_padding_px=island_padding_px,
+                                       style_blend=style_blend, objective=objective, seed=seed, callback=callback)
+    result.settings.update(texture=str(Path(texture_path).resolve()), styles=[str(Path(s).resolve()) for s in style_paths],
+                           views=[str(Path(v).resolve()) for v in views], object_index=object_index,
+                           uv_mask_file=None if uv_mask_path is None else str(Path(uv_mask_path).resolve()))
+    write_image(output, result.image, result.settings)
+    return result
