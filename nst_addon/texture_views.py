@@ -18,9 +18,11 @@ VIEW_FILTER_WIDTH_PX = 0.01  # no pixel filter: each pixel's UV is one point of 
 
 
 def _bounding_sphere(ob: bpy.types.Object) -> tuple[Vector, float]:
+    """Centre of the bounding box and the farthest vertex from it (a tighter frame than the box's corners)."""
     corners = [ob.matrix_world @ Vector(corner) for corner in ob.bound_box]
     centre = sum(corners, Vector()) / len(corners)
-    return centre, max((c - centre).length for c in corners)
+    points = [ob.matrix_world @ v.co for v in ob.data.vertices] if ob.type == "MESH" and ob.data.vertices else corners
+    return centre, max((p - centre).length for p in points)
 
 
 def orbit_cameras(scene: bpy.types.Scene, ob: bpy.types.Object, count: int, elevation_deg: float = 20.0,

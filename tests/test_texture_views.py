@@ -1,0 +1,75 @@
+"""Texture optimization from views rendered by the real Blender with the UV pass: the UV convention, lower style
+distance in every re-rendered view, unseen texels untouched, and a UV pass that does not fit the texture refused."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+bpy = pytest.importorskip("bpy")
+
+from engine.errors import EngineError  # noqa: E402
+from engine.metrics import style_distance  # noqa: E402
+from engine.texture import TextureStylizer, TextureView, _grid, _sample, read_views  # noqa: E402
+from engine.stylize import _to_numpy, _to_tensor  # noqa: E402
+
+from support_texture import build_textured_object, painted_texture, render_orbit, save_png  # noqa: E402
+
+pytestmark = pytest.mark.blender
+VIEW_PX = 64
+VIEWS = 3
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def sphere(tmp_path_factory):
+    """A UV sphere emitting a painted texture, rendered from an orbit of three views."""
+    folder = tmp_path_factory.mktemp("sphere")
+    texture = painted_texture(128, 64)
+    scene, ob, node = build_textured_object(save_png(texture, folder / "texture.png"), "sphere")
+    exrs, pass_index = render_orbit(scene, ob, folder / "before", VIEWS, VIEW_PX)
+    return dict(folder=folder, texture=texture, scene=scene, ob=ob, node=node, views=read_views(exrs, pass_index),
+                pass_index=pass_index)
+
+
+def test_texture_sampled_at_the_uv_pass_reproduces_the_render(sphere):
+    """The UV pass convention (v up, texel centres, repeat): sampling the texture there gives the rendered view."""
+    for view in sphere["views"]:
+        sampled = _to_numpy(_sample(_to_tensor(sphere["texture"], torch.device("cpu")), _grid(view.uv, "cpu")))
+        inside = view.mask > 0.5
+        assert inside.sum() > 0.3 * VIEW_PX ** 2
+        assert np.median(np.abs(sampled - view.image)[inside]) < 0.02
+
+
+def test_views_carry_the_style_after_optimization_and_unseen_texels_stay(sphere, engine, starry, tmp_path):
+    result = TextureStylizer(engine).stylize_from_views(sphere["texture"], sphere["views"], [starry], iterations=8)
+    np.testing.assert_array_equal(result.image[~result.changed], sphere["texture"][~result.changed])
+    assert 0.3 < result.changed.mean() < 0.97  # the poles are seen by no view of the orbit
+    sphere["node"].image = bpy.data.images.load(str(save_png(result.image, tmp_path / "stylized.png")))
+    after = read_views(render_orbit(sphere["scene"], sphere["ob"], tmp_path / "after", VIEWS, VIEW_PX)[0],
+                       sphere["pass_index"])
+    for old, new in zip(sphere["views"], after):
+        before_distance = style_distance(old.image, starry, VIEW_PX, old.mask)
+        after_distance = style_distance(new.image, starry, VIEW_PX, new.mask)
+        assert after_distance < 0.5 * before_distance, old.name
+
+
+def test_uv_pass_of_another_texture_is_refused(sphere, engine, starry):
+    other = painted_texture(128, 64)[:, ::-1].copy()  # the same picture, mirrored: not what the views show
+    with pytest.raises(EngineError, match="UV pass does not match the texture"):
+        TextureStylizer(engine).stylize_from_views(other, sphere["views"], [starry], iterations=1)
+
+
+def test_uv_pass_of_another_size_is_refused(sphere, engine, starry):
+    view = sphere["views"][0]
+    cropped = TextureView(view.image, view.uv[:-8], view.mask, view.name)
+    with pytest.raises(EngineError, match="UV pass .* must have the view's size"):
+        TextureStylizer(engine).stylize_from_views(sphere["texture"], [cropped], [starry], iterations=1)
