@@ -1,7 +1,7 @@
 """The engine worker: a long-lived process that runs jobs sent as line-delimited JSON on stdin.
 
 Protocol version 1. Every message is one JSON object per line with "v" (protocol version) and "type".
-Requests: hello, check, stylize, stylize_sequence, cancel, shutdown. Events: ready, check, progress,
+Requests: hello, check, stylize, stylize_sequence, stylize_texture, cancel, shutdown. Events: ready, check, progress,
 result, error, cancelled. Jobs run one at a time in arrival order; cancel is honoured at the next optimizer step.
 End of input without a shutdown (the add-on or Blender died) cancels the running and queued jobs.
 Stdout carries only protocol lines; anything else the engine prints goes to stderr.
@@ -95,7 +95,8 @@ class Worker:
                 if job in self.cancelled:
                     raise Cancelled()
                 handler = {"hello": self.hello, "check": self.check, "stylize": self.stylize,
-                           "stylize_sequence": self.stylize_sequence}.get(request.get("type"))
+                           "stylize_sequence": self.stylize_sequence,
+                           "stylize_texture": self.stylize_texture}.get(request.get("type"))
                 if handler is None:
                     raise EngineError(f"unknown request type '{request.get('type')}'")
                 handler(job, request)
@@ -249,6 +250,21 @@ class Worker:
         self.send({"type": "result", "job": job, "written": [str(p) for p in report.written],
                    "skipped": [str(p) for p in report.skipped], "flow": report.flow_sources,
                    "elapsed_s": report.elapsed_s})
+
+    def stylize_texture(self, job: str, request: dict) -> None:
+        """A texture: flat (seamless, UV islands) without "views", else optimized through the rendered views."""
+        from .texture import TextureObjective, stylize_texture_files
+
+        options = dict(request.get("options") or {})
+        objective = TextureObjective(style_strength=options.pop("style_strength", 1.0))
+        result = stylize_texture_files(self.engine_for(request), request["texture"], request.get("styles", []),
+                                       request["output"], views=[Path(v) for v in request.get("views") or []],
+                                       object_index=request.get("object_index"), uv_mask_path=request.get("uv_mask"),
+                                       seamless=bool(request.get("seamless")), style_blend=request.get("style_blend"),
+                                       objective=objective, callback=self.progress_reporter(job), **options)
+        self.send({"type": "result", "job": job, "output": str(Path(request["output"])), "elapsed_s": result.elapsed_s,
+                   "width_px": result.settings["width_px"], "height_px": result.settings["height_px"],
+                   "changed_fraction": float(result.changed.mean())})
 
 
 def main() -> int:
