@@ -1,5 +1,5 @@
-"""Blender's side of texture stylization: an orbit of cameras around an object, views rendered with the UV pass,
-and the mask of the mesh's UV islands.
+"""Blender's side of texture stylization: an orbit of cameras around an object, views rendered with the UV pass
+(the texture shown unlit), and the mask of the mesh's UV islands.
 
 Runs on Blender's thread; every scene setting it touches is restored afterwards, and the cameras it makes are removed.
 """
@@ -85,6 +85,31 @@ def _view_render_settings(scene: bpy.types.Scene, ob: bpy.types.Object, size_px:
         scene.cycles.filter_width, scene.cycles.use_denoising = saved["filter"], saved["denoise"]
 
 
+@contextmanager
+def _texture_emitted(material: bpy.types.Material | None, texture_node: bpy.types.ShaderNodeTexImage | None):
+    """While rendering the views, the material shows `texture_node`'s colour unlit (emission), which is what the
+    engine compares the texture with; the material's own surface link comes back afterwards."""
+    if material is None or texture_node is None or material.node_tree is None:
+        yield
+        return
+    tree = material.node_tree
+    output = next((n for n in tree.nodes if n.bl_idname == "ShaderNodeOutputMaterial" and n.is_active_output), None)
+    if output is None:
+        yield
+        return
+    surface = output.inputs["Surface"]
+    previous = surface.links[0].from_socket if surface.is_linked else None
+    emission = tree.nodes.new("ShaderNodeEmission")
+    try:
+        tree.links.new(texture_node.outputs["Color"], emission.inputs["Color"])
+        tree.links.new(emission.outputs["Emission"], surface)
+        yield
+    finally:
+        tree.nodes.remove(emission)
+        if previous is not None:
+            tree.links.new(previous, surface)
+
+
 def _save_render(scene: bpy.types.Scene, exr: Path, png: Path) -> None:
     """The render as a multilayer EXR (Combined, UV, Object Index) and a display PNG (view transform applied)."""
     settings = scene.render.image_settings
@@ -102,14 +127,16 @@ def _save_render(scene: bpy.types.Scene, exr: Path, png: Path) -> None:
 
 
 def render_views(scene: bpy.types.Scene, ob: bpy.types.Object, cameras: list[bpy.types.Object], folder: Path,
-                 size_px: int = 256, samples: int = 16) -> tuple[list[Path], int]:
+                 size_px: int = 256, samples: int = 16, material: bpy.types.Material | None = None,
+                 texture_node: bpy.types.ShaderNodeTexImage | None = None) -> tuple[list[Path], int]:
     """Render `ob` from each camera into `folder` as view_NN.exr (passes) and view_NN.png (display).
 
-    Returns the EXR paths and the object's pass index in them.
+    With `material` and `texture_node`, the views show that texture unlit. Returns the EXR paths and the object's
+    pass index in them.
     """
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
-    with _view_render_settings(scene, ob, size_px, samples) as pass_index:
+    with _view_render_settings(scene, ob, size_px, samples) as pass_index, _texture_emitted(material, texture_node):
         for index, camera in enumerate(cameras):
             scene.camera = camera
             bpy.ops.render.render()
@@ -148,3 +175,19 @@ def uv_island_mask(ob: bpy.types.Object, width: int, height: int) -> np.ndarray:
     for dy, dx in ((1, 0), (-1, 0), (0, 1), (0, -1)):
         grown |= np.roll(mask, (dy, dx), (0, 1))
     return grown[::-1]
+
+
+def write_island_mask(ob: bpy.types.Object, width: int, height: int, path: Path) -> Path:
+    """The UV island mask as a PNG (white inside the islands) at the texture's size, for the engine's --uv-mask."""
+    mask = uv_island_mask(ob, width, height)[::-1].astype(np.float32)  # Blender's rows run bottom to top
+    rgba = np.ones((height, width, 4), np.float32)
+    rgba[..., :3] = mask[..., None]
+    image = bpy.data.images.new(".nst-islands", width, height, alpha=True)
+    try:
+        image.pixels.foreach_set(rgba.ravel())
+        image.filepath_raw = str(path)
+        image.file_format = "PNG"
+        image.save()
+    finally:
+        bpy.data.images.remove(image)
+    return path

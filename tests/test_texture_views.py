@@ -73,3 +73,29 @@ def test_uv_pass_of_another_size_is_refused(sphere, engine, starry):
     cropped = TextureView(view.image, view.uv[:-8], view.mask, view.name)
     with pytest.raises(EngineError, match="UV pass .* must have the view's size"):
         TextureStylizer(engine).stylize_from_views(sphere["texture"], [cropped], [starry], iterations=1)
+
+
+def test_uv_island_mask_covers_every_uv_of_the_mesh(tmp_path):
+    """The add-on's island mask (rows top-down, as the engine reads it): every loop's UV lands inside, gutters not."""
+    import bmesh
+
+    from engine.imageio import read_rgb
+    from nst_addon.texture_views import write_island_mask
+
+    bm = bmesh.new()
+    bm.loops.layers.uv.new("UVMap")
+    bmesh.ops.create_monkey(bm, calc_uvs=True)
+    mesh = bpy.data.meshes.new("MonkeyMask")
+    bm.to_mesh(mesh)
+    bm.free()
+    ob = bpy.data.objects.new("MonkeyMask", mesh)  # never linked to a scene: nothing renders it
+    try:
+        mask = read_rgb(write_island_mask(ob, 96, 64, tmp_path / "islands.png")).mean(-1) > 0.5
+        uvs = np.array([loop.uv[:] for loop in mesh.uv_layers.active.data])
+        cols = np.clip((uvs[:, 0] * 96).astype(int), 0, 95)
+        rows = np.clip(((1 - uvs[:, 1]) * 64).astype(int), 0, 63)
+        assert mask[rows, cols].all()
+        assert 0.2 < mask.mean() < 0.95
+    finally:
+        bpy.data.objects.remove(ob)
+        bpy.data.meshes.remove(mesh)
