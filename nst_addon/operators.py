@@ -84,7 +84,8 @@ class _StylizeOperator(bpy.types.Operator):
             area.tag_redraw()
 
     def _end(self, context: bpy.types.Context) -> None:
-        _Run.operator, _Run.cancel_requested = None, False
+        if _Run.operator is self or _Run.operator is None:  # a refused second run must not free the first's lock
+            _Run.operator, _Run.cancel_requested = None, False
         workspace = getattr(context, "workspace", None)
         if workspace is not None and not bpy.app.background:
             workspace.status_text_set(None)
@@ -226,6 +227,13 @@ class _StylizeOperator(bpy.types.Operator):
         self.report({"WARNING"}, "Neural style cancelled; finished frames are kept")
         self._end(context)
         return {"CANCELLED"}
+
+    def cancel(self, context: bpy.types.Context) -> None:
+        """Blender ends the modal run itself (a file is loaded, the window closes): stop the job, free the lock."""
+        if self.job is not None and not self.job.done and self.client.alive:
+            self.client.cancel(self.job)
+        self._stop_timer(context)
+        self._end(context)
 
     def _stop_timer(self, context: bpy.types.Context) -> None:
         if getattr(self, "timer", None) is not None:
