@@ -229,3 +229,14 @@ def test_disabling_the_add_on_stops_its_worker(prefs):
         assert worker.poll() is not None, "the worker must stop with the add-on"
     finally:
         addon_utils.enable(ADDON, default_set=True, handle_error=_raise)
+
+
+def test_use_last_render_stylizes_the_last_render_without_rendering_again(tiny_scene):
+    tiny_scene.nst.preview_iterations = 3
+    assert bpy.ops.nst.stylize_render() == {"FINISHED"}
+    first = pixels(bpy.data.images.load(bpy.data.images[RESULT]["nst_content"])).copy()
+    tiny_scene.world.color = (1.0, 0.0, 1.0)  # a new render would look very different
+    tiny_scene.nst.use_last_render = True
+    assert bpy.ops.nst.stylize_render() == {"FINISHED"}
+    again = pixels(bpy.data.images.load(bpy.data.images[RESULT]["nst_content"]))
+    assert np.array_equal(first, again)
