@@ -52,7 +52,7 @@ class Progress:
 
     @property
     def fraction_done(self) -> float:
-        """Share of the whole job's work done, counting each scale's cost by its pixel count."""
+        """Share of the job done, each scale counting equally (the progress bar; not a time estimate)."""
         return (self.scale - 1 + self.iteration / self.iterations) / self.scales
 
     def image(self) -> np.ndarray:
