@@ -240,3 +240,14 @@ def test_use_last_render_stylizes_the_last_render_without_rendering_again(tiny_s
     assert bpy.ops.nst.stylize_render() == {"FINISHED"}
     again = pixels(bpy.data.images.load(bpy.data.images[RESULT]["nst_content"]))
     assert np.array_equal(first, again)
+
+
+def test_a_blender_image_can_be_the_style(tiny_scene):
+    painting = bpy.data.images.load(str(STYLES / "woman_with_hat.jpg"))
+    untouched = pixels(painting).copy()
+    item = tiny_scene.nst.styles[0]
+    item.filepath, item.image = "", painting
+    tiny_scene.nst.preview_iterations = 3
+    assert bpy.ops.nst.stylize_render() == {"FINISHED"}
+    assert tuple(bpy.data.images[RESULT].size) == SIZE
+    assert np.array_equal(pixels(painting), untouched), "the style image itself must not change"
