@@ -14,8 +14,9 @@ from pathlib import Path
 
 import bpy
 
+from .operators import Step, WorkerOperator
 from .properties import ENGINE_VENV_FOLDER, engine_settings, installed_engine_python, preferences, user_folder
-from .worker_client import EXTENSION_ROOT, AddonError, WorkerClient, python_has_torch, shared_client
+from .worker_client import EXTENSION_ROOT, AddonError, python_has_torch
 
 INSTALL_TIMEOUT_S = 3600
 
@@ -26,39 +27,33 @@ def _set_report(text: str) -> None:
         prefs.engine_report = text
 
 
-def check_engine() -> str:
-    """Start (or reuse) the worker and ask it for torch's version and the device; raises with a fix."""
-    engine = engine_settings()
-    ok, why = python_has_torch(engine.python)
-    if not ok:
-        raise AddonError(f"{why}. Fix: press Install engine, or choose Custom and give a Python with torch "
-                         "(for example a venv made with 'python3.11 -m venv nst && nst/bin/pip install torch')")
-    client: WorkerClient = shared_client(engine.python, engine.models_folder)
-    job = client.run({"type": "check", "device": engine.device, "weights": engine.weights},
-                     hang_timeout_s=engine.hang_timeout_s)
-    if job.error or job.result is None:
-        raise AddonError(f"the engine started but its check failed: {job.error}")
-    result = job.result
-    return (f"Engine OK: torch {result.get('torch_version')}, device {result.get('device')}, "
-            f"Python {result.get('python')} at {engine.python}")
-
-
-class NST_OT_check_engine(bpy.types.Operator):
+class NST_OT_check_engine(WorkerOperator):
     """Start the engine and report its PyTorch version and device, or what is missing and how to fix it"""
 
     bl_idname = "nst.check_engine"
     bl_label = "Check Engine"
 
-    def execute(self, context):
-        try:
-            report = check_engine()
-        except AddonError as exc:
-            _set_report(f"Problem: {exc}")
-            self.report({"ERROR"}, str(exc))
-            return {"CANCELLED"}
-        _set_report(report)
-        self.report({"INFO"}, report)
-        return {"FINISHED"}
+    def plan(self, context):
+        engine = engine_settings()
+        ok, why = python_has_torch(engine.python)
+        if not ok:
+            raise AddonError(f"{why}. Fix: press Install engine, or choose Custom and give a Python with torch "
+                             "(for example a venv made with 'python3.11 -m venv nst && nst/bin/pip install torch')")
+
+        def found(result: dict) -> None:
+            self.found = (f"Engine OK: torch {result.get('torch_version')}, device {result.get('device')}, "
+                          f"Python {result.get('python')} at {engine.python}")
+            _set_report(self.found)
+
+        return [Step("engine check", lambda: {"type": "check", "device": engine.device, "weights": engine.weights},
+                     found)]
+
+    def finished(self, context, done, skipped):
+        return self.found
+
+    def _fail(self, context, message):
+        _set_report(f"Problem: {message}")
+        return super()._fail(context, message)
 
 
 class _Install:

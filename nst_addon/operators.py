@@ -38,16 +38,16 @@ class Step:
 class _Run:
     """The run in progress (one at a time), so the panel can show it and Cancel can reach it."""
 
-    operator: "_StylizeOperator | None" = None
+    operator: "WorkerOperator | None" = None
     cancel_requested = False
 
 
-def active_run() -> "_StylizeOperator | None":
+def active_run() -> "WorkerOperator | None":
     return _Run.operator
 
 
-class _StylizeOperator(bpy.types.Operator):
-    """Shared by the stylize operators: subclasses give `plan` (validate, then list steps) and `finished`."""
+class WorkerOperator(bpy.types.Operator):
+    """Operators whose work runs in the engine worker: subclasses give `plan` (validate, list steps) and `finished`."""
 
     bl_options = {"REGISTER"}
     steps: list[Step]
@@ -139,7 +139,7 @@ class _StylizeOperator(bpy.types.Operator):
                 assert job.result is not None
                 step.finish(job.result)
                 self.done += 1
-                print(f"[nst] {self._step_text(index, step, None)}: stylized in {time.monotonic() - begun:.1f} s"
+                print(f"[nst] {self._step_text(index, step, None)}: done in {time.monotonic() - begun:.1f} s"
                       + (f" -> {job.result['output']}" if "output" in job.result else ""), flush=True)
         except AddonError as exc:
             return self._fail(context, str(exc))
@@ -250,7 +250,7 @@ def _object_regions(scene: bpy.types.Scene, with_motion: bool) -> tuple[dict[str
     return rendering.region_settings(scene), changes
 
 
-class NST_OT_stylize_render(_StylizeOperator):
+class NST_OT_stylize_render(WorkerOperator):
     """Render the current frame with the passes the styles need and stylize it; the result opens in an Image Editor"""
 
     bl_idname = "nst.stylize_render"
@@ -283,7 +283,7 @@ class NST_OT_stylize_render(_StylizeOperator):
         return f"stylized the render into the image '{RESULT_IMAGE}'"
 
 
-class NST_OT_stylize_animation(_StylizeOperator):
+class NST_OT_stylize_animation(WorkerOperator):
     """Render and stylize the scene's frame range into the output folder; frames already stylized are skipped"""
 
     bl_idname = "nst.stylize_animation"
@@ -352,7 +352,7 @@ class NST_OT_stylize_animation(_StylizeOperator):
         return f"animation: {done} frame(s) stylized, {skipped} already done, in {self.folder / 'stylized'}"
 
 
-class NST_OT_stylize_texture(_StylizeOperator):
+class NST_OT_stylize_texture(WorkerOperator):
     """Stylize the active material's selected Image Texture into a new image; the original is left as it is"""
 
     bl_idname = "nst.stylize_texture"
