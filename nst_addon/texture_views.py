@@ -56,7 +56,7 @@ def remove_cameras(cameras: list[bpy.types.Object]) -> None:
         data = camera.data
         bpy.data.objects.remove(camera)
         if data is not None and data.users == 0:
-            bpy.data.cameras.remove(data)
+            bpy.data.cameras.remove(data)  # type: ignore[arg-type]
 
 
 @contextmanager
@@ -68,7 +68,7 @@ def _view_render_settings(scene: bpy.types.Scene, ob: bpy.types.Object, size_px:
                  index=layer.use_pass_object_index, pass_index=ob.pass_index, samples=scene.cycles.samples,
                  filter=scene.cycles.filter_width, denoise=scene.cycles.use_denoising)
     try:
-        render.engine = "CYCLES"
+        render.engine = "CYCLES"  # type: ignore[assignment]
         render.resolution_x = render.resolution_y = size_px
         render.resolution_percentage = 100
         layer.use_pass_uv = layer.use_pass_object_index = True
@@ -93,15 +93,15 @@ def _texture_emitted(material: bpy.types.Material | None, texture_node: bpy.type
         yield
         return
     tree = material.node_tree
-    output = next((n for n in tree.nodes if n.bl_idname == "ShaderNodeOutputMaterial" and n.is_active_output), None)
+    output = next((n for n in tree.nodes if n.bl_idname == "ShaderNodeOutputMaterial" and n.is_active_output), None)  # type: ignore[attr-defined]
     if output is None:
         yield
         return
     surface = output.inputs["Surface"]
-    previous = surface.links[0].from_socket if surface.is_linked else None
+    previous = surface.links[0].from_socket if surface.is_linked else None  # type: ignore[index]
     emission = tree.nodes.new("ShaderNodeEmission")
     try:
-        tree.links.new(texture_node.outputs["Color"], emission.inputs["Color"])
+        tree.links.new(texture_node.outputs["Color"], emission.inputs["Color"])  # type: ignore[index]
         tree.links.new(emission.outputs["Emission"], surface)
         yield
     finally:
@@ -184,7 +184,7 @@ def write_island_mask(ob: bpy.types.Object, width: int, height: int, path: Path)
     rgba[..., :3] = mask[..., None]
     image = bpy.data.images.new(".nst-islands", width, height, alpha=True)
     try:
-        image.pixels.foreach_set(rgba.ravel())
+        image.pixels.foreach_set(rgba.ravel())  # type: ignore[attr-defined]
         image.filepath_raw = str(path)
         image.file_format = "PNG"
         image.save()
