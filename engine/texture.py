@@ -269,7 +269,8 @@ class TextureStylizer:
         """Optimize the texture itself so that every view of the object carries the style.
 
         Each view is predicted by sampling the texture at the view's UV pass (bilinear, repeating like Blender's
-        default image extension); its content stays near the original view and its object pixels take the style.
+        default image extension) over the render's background; its content stays near the view as rendered (unlit:
+        the add-on renders the texture as emission) and its object pixels take the style.
         Texels that no view sees keep their original value.
         """
         started = time.perf_counter()
@@ -338,11 +339,9 @@ class TextureStylizer:
                               f"UVs looks unlike the render: correlation {correlation:.2f}, needs "
                               f"{VIEW_MATCH_MIN_CORRELATION}); render the view with this texture on the object, "
                               "using the UV map the texture is painted on")
-        background = picture * (1 - mask)
-        with torch.no_grad():
-            content = {k: v.detach() for k, v in
-                       self.engine.model(sampled * mask + background, DEFAULT_CONTENT_LAYERS).items()}
-        return dict(grid=grid, mask=mask, background=background, content=content)
+        with torch.no_grad():  # the content target is the view as rendered
+            content = {k: v.detach() for k, v in self.engine.model(picture, DEFAULT_CONTENT_LAYERS).items()}
+        return dict(grid=grid, mask=mask, background=picture * (1 - mask), content=content)
 
     def _seen_texels(self, prepared: list[dict], height: int, width: int) -> np.ndarray:
         """Texels some view samples, with gaps between samples (texels finer than the views' pixels) closed."""

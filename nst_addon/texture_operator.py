@@ -1,0 +1,180 @@
+"""The texture operator and its settings: stylize the active material's image texture flat (optionally seamless,
+optionally only inside the UV islands) or from views of the object (an orbit or chosen cameras), into a new image.
+
+Undo-safe: the new image and the relink are one undo step, and Blender data is looked up again by name after the
+engine's job, so an undo while it runs is reported, never a crash.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import bpy
+from bpy.props import BoolProperty, EnumProperty, IntProperty
+
+from . import rendering
+from .images import export_png, is_data_image, load_result
+from .operators import Step, _StylizeOperator, active_texture_node
+from .properties import scene_settings, user_folder
+from .texture_views import orbit_cameras, remove_cameras, render_views, write_island_mask
+from .worker_client import AddonError
+
+
+class NST_TextureSettings(bpy.types.PropertyGroup):
+    """How the scene's textures are stylized (Shader Editor > sidebar > Neural Style)."""
+
+    mode: EnumProperty(  # type: ignore[valid-type]
+        name="Mode",
+        items=[("FLAT", "Flat", "Stylize the texture as a picture"),
+               ("VIEWS", "From Views", "Optimize the texture so the object looks painted from every view "
+                                       "(renders views with the UV pass)")],
+        default="FLAT")
+    seamless: BoolProperty(  # type: ignore[valid-type]
+        name="Seamless", default=False,
+        description="Keep a tileable texture tileable: the style wraps around the texture's borders")
+    islands_only: BoolProperty(  # type: ignore[valid-type]
+        name="Only UV Islands", default=False,
+        description="Change only the texels inside the object's UV islands (and a few texels of padding around them)")
+    view_source: EnumProperty(  # type: ignore[valid-type]
+        name="Views",
+        items=[("ORBIT", "Orbit", "Cameras evenly around the object, alternately above and below it"),
+               ("CAMERAS", "Selected Cameras", "The selected camera objects")],
+        default="ORBIT")
+    view_count: IntProperty(name="Orbit Views", default=6, min=1, max=32)  # type: ignore[valid-type]
+    view_size_px: IntProperty(  # type: ignore[valid-type]
+        name="View Size", default=256, min=32, max=2048, subtype="PIXEL",
+        description="Width and height of each rendered view")
+    view_samples: IntProperty(name="View Samples", default=16, min=1, max=1024)  # type: ignore[valid-type]
+
+
+def texture_settings(scene: bpy.types.Scene) -> NST_TextureSettings:
+    return scene.nst_texture  # type: ignore[attr-defined]
+
+
+class NST_OT_stylize_texture(_StylizeOperator):
+    """Stylize the active material's selected Image Texture into a new image; the original is left as it is"""
+
+    bl_idname = "nst.stylize_texture"
+    bl_label = "Stylize Texture"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def plan(self, context):
+        scene = context.scene
+        node = active_texture_node(context)
+        image = node.image
+        if is_data_image(image):
+            raise AddonError(f"the image '{image.name}' is Non-Color data ({image.colorspace_settings.name}), such "
+                             "as a normal or roughness map; only colour textures can be stylized")
+        if image.source == "TILED":
+            raise AddonError(f"the image '{image.name}' is a UDIM tiled image; stylize one tile image at a time")
+        if image.size[0] == 0 or image.size[1] == 0:
+            raise AddonError(f"the image '{image.name}' has no pixels; is its file missing?")
+        texture = texture_settings(scene)
+        choice = {key: getattr(texture, key) for key in ("mode", "seamless", "islands_only", "view_source",
+                                                          "view_count", "view_size_px", "view_samples")}
+        ob = context.object
+        if (texture.mode == "VIEWS" or texture.islands_only) and (ob.type != "MESH" or not ob.data.uv_layers):
+            raise AddonError(f"'{ob.name}' has no UV map; unwrap it (UV > Unwrap) to stylize its texture "
+                             f"{'from views' if texture.mode == 'VIEWS' else 'inside its UV islands'}")
+        cameras = [c.name for c in context.selected_objects if c.type == "CAMERA"]
+        if texture.mode == "VIEWS" and texture.view_source == "CAMERAS" and not cameras:
+            raise AddonError("select the cameras to render the views from (or choose the Orbit views)")
+        folder = user_folder("jobs", "texture")
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        styles, weights = rendering.scene_styles(scene_settings(scene), folder)
+        names = dict(object=ob.name, material=ob.active_material.name, node=node.name, image=image.name)
+        size = (image.size[0], image.size[1])
+        self.relink = scene_settings(scene).relink_texture
+        texture_png, output = folder / "texture.png", folder / "stylized.png"
+
+        def prepare():
+            source = _lookup_image(names)
+            export_png(source, texture_png)
+            settings = scene_settings(scene)
+            size_px, iterations = settings.size_and_iterations(max(size))
+            request = {"type": "stylize_texture", "texture": str(texture_png), "styles": styles,
+                       "style_blend": weights, "output": str(output),
+                       "options": {"iterations": iterations, "seed": settings.seed,
+                                   "style_strength": settings.strength},
+                       "device": self.engine.device, "weights": self.engine.weights,
+                       "cache_dir": str(Path(self.engine.cache_folder) / "styles")}
+            target = bpy.data.objects[names["object"]]
+            if choice["mode"] == "FLAT":
+                request["seamless"] = choice["seamless"]
+                if choice["islands_only"]:
+                    request["uv_mask"] = str(write_island_mask(target, *size, folder / "islands.png"))
+                else:
+                    request["options"]["size_px"] = size_px
+                return request
+            request["views"], request["object_index"] = _render_views(scene, target, names, choice, cameras,
+                                                                      folder / "views")
+            return request
+
+        def finish(result):
+            stylized = load_result(Path(result["output"]), f"{names['image']} (stylized)", size)
+            stylized["nst_source_image"] = names["image"]
+            self.stylized_name = stylized.name
+            if self.relink:
+                material = bpy.data.materials.get(names["material"])
+                node_now = material.node_tree.nodes.get(names["node"]) if material and material.node_tree else None
+                if node_now is None:
+                    raise AddonError(f"the material '{names['material']}' or its node '{names['node']}' is gone (undone "
+                                     f"while stylizing?); the result is kept as the image '{stylized.name}'")
+                node_now.image = stylized
+                material.update_tag()
+
+        return [Step(f"texture '{image.name}'", prepare, finish)]
+
+    def finished(self, context, done, skipped):
+        return f"stylized texture saved as the image '{self.stylized_name}'"
+
+
+def _render_views(scene, ob, names: dict, choice: dict, camera_names: list[str], folder: Path) -> tuple[list[str], int]:
+    """The views (orbit or the chosen cameras), the texture shown unlit; (EXR paths, the object's pass index)."""
+    material = bpy.data.materials[names["material"]]
+    node = material.node_tree.nodes[names["node"]]
+    orbit = choice["view_source"] == "ORBIT"
+    cameras = orbit_cameras(scene, ob, choice["view_count"]) if orbit else [bpy.data.objects[n] for n in camera_names]
+    try:
+        paths, pass_index = render_views(scene, ob, cameras, folder, choice["view_size_px"], choice["view_samples"],
+                                         material, node)
+    finally:
+        if orbit:
+            remove_cameras(cameras)
+    return [str(p) for p in paths], pass_index
+
+
+def _lookup_image(names: dict) -> bpy.types.Image:
+    image = bpy.data.images.get(names["image"])
+    if image is None:
+        raise AddonError(f"the image '{names['image']}' is gone (undone or deleted?); select the texture again")
+    return image
+
+
+def draw_texture_settings(layout: bpy.types.UILayout, scene: bpy.types.Scene) -> None:
+    """The texture panel's options, between the relink toggle and the button."""
+    texture = texture_settings(scene)
+    layout.prop(texture, "mode", expand=True)
+    if texture.mode == "FLAT":
+        layout.prop(texture, "seamless")
+        layout.prop(texture, "islands_only")
+        return
+    layout.prop(texture, "view_source")
+    column = layout.column(align=True)
+    if texture.view_source == "ORBIT":
+        column.prop(texture, "view_count")
+    column.prop(texture, "view_size_px")
+    column.prop(texture, "view_samples")
+
+
+CLASSES = (NST_TextureSettings, NST_OT_stylize_texture)
+
+
+def register() -> None:
+    bpy.types.Scene.nst_texture = bpy.props.PointerProperty(type=NST_TextureSettings)  # type: ignore[attr-defined]
+
+
+def unregister() -> None:
+    del bpy.types.Scene.nst_texture  # type: ignore[attr-defined]
