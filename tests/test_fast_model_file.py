@@ -112,3 +112,14 @@ def test_save_model_is_atomic_and_checks_the_name(tmp_path):
     with pytest.raises(EngineError, match="must end in .safetensors"):
         save_model(tmp_path / "model.pt", TransformerNet("small"), _info())
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_model_whose_header_length_starts_like_a_pickle_still_loads(tmp_path):
+    """The safetensors header length is the first 8 bytes; 0x80 there must not be mistaken for a pickle."""
+    path = tmp_path / "model.safetensors"
+    for padding in range(256):
+        save_model(path, TransformerNet("small"), _info(training={"note": "x" * padding}))
+        if path.read_bytes()[0] == 0x80:
+            break
+    assert path.read_bytes()[0] == 0x80
+    assert load_model(path)[1].training["note"] == "x" * padding

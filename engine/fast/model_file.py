@@ -50,10 +50,12 @@ def _not_ours(path: Path, reason: str) -> EngineError:
 def _sniff(path: Path) -> str | None:
     """A readable reason when the file is clearly something else (we never unpickle to find out)."""
     with path.open("rb") as handle:
-        head = handle.read(2)
-    if head[:1] == b"\x80":
+        head = handle.read(9)
+    if head[8:9] == b"{":  # safetensors: an 8-byte header length, then the JSON header
+        return None
+    if head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
         return "it is a Python pickle, which this engine never loads"
-    if head[:2] == b"PK":
+    if head[:4] == b"PK\x03\x04":
         return "it is a zip archive, e.g. a PyTorch checkpoint, which this engine never unpickles"
     return None
 

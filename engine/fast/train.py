@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -20,7 +20,6 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from torchvision.transforms import v2
 
-from .. import __version__
 from ..device import describe_device, resolve_device
 from ..errors import EngineError
 from ..imageio import atomic_path, read_rgb
@@ -60,7 +59,7 @@ class TrainSettings:
     variant: str = "small"
     learning_rate: float = 1e-3
     content_weight: float = 1.0
-    style_weight: float = 30.0
+    style_weight: float = 5.0  # with content at relu2_2; the bundled models use it
     tv_weight: float = 10.0
     content_layers: Sequence[str] = ("relu2_2",)
     style_layers: Sequence[str] = DEFAULT_STYLE_LAYERS
@@ -71,13 +70,11 @@ class TrainSettings:
     keyframes: int = 0  # > 0: per-shot mode, this many keyframes stylized by the optimizer
     keyframe_size_px: int = 512
     keyframe_iterations: int = 200
-    extra: dict = field(default_factory=dict)  # not shaping the model: device, command
 
     def shaping(self) -> dict:
         """The settings a resumed run must share with its checkpoint."""
         data = asdict(self)
         data.pop("steps")
-        data.pop("extra")
         return json.loads(json.dumps(data))
 
 
