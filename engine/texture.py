@@ -238,17 +238,16 @@ class TextureStylizer:
             with torch.no_grad():
                 content_targets = {k: v.detach() for k, v in model(content, DEFAULT_CONTENT_LAYERS).items()}
             style_targets = self._style_targets(styles, blend, max(scale_h, scale_w))
-            image = image.detach().clone().requires_grad_(True)
+            variable = image.detach().clone().requires_grad_(True)
 
-            def report(iteration, terms, scale=scale_index, shape=(scale_h, scale_w), current=image):
+            def report(iteration, terms):  # runs within this scale's loop, so the loop's names are current
                 if callback is not None:
-                    callback(Progress(iteration, iterations, scale, len(sizes), shape[1], shape[0], *terms,
-                                      time.perf_counter() - started, current.detach()))
+                    callback(Progress(iteration, iterations, scale_index, len(sizes), scale_w, scale_h, *terms,
+                                      time.perf_counter() - started, variable.detach()))
 
-            losses = _lbfgs([image], lambda current=image, targets=content_targets, style=style_targets, wm=weight_map:
-                            self._losses(model, current, targets, style, wm, objective, seamless),
-                            iterations, report)
-            image = image.detach().clamp(0, 1)
+            losses = _lbfgs([variable], lambda: self._losses(model, variable, content_targets, style_targets,
+                                                             weight_map, objective, seamless), iterations, report)
+            image = variable.detach().clamp(0, 1)
         result = _to_numpy(resize(image, height, width))
         base = _to_numpy(original) if (height, width) != texture.shape[:2] else texture.astype(np.float32)
         changed = np.ones((height, width), bool)
