@@ -11,11 +11,11 @@ import shutil
 from pathlib import Path
 
 import bpy
-from bpy.props import BoolProperty, EnumProperty, IntProperty
+from bpy.props import BoolProperty, EnumProperty, IntProperty, PointerProperty
 
 from . import rendering
 from .images import export_png, is_data_image, load_result
-from .operators import Step, _StylizeOperator, active_texture_node
+from .operators import Step, WorkerOperator, active_texture_node
 from .properties import scene_settings, user_folder
 from .texture_views import orbit_cameras, remove_cameras, render_views, write_island_mask
 from .worker_client import AddonError
@@ -52,7 +52,7 @@ def texture_settings(scene: bpy.types.Scene) -> NST_TextureSettings:
     return scene.nst_texture  # type: ignore[attr-defined]
 
 
-class NST_OT_stylize_texture(_StylizeOperator):
+class NST_OT_stylize_texture(WorkerOperator):
     """Stylize the active material's selected Image Texture into a new image; the original is left as it is"""
 
     bl_idname = "nst.stylize_texture"
@@ -94,19 +94,22 @@ class NST_OT_stylize_texture(_StylizeOperator):
             export_png(source, texture_png)
             settings = scene_settings(scene)
             size_px, iterations = settings.size_and_iterations(max(size))
-            request = {"type": "stylize_texture", "texture": str(texture_png), "styles": styles,
-                       "style_blend": weights, "output": str(output),
-                       "options": {"iterations": iterations, "seed": settings.seed,
-                                   "style_strength": settings.strength},
-                       "device": self.engine.device, "weights": self.engine.weights,
-                       "cache_dir": str(Path(self.engine.cache_folder) / "styles")}
+            common = {"styles": styles, "style_blend": weights, "output": str(output), "device": self.engine.device,
+                      "weights": self.engine.weights, "cache_dir": str(Path(self.engine.cache_folder) / "styles")}
+            options = {"iterations": iterations, "seed": settings.seed, "style_strength": settings.strength}
+            if choice["mode"] == "FLAT" and not (choice["seamless"] or choice["islands_only"]):
+                # a plain picture: the image stylization (Quality or Fast), with colour preservation
+                return {"type": "stylize", "content": str(texture_png), **common,
+                        "options": {**options, "size_px": size_px, "preserve_color": settings.preserve_color},
+                        **rendering.method_fields(settings, styles)}
+            request = {"type": "stylize_texture", "texture": str(texture_png), **common, "options": options}
             target = bpy.data.objects[names["object"]]
             if choice["mode"] == "FLAT":
                 request["seamless"] = choice["seamless"]
                 if choice["islands_only"]:
                     request["uv_mask"] = str(write_island_mask(target, *size, folder / "islands.png"))
                 else:
-                    request["options"]["size_px"] = size_px
+                    options["size_px"] = size_px
                 return request
             request["views"], request["object_index"] = _render_views(scene, target, names, choice, cameras,
                                                                       folder / "views")
@@ -173,8 +176,8 @@ CLASSES = (NST_TextureSettings, NST_OT_stylize_texture)
 
 
 def register() -> None:
-    bpy.types.Scene.nst_texture = bpy.props.PointerProperty(type=NST_TextureSettings)  # type: ignore[attr-defined]
+    setattr(bpy.types.Scene, "nst_texture", PointerProperty(type=NST_TextureSettings))  # type: ignore[func-returns-value]
 
 
 def unregister() -> None:
-    del bpy.types.Scene.nst_texture  # type: ignore[attr-defined]
+    delattr(bpy.types.Scene, "nst_texture")
