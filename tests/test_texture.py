@@ -89,14 +89,3 @@ def test_island_mask_of_another_size_is_refused(tmp_path, capsys, tile):
     assert "UV island mask is 32x32 px but the texture is 64x64 px" in capsys.readouterr().err
     assert not output.exists()
 
-
-def test_worker_runs_a_seamless_texture_job(tmp_path, tile):
-    from test_worker import talk
-
-    texture, output = save_png(tile, tmp_path / "texture.png"), tmp_path / "out.png"
-    events = talk([{"type": "stylize_texture", "job": "tex", "texture": str(texture), "styles": [str(STYLES /
-                   "starry_night.jpg")], "output": str(output), "seamless": True, "cache_dir": None,
-                    "options": {"iterations": 4, "scales": 1}}])
-    result = [e for e in events if e["type"] == "result"]
-    assert result and result[0]["output"] == str(output) and result[0]["changed_fraction"] == 1.0
-    assert read_rgb(output).shape == tile.shape
