@@ -61,18 +61,21 @@ def remove_cameras(cameras: list[bpy.types.Object]) -> None:
 
 @contextmanager
 def _view_render_settings(scene: bpy.types.Scene, ob: bpy.types.Object, size_px: int, samples: int):
-    """Cycles at `size_px` square with the UV and Object Index passes and no pixel filter; restored on exit."""
-    render, layer = scene.render, scene.view_layers[0]
+    """Cycles at `size_px` square with the UV and Object Index passes, no pixel filter and the Standard view
+    transform (the picture is then the texture's own sRGB values); restored on exit."""
+    render, layer, view = scene.render, scene.view_layers[0], scene.view_settings
     saved = dict(engine=render.engine, x=render.resolution_x, y=render.resolution_y,
                  percentage=render.resolution_percentage, camera=scene.camera, uv=layer.use_pass_uv,
                  index=layer.use_pass_object_index, pass_index=ob.pass_index, samples=scene.cycles.samples,
-                 filter=scene.cycles.filter_width, denoise=scene.cycles.use_denoising)
+                 filter=scene.cycles.filter_width, denoise=scene.cycles.use_denoising,
+                 view=(view.view_transform, view.look, view.exposure, view.gamma))
     try:
         render.engine = "CYCLES"  # type: ignore[assignment]
         render.resolution_x = render.resolution_y = size_px
         render.resolution_percentage = 100
         layer.use_pass_uv = layer.use_pass_object_index = True
         scene.cycles.samples, scene.cycles.filter_width, scene.cycles.use_denoising = samples, VIEW_FILTER_WIDTH_PX, False
+        view.view_transform, view.look, view.exposure, view.gamma = "Standard", "None", 0.0, 1.0
         used = {other.pass_index for other in scene.objects if other != ob}
         if ob.pass_index == 0 or ob.pass_index in used:
             ob.pass_index = max(used | {0}) + 1
@@ -83,6 +86,7 @@ def _view_render_settings(scene: bpy.types.Scene, ob: bpy.types.Object, size_px:
         layer.use_pass_uv, layer.use_pass_object_index = saved["uv"], saved["index"]
         ob.pass_index, scene.cycles.samples = saved["pass_index"], saved["samples"]
         scene.cycles.filter_width, scene.cycles.use_denoising = saved["filter"], saved["denoise"]
+        view.view_transform, view.look, view.exposure, view.gamma = saved["view"]
 
 
 @contextmanager
