@@ -216,7 +216,7 @@ def _temporal_targets(frames, position, rgb, size, settings, passes_cache):
                               "resume with the same size setting, or overwrite")
         reliable = np.ones((height, width), np.float32)
         for motion in reversed(motions):  # chain: earlier frame -> ... -> this frame
-            result = warp(result, motion.flow)
+            result = np.clip(warp(result, motion.flow, mode="bicubic"), 0, 1)  # bicubic: less blur frame to frame
             reliable = warp(reliable, motion.flow) * motion.reliable
         if back == 1:
             init = reliable[..., None] * result + (1 - reliable[..., None]) * _at_size(rgb, height, width)
@@ -246,7 +246,7 @@ def _backward_pass(engine, frames, styles, settings, regions, iterations, seed, 
         height, width = current.shape[:2]
         motion = _forward_motion(frame, following, rgb, following_rgb, settings.flow, passes_cache).resized(
             height, width)
-        following_result = warp(read_rgb(following.output, "stylized frame"), motion.flow)
+        following_result = np.clip(warp(read_rgb(following.output, "stylized frame"), motion.flow, mode="bicubic"), 0, 1)
         targets = [(following_result, motion.reliable)]
         if position > 0:
             targets += _temporal_targets(frames, position, rgb, (height, width),

@@ -197,8 +197,9 @@ class Worker:
         if request.get("mask"):
             label_map = read_label_map(request["mask"])
             present = None
-            if request.get("ignore_absent_regions") and label_map.ndim == 2:
-                present = {int(i) for i in np.unique(label_map)}
+            if request.get("ignore_absent_regions"):  # objects out of shot in this frame
+                present = ({int(i) for i in np.unique(label_map)} if label_map.ndim == 2 else
+                           {i for i in range(label_map.shape[0]) if label_map[i].any()})
             regions = self.region_settings(request, present)
         options = dict(request.get("options") or {})
         if request.get("model"):
