@@ -29,6 +29,7 @@ from .models import find_model
 
 DEFAULT_TILE_PX = {"cpu": 2048, "cuda": 4096}
 OVERLAP_PX = 64  # feathered band between tiles; wider than the network's border effects
+EDGE_PAD_PX = 24  # mirrored margin around every pass, cropped off afterwards
 STATISTICS_PX = 1024  # instance-norm statistics of tiled images come from the whole image at most this size
 
 
@@ -85,10 +86,13 @@ class FastStylizer:
         return bool(self.info.guide_channels)
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.to(self.device, self.dtype)
+        """The network on a mirrored border, cropped off again: no stripes of border artefacts at the edges."""
+        pad = min(EDGE_PAD_PX, x.shape[-2] - 1, x.shape[-1] - 1)
+        x = F.pad(x.to(self.device, self.dtype), (pad, pad, pad, pad), mode="reflect")
         if self.device.type == "cuda":
             x = x.contiguous(memory_format=torch.channels_last)
-        return self.network(x).float()
+        y = self.network(x)
+        return y[..., pad:y.shape[-2] - pad, pad:y.shape[-1] - pad].float()
 
     @torch.inference_mode()
     def run(self, pixels: torch.Tensor, tile_px: int | None = None, overlap_px: int = OVERLAP_PX) -> torch.Tensor:
