@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
+import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -439,11 +440,12 @@ def stylize_texture_files(engine: StyleTransfer, texture_path, style_paths: Sequ
                           style_blend: Sequence[float] | None = None, objective: TextureObjective = TextureObjective(),
                           seed: int = 0, callback: Callable[[Progress], None] | None = None) -> TextureResult:
     """One texture job from files to file, for the command line and the worker: flat without `views`, else from
-    the views. The output carries its settings; nothing is written on a bad input."""
+    the views. The texture's alpha (cut-outs) passes through; the output carries its settings; nothing is written
+    on a bad input."""
     from .imageio import check_output_path, read_image, write_image
 
     output = check_output_path(output)
-    texture = read_rgb(texture_path, "texture")
+    texture, alpha = read_image(texture_path, "texture")
     check_colour_texture(texture, f"the texture {texture_path}")
     styles = [read_rgb(path, "style image") for path in style_paths]
     stylizer = TextureStylizer(engine)
@@ -464,5 +466,7 @@ def stylize_texture_files(engine: StyleTransfer, texture_path, style_paths: Sequ
     result.settings.update(texture=str(Path(texture_path).resolve()), styles=[str(Path(s).resolve()) for s in style_paths],
                            views=[str(Path(v).resolve()) for v in views], object_index=object_index,
                            uv_mask_file=None if uv_mask_path is None else str(Path(uv_mask_path).resolve()))
-    write_image(output, result.image, result.settings)
+    if alpha is not None and alpha.shape != result.image.shape[:2]:
+        alpha = cv2.resize(alpha, result.image.shape[1::-1], interpolation=cv2.INTER_AREA)
+    write_image(output, result.image, result.settings, alpha=alpha)
     return result

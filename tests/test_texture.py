@@ -89,3 +89,18 @@ def test_island_mask_of_another_size_is_refused(tmp_path, capsys, tile):
     assert "UV island mask is 32x32 px but the texture is 64x64 px" in capsys.readouterr().err
     assert not output.exists()
 
+
+
+def test_the_textures_alpha_passes_through(tmp_path, tile):
+    """Cut-outs (leaves, decals) keep their alpha: only the colour is stylized."""
+    from PIL import Image
+
+    from engine.imageio import read_image
+
+    alpha = np.tile(np.linspace(0, 1, 64, dtype=np.float32)[None, :], (64, 1))
+    rgba = np.concatenate([tile, alpha[..., None]], -1)
+    texture, output = tmp_path / "leaf.png", tmp_path / "out.png"
+    Image.fromarray(np.rint(rgba * 255).astype(np.uint8), "RGBA").save(texture)
+    assert main(["texture", "--texture", str(texture), "--style", str(STYLES / "starry_night.jpg"), "--output",
+                 str(output), "--iterations", "1", "--scales", "1", "--no-cache", "--quiet"]) == 0
+    np.testing.assert_array_equal(read_image(output)[1], read_image(texture)[1])
