@@ -211,6 +211,7 @@ class StyleTransfer:
         learning_rate: float = 0.02,
         temporal_targets: Sequence[tuple[np.ndarray, np.ndarray]] = (),
         temporal_weight: float = 0.0,
+        full_resolution: bool = False,
         callback: Callable[[Progress], None] | None = None,
     ) -> StylizeResult:
         """Stylize `content` (H x W x 3 sRGB in [0, 1]) with `styles`; returns the image at `size_px` longest side.
@@ -218,6 +219,7 @@ class StyleTransfer:
         Regions of `label_map` (ids, or R x H x W soft masks) can take their own style, strength, or keep
         the original pixels, as given in `regions`. `temporal_targets` are (earlier stylized frame warped onto
         this one, reliability mask) pairs at the output size; `temporal_weight` pulls reliable pixels toward them.
+        With `full_resolution`, the result is scaled up to the content's own size and kept regions are exact there.
         """
         started = time.perf_counter()
         settings = dict(size_px=size_px, iterations=iterations, scales=scales, optimizer=optimizer,
@@ -241,8 +243,9 @@ class StyleTransfer:
         final_content = _resize(_to_tensor(content, self.device), height, width)
         groups, keep = self._groups(content, styles, blend, style_strength, label_map, regions)
         if not groups:  # strength 0 everywhere, or every region kept: the content is the answer
-            settings.update(device=describe_device(self.device), width_px=width, height_px=height)
-            return StylizeResult(_to_numpy(final_content), settings, {}, time.perf_counter() - started, 0, 0)
+            answer = np.asarray(content, np.float32) if full_resolution else _to_numpy(final_content)
+            settings.update(device=describe_device(self.device), width_px=answer.shape[1], height_px=answer.shape[0])
+            return StylizeResult(answer, settings, {}, time.perf_counter() - started, 0, 0)
         groups = [self._prepare_colours(g, content, preserve_color) for g in groups]
         optimised_content = final_content
         if preserve_color == "luminance":
@@ -272,16 +275,20 @@ class StyleTransfer:
             image, losses = self._optimise_scale(image, scale_content, groups, keep, longest * style_scale, objective,
                                                  temporal, report)
 
+        base = _to_numpy(final_content)
+        if full_resolution and (height, width) != content.shape[:2]:
+            height, width = content.shape[:2]
+            image, base = _resize(image, height, width), np.asarray(content, np.float32)
         result = _to_numpy(image)
         if preserve_color == "luminance":
-            result = with_content_chroma(result, _to_numpy(final_content))
+            result = with_content_chroma(result, base)
         if keep is not None:
             keep_alpha = resize_weight_map(torch.from_numpy(keep), height, width).numpy()[..., None]
-            result = keep_alpha * _to_numpy(final_content) + (1 - keep_alpha) * result
+            result = keep_alpha * base + (1 - keep_alpha) * result
         settings.update(device=describe_device(self.device), weights=self.model.info.source,
                         weights_preprocessing=self.model.info.preprocessing, pooling=self.model.pooling,
                         style_blend=blend, width_px=width, height_px=height, scale_sizes_px=sizes,
-                        engine_version=__version__)
+                        full_resolution=full_resolution, engine_version=__version__)
         return StylizeResult(result.astype(np.float32), settings, losses, time.perf_counter() - started,
                              self.cache.hits - hits0, self.cache.misses - misses0)
 

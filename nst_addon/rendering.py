@@ -222,7 +222,8 @@ def stylize_request(scene: bpy.types.Scene, engine: EngineSettings, files: Frame
         "type": "stylize", "content": str(files.display), "styles": style_paths, "style_blend": style_weights,
         "output": str(files.stylized),
         "options": {"size_px": size_px, "iterations": iterations, "seed": settings.seed,
-                    "style_strength": settings.strength, "preserve_color": settings.preserve_color},
+                    "style_strength": settings.strength, "preserve_color": settings.preserve_color,
+                    "full_resolution": True},  # back at the render's size, kept objects exact even in previews
         "device": engine.device, "weights": engine.weights, "cache_dir": str(Path(engine.cache_folder) / "styles"),
         **method_fields(settings, style_paths),
     }

@@ -119,7 +119,8 @@ def gif_and_contact_sheet(folder: Path, frames: list[int]) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", default=str(REPO / "out" / "demo"))
-    parser.add_argument("--iterations", type=int, default=12, help="optimizer iterations per scale and frame")
+    parser.add_argument("--iterations", type=int, default=60,
+                        help="optimizer iterations per scale for the first frame (later frames: half)")
     parser.add_argument("--samples", type=int, default=16, help="Cycles samples per pixel")
     parser.add_argument("--resume", action="store_true", help="keep finished frames from an earlier run")
     args = parser.parse_args()

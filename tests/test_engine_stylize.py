@@ -71,6 +71,16 @@ def test_keep_original_region_is_unchanged_and_regions_take_their_own_styles(eng
     assert style_distance(result, shipwreck, 96, right) < style_distance(result, starry, 96, right)
 
 
+def test_full_resolution_results_keep_regions_exact_at_the_content_size(engine, content, starry):
+    labels = np.zeros(content.shape[:2], np.int64)
+    labels[:, 40:] = 1
+    result = engine.stylize(content, [starry], label_map=labels, regions={1: RegionStyle(keep_original=True)},
+                            size_px=48, iterations=5, scales=1, full_resolution=True)
+    assert result.image.shape == content.shape and result.settings["width_px"] == content.shape[1]
+    np.testing.assert_array_equal(result.image[:, 41:], content[:, 41:])
+    assert np.abs(result.image[:, :38] - content[:, :38]).mean() > 0.02
+
+
 def test_blend_weights_move_the_result_between_two_styles(engine, content, starry, shipwreck):
     def ratio(weights):
         image = engine.stylize(content, [starry, shipwreck], style_blend=weights, **FAST).image
