@@ -9,11 +9,13 @@ import torch
 
 bpy = pytest.importorskip("bpy")
 
+from engine.cli import main  # noqa: E402
 from engine.errors import EngineError  # noqa: E402
 from engine.metrics import style_distance  # noqa: E402
 from engine.texture import TextureStylizer, TextureView, _grid, _sample, read_views  # noqa: E402
 from engine.stylize import _to_numpy, _to_tensor  # noqa: E402
 
+from support import STYLES  # noqa: E402
 from support_texture import build_textured_object, painted_texture, render_orbit, save_png  # noqa: E402
 
 pytestmark = pytest.mark.blender
@@ -62,10 +64,16 @@ def test_views_carry_the_style_after_optimization_and_unseen_texels_stay(sphere,
         assert after_distance < 0.5 * before_distance, old.name
 
 
-def test_uv_pass_of_another_texture_is_refused(sphere, engine, starry):
-    other = painted_texture(128, 64)[:, ::-1].copy()  # the same picture, mirrored: not what the views show
-    with pytest.raises(EngineError, match="UV pass does not match the texture"):
-        TextureStylizer(engine).stylize_from_views(other, sphere["views"], [starry], iterations=1)
+def test_uv_pass_of_another_texture_is_refused(sphere, tmp_path, capsys):
+    """Through the command line: one line naming the problem, exit status 2, no output."""
+    other = save_png(painted_texture(128, 64)[:, ::-1], tmp_path / "mirrored.png")  # not what the views show
+    output = tmp_path / "out.png"
+    assert main(["texture", "--texture", str(other), "--style", str(STYLES / "starry_night.jpg"), "--output",
+                 str(output), "--views", str(sphere["folder"] / "before"), "--object-index", str(sphere["pass_index"]),
+                 "--no-cache", "--quiet"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("error: view_00: the UV pass does not match the texture") and "\n" not in error
+    assert not output.exists()
 
 
 def test_uv_pass_of_another_size_is_refused(sphere, engine, starry):
