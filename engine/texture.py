@@ -147,8 +147,9 @@ def _check_common(styles, style_blend, iterations: int, objective: TextureObject
     return _normalised(style_blend, len(styles), "style blend")
 
 
-def _lbfgs(parameters: list[torch.Tensor], loss_terms: Callable, iterations: int, report: Callable) -> dict:
-    """Run L-BFGS on `parameters`; `loss_terms()` returns (total, content, style, tv). Returns the last losses."""
+def _lbfgs(parameters: list[torch.Tensor], loss_and_gradients: Callable, iterations: int, report: Callable) -> dict:
+    """Run L-BFGS on `parameters`; `loss_and_gradients()` accumulates the gradients and returns the floats (total,
+    content, style, tv). Returns the last losses."""
     optimizer = torch.optim.LBFGS(parameters, lr=1.0, max_iter=1, history_size=100, tolerance_grad=0.0,
                                   tolerance_change=0.0)
     last: dict = {}
@@ -157,15 +158,19 @@ def _lbfgs(parameters: list[torch.Tensor], loss_terms: Callable, iterations: int
 
         def closure():
             optimizer.zero_grad()
-            values = loss_terms()
-            values[0].backward()
-            terms["values"] = [float(v.detach()) for v in values]
-            return values[0]
+            terms["values"] = loss_and_gradients()
+            return torch.tensor(terms["values"][0])
 
         optimizer.step(closure)
         last = dict(zip(("loss", "content", "style", "tv"), terms["values"]))
         report(iteration, terms["values"])
     return last
+
+
+def _backward(terms) -> list[float]:
+    """Back-propagate the total (the first term); the terms as floats."""
+    terms[0].backward()
+    return [float(term.detach()) for term in terms]
 
 
 class TextureStylizer:
@@ -246,8 +251,9 @@ class TextureStylizer:
                     callback(Progress(iteration, iterations, scale_index, len(sizes), scale_w, scale_h, *terms,
                                       time.perf_counter() - started, variable.detach()))
 
-            losses = _lbfgs([variable], lambda: self._losses(model, variable, content_targets, style_targets,
-                                                             weight_map, objective, seamless), iterations, report)
+            losses = _lbfgs([variable], lambda: _backward(self._losses(model, variable, content_targets, style_targets,
+                                                                       weight_map, objective, seamless)),
+                            iterations, report)
             image = variable.detach().clamp(0, 1)
         result = _to_numpy(resize(image, height, width))
         base = _to_numpy(original) if (height, width) != texture.shape[:2] else texture.astype(np.float32)
@@ -293,22 +299,24 @@ class TextureStylizer:
         model = self.engine.model
         style_targets = self._style_targets(styles, blend, max(views[0].image.shape[:2]))
 
-        def loss_terms():
-            texel_values = current_texture()
-            totals = [torch.zeros((), device=self.device) for _ in range(4)]
+        def loss_and_gradients() -> list[float]:
+            """The mean over the views; each view's graph is freed after its backward pass, so memory stays that
+            of one view however many there are."""
+            totals = [0.0] * 4
             for view in prepared:
-                picture = _sample(texel_values, view["grid"]) * view["mask"] + view["background"]
+                picture = _sample(current_texture(), view["grid"]) * view["mask"] + view["background"]
                 terms = self._losses(model, picture, view["content"], style_targets, view["mask"][0, 0], objective,
                                      wrap=False)
-                totals = [t + v / len(prepared) for t, v in zip(totals, terms)]
-            return tuple(totals)
+                values = _backward([term / len(prepared) for term in terms])
+                totals = [t + v for t, v in zip(totals, values)]
+            return totals
 
         def report(iteration, terms):
             if callback is not None:
                 callback(Progress(iteration, iterations, 1, 1, width, height, *terms, time.perf_counter() - started,
                                   current_texture().detach()))
 
-        losses = _lbfgs(levels, loss_terms, iterations, report)
+        losses = _lbfgs(levels, loss_and_gradients, iterations, report)
         with torch.no_grad():
             result = _to_numpy(current_texture())
         result = np.where(seen[..., None], result, texture.astype(np.float32))
