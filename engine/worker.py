@@ -1,8 +1,9 @@
 """The engine worker: a long-lived process that runs jobs sent as line-delimited JSON on stdin.
 
 Protocol version 1. Every message is one JSON object per line with "v" (protocol version) and "type".
-Requests: hello, check, stylize, stylize_sequence, stylize_texture, cancel, shutdown. Events: ready, check, progress,
-result, error, cancelled. Jobs run one at a time in arrival order; cancel is honoured at the next optimizer step.
+Requests: hello, check, stylize, stylize_sequence, stylize_texture, train, cancel, shutdown. Events: ready,
+check, progress, result, error, cancelled. Jobs run one at a time in arrival order; cancel is honoured at the next
+optimizer step.
 End of input without a shutdown (the add-on or Blender died) cancels the running and queued jobs.
 Stdout carries only protocol lines; anything else the engine prints goes to stderr.
 """
@@ -96,7 +97,7 @@ class Worker:
                     raise Cancelled()
                 handler = {"hello": self.hello, "check": self.check, "stylize": self.stylize,
                            "stylize_sequence": self.stylize_sequence,
-                           "stylize_texture": self.stylize_texture}.get(request.get("type"))
+                           "stylize_texture": self.stylize_texture, "train": self.train}.get(request.get("type"))
                 if handler is None:
                     raise EngineError(f"unknown request type '{request.get('type')}'")
                 handler(job, request)
@@ -266,6 +267,30 @@ class Worker:
         self.send({"type": "result", "job": job, "output": str(Path(request["output"])), "elapsed_s": result.elapsed_s,
                    "width_px": result.settings["width_px"], "height_px": result.settings["height_px"],
                    "changed_fraction": float(result.changed.mean())})
+
+
+    def train(self, job: str, request: dict) -> None:
+        """Train a fast-stylization model on the user's renders (the add-on's Train from This Scene)."""
+        from .fast.train import TrainSettings, train_style
+
+        settings = TrainSettings(**(request.get("settings") or {}))
+        last_sent = [0.0]
+
+        def on_progress(progress):
+            if job in self.cancelled:
+                raise Cancelled()
+            now = time.monotonic()
+            if now - last_sent[0] >= PROGRESS_INTERVAL_S or progress.step == progress.steps:
+                last_sent[0] = now
+                self.send({"type": "progress", "job": job, "fraction": round(progress.fraction_done, 4),
+                           "loss": progress.loss, "elapsed_s": progress.elapsed_s,
+                           "message": f"training step {progress.step}/{progress.steps}"})
+
+        info = train_style(request["style"], request["content_dirs"], request["output"], settings,
+                           device=request.get("device", "auto"), checkpoint_every=request.get("checkpoint_every", 100),
+                           callback=on_progress, command="Blender: Train from This Scene")
+        self.send({"type": "result", "job": job, "output": request["output"], "steps": info.training.get("steps"),
+                   "elapsed_s": info.training.get("time_s")})
 
 
 def main() -> int:

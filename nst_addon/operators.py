@@ -352,6 +352,56 @@ class NST_OT_stylize_animation(WorkerOperator):
         return f"animation: {done} frame(s) stylized, {skipped} already done, in {self.folder / 'stylized'}"
 
 
+class NST_OT_train_from_scene(WorkerOperator):
+    """Train a Fast model for the scene's style on renders of this scene's frame range (in the engine worker)"""
+
+    bl_idname = "nst.train_from_scene"
+    bl_label = "Train from This Scene"
+
+    def plan(self, context):
+        scene = context.scene
+        settings = scene_settings(scene)
+        rendering.check_camera(scene)
+        if not settings.output_folder:
+            raise AddonError("set an output folder: the renders the model learns from go there")
+        folder = Path(bpy.path.abspath(settings.output_folder))
+        styles, _ = rendering.scene_styles(settings, user_folder("jobs", "training-styles"))
+        if len(styles) != 1:
+            raise AddonError("a Fast model learns one style; keep a single style in the list")
+        name = f"{Path(styles[0]).stem}_{bpy.path.clean_name(scene.name)}"
+        self.model_name, self.training_folder = name, folder / "training"
+        steps = []
+        for frame in range(scene.frame_start, scene.frame_end + 1, scene.frame_step):
+            files = rendering.FrameFiles.in_folder(folder, frame)
+
+            def render(frame=frame, files=files):
+                if not files.rendered:
+                    scene.frame_set(frame)
+                    rendering.render_frame(scene, files)
+                self.training_folder.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(files.display, self.training_folder / files.display.name)
+                return None
+
+            steps.append(Step(f"render frame {frame}", render, lambda result: None, render_only=True))
+
+        def train():
+            models = Path(self.engine.models_folder)
+            models.mkdir(parents=True, exist_ok=True)
+            return {"type": "train", "style": styles[0], "content_dirs": [str(self.training_folder)],
+                    "output": str(models / f"{name}.safetensors"), "device": self.engine.device,
+                    "settings": {"steps": settings.train_steps, "crop_px": settings.train_crop_px, "batch_size": 2,
+                                 "weights": self.engine.weights}}
+
+        def finish(result):
+            settings.fast_model = name  # ready to use: the Fast method now picks this model
+
+        steps.append(Step(f"train '{name}'", train, finish))
+        return steps
+
+    def finished(self, context, done, skipped):
+        return f"trained the Fast model '{self.model_name}'; choose Method: Fast to use it"
+
+
 class NST_OT_stylize_texture(WorkerOperator):
     """Stylize the active material's selected Image Texture into a new image; the original is left as it is"""
 
@@ -474,5 +524,5 @@ class NST_OT_remove_style(bpy.types.Operator):
         return {"FINISHED"}
 
 
-CLASSES = (NST_OT_stylize_render, NST_OT_stylize_animation, NST_OT_stylize_texture, NST_OT_cancel,
-           NST_OT_add_style, NST_OT_remove_style)
+CLASSES = (NST_OT_stylize_render, NST_OT_stylize_animation, NST_OT_train_from_scene, NST_OT_stylize_texture,
+           NST_OT_cancel, NST_OT_add_style, NST_OT_remove_style)

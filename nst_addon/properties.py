@@ -145,6 +145,24 @@ class NST_StyleItem(bpy.types.PropertyGroup):
         return Path(self.filepath).name or "(no file)"
 
 
+MODEL_NAMED_LIKE_STYLE = "NAMED_LIKE_STYLE"
+_MODEL_ITEMS: list[tuple[str, str, str]] = []  # Blender needs the enum's strings kept alive
+
+
+def fast_model_items() -> list[tuple[str, str, str]]:
+    """The model picker: 'named like the style', then every model in the bundled and user model folders."""
+    folders = [Path(__file__).resolve().parent.parent / "models", Path(engine_settings().models_folder)]
+    names = sorted({p.name.removesuffix(".safetensors") for folder in folders if folder.is_dir()
+                    for p in folder.glob("*.safetensors") if not p.name.endswith(".ckpt.safetensors")})
+    _MODEL_ITEMS[:] = [(MODEL_NAMED_LIKE_STYLE, "Named like the style", "The model whose name is the style file's name")] + [
+        (name, name, f"The trained model '{name}'") for name in names]
+    return _MODEL_ITEMS
+
+
+def _fast_model_enum(self, context) -> list[tuple[str, str, str]]:
+    return fast_model_items()
+
+
 class NST_SceneSettings(bpy.types.PropertyGroup):
     styles: CollectionProperty(type=NST_StyleItem)  # type: ignore[valid-type]
     active_style_index: IntProperty(default=0)  # type: ignore[valid-type]
@@ -163,6 +181,15 @@ class NST_SceneSettings(bpy.types.PropertyGroup):
                ("FAST", "Fast", "A network trained for the style (about a second a frame); needs a model named "
                                 "like the style's file, trained with 'python -m engine train'")],
         default="QUALITY")
+    fast_model: EnumProperty(  # type: ignore[valid-type]
+        name="Model", items=_fast_model_enum,
+        description="The trained network the Fast method uses")
+    train_steps: IntProperty(  # type: ignore[valid-type]
+        name="Training Steps", default=300, min=1,
+        description="Train from This Scene: optimizer steps (more is closer to the style, and slower)")
+    train_crop_px: IntProperty(  # type: ignore[valid-type]
+        name="Training Crop", default=128, min=32, subtype="PIXEL",
+        description="Train from This Scene: size of the random crops the network learns from")
     preset: EnumProperty(  # type: ignore[valid-type]
         name="Preset",
         items=[("PREVIEW", "Preview", "Small and quick, to judge a style"),

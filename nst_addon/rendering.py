@@ -14,7 +14,7 @@ from typing import Any
 import bpy
 
 from .images import export_png, remove_quietly
-from .properties import EngineSettings, NST_SceneSettings, object_settings, scene_settings
+from .properties import MODEL_NAMED_LIKE_STYLE, EngineSettings, NST_SceneSettings, object_settings, scene_settings
 from .worker_client import AddonError
 
 MASK_PASS_ENGINES = {"CYCLES"}
@@ -121,9 +121,11 @@ def region_settings(scene: bpy.types.Scene) -> dict[str, dict]:
 
 
 def method_fields(settings: NST_SceneSettings, style_paths: list[str]) -> dict[str, str]:
-    """Fast: the trained model named like the style's file (the engine finds it in the model folders)."""
+    """Fast: the model picked, or the one named like the style's file (the engine finds it in the model folders)."""
     if settings.method != "FAST":
         return {}
+    if settings.fast_model != MODEL_NAMED_LIKE_STYLE:
+        return {"model": settings.fast_model}
     if len(style_paths) != 1:
         raise AddonError("the Fast method uses one style's trained model; keep a single style, or use Quality to "
                          "blend styles")

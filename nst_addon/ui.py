@@ -52,6 +52,11 @@ class NST_PT_render(bpy.types.Panel):
         layout.prop(settings, "strength")
         layout.prop(settings, "preserve_color")
         layout.prop(settings, "method")
+        if settings.method == "FAST":
+            layout.prop(settings, "fast_model")
+            layout.prop(settings, "train_steps")
+            layout.prop(settings, "train_crop_px")
+            layout.operator("nst.train_from_scene", icon="EXPERIMENTAL")
         layout.prop(settings, "preset", expand=True)
         if settings.preset == "PREVIEW":
             layout.prop(settings, "preview_size_px")
