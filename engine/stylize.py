@@ -108,8 +108,9 @@ def scale_sizes(longest_px: int, scales: int | None) -> list[int]:
 
 
 def strength_to_weight(strength: float) -> float:
-    """Style strength in [0, 1] to a multiplier of the style weight; 0 leaves the content untouched."""
-    return strength ** 2
+    """Style strength in [0, 1] to a multiplier of the style weight, on a log scale (what the eye sees follows
+    the ratio of style to content weight): 1 -> 1, 0.5 -> 0.03, 0 leaves the content untouched."""
+    return 0.0 if strength <= 0 else 10.0 ** (-3.0 * (1.0 - strength))
 
 
 def _normalised(weights: Sequence[float] | None, count: int, what: str) -> list[float]:
