@@ -9,16 +9,18 @@ import atexit
 
 import bpy
 
-from . import engine_setup, library, operators, properties, ui
+from . import engine_setup, library, operators, properties, texture_operator, ui
 from .worker_client import shutdown_shared
 
-CLASSES = (*properties.CLASSES, *operators.CLASSES, *engine_setup.CLASSES, *ui.CLASSES)
+CLASSES = (*properties.CLASSES, *operators.CLASSES, *texture_operator.CLASSES, *engine_setup.CLASSES,
+           *ui.CLASSES)
 
 
 def register() -> None:
     for cls in CLASSES:
         bpy.utils.register_class(cls)
     properties.register()
+    texture_operator.register()
     atexit.register(shutdown_shared)
 
 
@@ -26,6 +28,7 @@ def unregister() -> None:
     atexit.unregister(shutdown_shared)
     shutdown_shared()
     library.clear_thumbnails()
+    texture_operator.unregister()
     properties.unregister()
     for cls in reversed(CLASSES):
         bpy.utils.unregister_class(cls)

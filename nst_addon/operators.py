@@ -1,4 +1,4 @@
-"""The operators: stylize the render, the animation or a texture, cancel, and manage the scene's style list.
+"""The operators: stylize the render or the animation, cancel, and manage the scene's style list.
 
 Each stylize operator is a list of steps (render or export on Blender's thread, then one worker job). Interactive
 runs are modal, polled by a timer, so Blender stays responsive; `execute` (and `blender -b`) runs them in a loop.
@@ -16,7 +16,7 @@ import bpy
 from bpy.props import BoolProperty, StringProperty
 
 from . import rendering
-from .images import export_png, is_data_image, load_result, show_in_image_editor
+from .images import load_result, show_in_image_editor
 from .properties import EngineSettings, engine_settings, scene_settings, user_folder
 from .worker_client import CANCEL_GRACE_S, AddonError, Job, WorkerClient, shared_client
 
@@ -402,58 +402,6 @@ class NST_OT_train_from_scene(WorkerOperator):
         return f"trained the Fast model '{self.model_name}'; choose Method: Fast to use it"
 
 
-class NST_OT_stylize_texture(WorkerOperator):
-    """Stylize the active material's selected Image Texture into a new image; the original is left as it is"""
-
-    bl_idname = "nst.stylize_texture"
-    bl_label = "Stylize Texture"
-
-    def plan(self, context):
-        scene = context.scene
-        node = active_texture_node(context)
-        image = node.image
-        if is_data_image(image):
-            raise AddonError(f"the image '{image.name}' is Non-Color data ({image.colorspace_settings.name}), such "
-                             "as a normal or roughness map; only colour textures can be stylized")
-        if image.source == "TILED":
-            raise AddonError(f"the image '{image.name}' is a UDIM tiled image; stylize one tile image at a time")
-        if image.size[0] == 0 or image.size[1] == 0:
-            raise AddonError(f"the image '{image.name}' has no pixels; is its file missing?")
-        folder = user_folder("jobs", "texture")
-        shutil.rmtree(folder, ignore_errors=True)
-        folder.mkdir(parents=True)
-        styles, weights = rendering.scene_styles(scene_settings(scene), folder)
-        files = rendering.FrameFiles(folder / "content.png", folder / "none.exr", folder / "stylized.png")
-        size = (image.size[0], image.size[1])
-        relink = scene_settings(scene).relink_texture
-        material = context.object.active_material
-
-        def prepare():
-            export_png(image, files.display)
-            settings = scene_settings(scene)
-            size_px, iterations = settings.size_and_iterations(max(size))
-            return {"type": "stylize", "content": str(files.display), "styles": styles, "style_blend": weights,
-                    "output": str(files.stylized),
-                    "options": {"size_px": size_px, "iterations": iterations, "seed": settings.seed,
-                                "style_strength": settings.strength, "preserve_color": settings.preserve_color},
-                    "device": self.engine.device, "weights": self.engine.weights,
-                    "cache_dir": str(Path(self.engine.cache_folder) / "styles"),
-                    **rendering.method_fields(settings, styles)}
-
-        def finish(result):
-            stylized = load_result(Path(result["output"]), f"{image.name} (stylized)", size)
-            stylized["nst_source_image"] = image.name
-            self.stylized_name = stylized.name
-            if relink:
-                node.image = stylized
-                material.update_tag()
-
-        return [Step(f"texture '{image.name}'", prepare, finish)]
-
-    def finished(self, context, done, skipped):
-        return f"stylized texture saved as the image '{self.stylized_name}'"
-
-
 def active_texture_node(context: bpy.types.Context) -> bpy.types.ShaderNodeTexImage:
     """The active material's active node, if it is an Image Texture with an image; else a clear error."""
     ob = context.object
@@ -524,5 +472,5 @@ class NST_OT_remove_style(bpy.types.Operator):
         return {"FINISHED"}
 
 
-CLASSES = (NST_OT_stylize_render, NST_OT_stylize_animation, NST_OT_train_from_scene, NST_OT_stylize_texture,
-           NST_OT_cancel, NST_OT_add_style, NST_OT_remove_style)
+CLASSES = (NST_OT_stylize_render, NST_OT_stylize_animation, NST_OT_train_from_scene, NST_OT_cancel,
+           NST_OT_add_style, NST_OT_remove_style)

@@ -10,6 +10,7 @@ from . import library
 from .images import is_data_image
 from .operators import active_run
 from .properties import object_settings, scene_settings
+from .texture_operator import draw_texture_settings
 
 
 class NST_UL_styles(bpy.types.UIList):
@@ -143,6 +144,7 @@ class NST_PT_texture(bpy.types.Panel):
         if is_data_image(node.image):
             layout.label(text=f"'{node.image.name}' is Non-Color data", icon="ERROR")
             return
+        draw_texture_settings(layout, context.scene)
         layout.prop(scene_settings(context.scene), "relink_texture")
         layout.operator("nst.stylize_texture", icon="TEXTURE")
         draw_progress(layout, scene_settings(context.scene))
