@@ -24,6 +24,7 @@ class Motion:
     flow: np.ndarray  # H x W x 2: this pixel is at (x + dx, y + dy) in the other frame
     reliable: np.ndarray  # H x W in [0, 1]: 0 where occluded, disoccluded, out of frame or on a motion edge
     source: str  # "render vectors" or "estimated (OpenCV DIS)"
+    same_object: np.ndarray | None = None  # H x W in [0, 1]: 1 where the source pixel shows the same object
 
     def resized(self, height: int, width: int) -> "Motion":
         """The same motion at another resolution (flow values scale with the image)."""
@@ -33,7 +34,9 @@ class Motion:
         flow = cv2.resize(self.flow, (width, height), interpolation=cv2.INTER_LINEAR)
         flow = flow * np.array([width / w, height / h], np.float32)
         reliable = cv2.resize(self.reliable, (width, height), interpolation=cv2.INTER_AREA)
-        return Motion(flow.astype(np.float32), np.clip(reliable, 0, 1).astype(np.float32), self.source)
+        same = None if self.same_object is None else np.clip(
+            cv2.resize(self.same_object, (width, height), interpolation=cv2.INTER_AREA), 0, 1)
+        return Motion(flow.astype(np.float32), np.clip(reliable, 0, 1).astype(np.float32), self.source, same)
 
 
 def backward_from_vectors(vector: np.ndarray) -> np.ndarray:
@@ -107,7 +110,11 @@ def motion_from_passes(passes: RenderPasses, previous: RenderPasses) -> Motion:
     forward_prev = forward_from_vectors(previous.vector) if previous.vector is not None else None
     mask = reliability(backward, forward_prev, passes.object_index, previous.object_index, passes.depth,
                        previous.depth)
-    return Motion(backward, mask, "render vectors")
+    same = None
+    if passes.object_index is not None and previous.object_index is not None:
+        source_index = warp(previous.object_index.astype(np.float32), backward, mode="nearest")
+        same = (np.rint(source_index) == passes.object_index).astype(np.float32)
+    return Motion(backward, mask, "render vectors", same)
 
 
 def estimated_motion(rgb: np.ndarray, previous_rgb: np.ndarray) -> Motion:

@@ -218,8 +218,10 @@ def _temporal_targets(frames, position, rgb, size, settings, passes_cache):
         for motion in reversed(motions):  # chain: earlier frame -> ... -> this frame
             result = np.clip(warp(result, motion.flow, mode="bicubic"), 0, 1)  # bicubic: less blur frame to frame
             reliable = warp(reliable, motion.flow) * motion.reliable
-        if back == 1:
-            init = reliable[..., None] * result + (1 - reliable[..., None]) * _at_size(rgb, height, width)
+        if back == 1:  # start from the warped previous result (Ruder et al.): even where unreliable it carries the
+            # style's texture, except where another object was there before (a disocclusion): there, the content
+            same = motion.reliable if motion.same_object is None else np.maximum(motion.reliable, motion.same_object)
+            init = same[..., None] * result + (1 - same[..., None]) * _at_size(rgb, height, width)
         only_here = np.clip(reliable - covered, 0, 1)
         covered = np.maximum(covered, reliable)
         warped_targets.append((result, only_here))

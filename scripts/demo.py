@@ -119,7 +119,7 @@ def gif_and_contact_sheet(folder: Path, frames: list[int]) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output", default=str(REPO / "out" / "demo"))
-    parser.add_argument("--iterations", type=int, default=60,
+    parser.add_argument("--iterations", type=int, default=100,
                         help="optimizer iterations per scale for the first frame (later frames: half)")
     parser.add_argument("--samples", type=int, default=16, help="Cycles samples per pixel")
     parser.add_argument("--resume", action="store_true", help="keep finished frames from an earlier run")
@@ -135,7 +135,7 @@ def main() -> int:
     build_scene(blend, args.samples)
     built = time.perf_counter()
     status = batch.main([str(blend), "--style", str(STYLES / "starry_night.jpg"), "--output", str(folder),
-                         "--size", str(WIDTH_PX), "--iterations", str(args.iterations), "--strength", "0.85",
+                         "--size", str(WIDTH_PX), "--iterations", str(args.iterations), "--strength", "1.0",
                          "--seed", "1"])
     if status != 0:
         print(f"demo failed (status {status})", file=sys.stderr)
