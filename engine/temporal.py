@@ -248,7 +248,8 @@ def _backward_pass(engine, frames, styles, settings, regions, iterations, seed, 
         height, width = current.shape[:2]
         motion = _forward_motion(frame, following, rgb, following_rgb, settings.flow, passes_cache).resized(
             height, width)
-        following_result = np.clip(warp(read_rgb(following.output, "stylized frame"), motion.flow, mode="bicubic"), 0, 1)
+        following_result = np.clip(warp(read_rgb(following.output, "stylized frame"), motion.flow, mode="bicubic"),
+                                   0, 1)
         targets = [(following_result, motion.reliable)]
         if position > 0:
             targets += _temporal_targets(frames, position, rgb, (height, width),
@@ -257,9 +258,10 @@ def _backward_pass(engine, frames, styles, settings, regions, iterations, seed, 
         init = (1 - blend) * current + blend * following_result
         passes = passes_cache.get(frame.passes) if frame.passes else None
         label_map, frame_regions = _regions_for_frame(passes, regions, frame)
-        result = engine.stylize(rgb, styles, iterations=iterations, seed=seed + position, scales=1, init=init,
-                                temporal_targets=targets, temporal_weight=settings.temporal_weight,
-                                label_map=label_map, regions=frame_regions, **options)
+        result = engine.stylize(rgb, styles, **dict(options, iterations=iterations, seed=seed + position, scales=1,
+                                                    init=init, temporal_targets=targets,
+                                                    temporal_weight=settings.temporal_weight, label_map=label_map,
+                                                    regions=frame_regions))
         write_image(frame.output, result.image, dict(result.settings, frame=position, multipass=True))
         if report is not None:
             report(SequenceProgress(position, len(frames), None, f"backward pass, frame {position + 1}"))

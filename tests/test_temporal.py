@@ -73,6 +73,19 @@ def test_temporal_stylization_cuts_flicker(tmp_path, engine, starry):
         assert temporal_style <= 1.2 * single_style
 
 
+def test_multipass_refines_every_frame_but_the_last_and_keeps_flicker_low(tmp_path, engine, starry):
+    from engine.imageio import read_settings
+
+    write_synthetic_sequence(tmp_path / "in", frames=3)
+    (tmp_path / "out").mkdir()
+    frames = frames_in(tmp_path / "in", tmp_path / "out")
+    stylize_sequence(engine, frames, [starry], SequenceSettings(multipass=True, stylize_options=dict(QUICK)))
+    assert [bool(read_settings(f.output).get("multipass")) for f in frames] == [True, True, False]
+    results = [read_rgb(f.output) for f in frames]
+    motions = [frame_motion(b, a, None, None, "vectors", {}) for a, b in zip(frames, frames[1:])]
+    assert np.mean(warping_errors(results, motions)) < 0.01
+
+
 def test_an_interrupted_sequence_resumes_to_the_same_frames(tmp_path, engine, starry):
     write_synthetic_sequence(tmp_path / "in", frames=4)
     (tmp_path / "full").mkdir()
