@@ -43,3 +43,14 @@ def content_png(tmp_path, content) -> Path:
     path = tmp_path / "content.png"
     Image.fromarray((content * 255).round().astype(np.uint8)).save(path)
     return path
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Small convolutions on a shared 2-core machine run far faster on one thread than fighting for two."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -19,14 +19,7 @@ from support import STYLES, draw_content
 STARRY = STYLES / "starry_night.jpg"
 TINY = dict(batch_size=1, crop_px=48, style_size_px=96, learning_rate=5e-3)
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny crops train faster on one thread than two, and do not thrash a shared machine's cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from engine.cli import main
 from engine.imageio import read_rgb
@@ -16,14 +15,7 @@ from support_texture import save_png, tileable_texture
 
 MAX_SEAM_RATIO = 1.5
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small convolutions on a shared 2-core machine run far faster on one thread than fighting for two."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +80,6 @@ def test_island_mask_of_another_size_is_refused(tmp_path, capsys, tile):
                  str(output), "--uv-mask", str(mask), "--quiet"]) == 2
     assert "UV island mask is 32x32 px but the texture is 64x64 px" in capsys.readouterr().err
     assert not output.exists()
-
 
 
 def test_the_textures_alpha_passes_through(tmp_path, tile):

@@ -18,17 +18,9 @@ from engine.stylize import _to_numpy, _to_tensor  # noqa: E402
 from support import STYLES  # noqa: E402
 from support_texture import build_textured_object, painted_texture, render_orbit, save_png  # noqa: E402
 
-pytestmark = pytest.mark.blender
+pytestmark = [pytest.mark.blender, pytest.mark.usefixtures("one_torch_thread")]
 VIEW_PX = 64
 VIEWS = 3
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")
