@@ -54,14 +54,20 @@ def export_png(image: bpy.types.Image, path: Path) -> Path:
     if image.is_float:
         rgba = rgba.copy()
         rgba[..., :3] = linear_to_srgb(rgba[..., :3])
-    copy = bpy.data.images.new(".nst-export", width, height, alpha=True)
+    return write_png(rgba, path)
+
+
+def write_png(rgba: np.ndarray, path: Path) -> Path:
+    """Save RGBA pixels (H x W x 4, rows bottom to top as Blender stores them) as a PNG via a temporary image."""
+    height, width = rgba.shape[:2]
+    image = bpy.data.images.new(".nst-export", width, height, alpha=True)
     try:
-        pixel_buffer(copy).foreach_set(np.clip(rgba, 0.0, 1.0).ravel())
-        copy.filepath_raw = str(path)
-        copy.file_format = "PNG"
-        copy.save()
+        pixel_buffer(image).foreach_set(np.clip(rgba, 0.0, 1.0).ravel())
+        image.filepath_raw = str(path)
+        image.file_format = "PNG"
+        image.save()
     finally:
-        bpy.data.images.remove(copy)
+        bpy.data.images.remove(image)
     return path
 
 

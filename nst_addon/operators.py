@@ -250,6 +250,22 @@ def _object_regions(scene: bpy.types.Scene, with_motion: bool) -> tuple[dict[str
     return rendering.region_settings(scene), changes
 
 
+def render_steps(scene: bpy.types.Scene, frames: list[tuple[int, rendering.FrameFiles]], overwrite: bool
+                 ) -> list[Step]:
+    """A render step for each frame whose files are missing (or every frame, when overwriting)."""
+    steps = []
+    for frame, files in frames:
+        if overwrite or not files.rendered:
+
+            def render(frame=frame, files=files):
+                scene.frame_set(frame)
+                rendering.render_frame(scene, files)
+                return None
+
+            steps.append(Step(f"render frame {frame}", render, lambda result: None, render_only=True))
+    return steps
+
+
 class NST_OT_stylize_render(WorkerOperator):
     """Render the current frame with the passes the styles need and stylize it; the result opens in an Image Editor"""
 
@@ -320,16 +336,7 @@ class NST_OT_stylize_animation(WorkerOperator):
 
     def _sequence_steps(self, scene, frames, styles, weights, regions, overwrite) -> list[Step]:
         """Flicker-free: render what is missing, then one sequence job (the engine skips finished frames)."""
-        steps = []
-        for frame, files in frames:
-            if overwrite or not files.rendered:
-
-                def render(frame=frame, files=files):
-                    scene.frame_set(frame)
-                    rendering.render_frame(scene, files)
-                    return None
-
-                steps.append(Step(f"render frame {frame}", render, lambda result: None, render_only=True))
+        steps = render_steps(scene, frames, overwrite)
 
         def sequence():
             frames[0][1].stylized.parent.mkdir(parents=True, exist_ok=True)
@@ -370,21 +377,14 @@ class NST_OT_train_from_scene(WorkerOperator):
             raise AddonError("a Fast model learns one style; keep a single style in the list")
         name = f"{Path(styles[0]).stem}_{bpy.path.clean_name(scene.name)}"
         self.model_name, self.training_folder = name, folder / "training"
-        steps = []
-        for frame in range(scene.frame_start, scene.frame_end + 1, scene.frame_step):
-            files = rendering.FrameFiles.in_folder(folder, frame)
-
-            def render(frame=frame, files=files):
-                if not files.rendered:
-                    scene.frame_set(frame)
-                    rendering.render_frame(scene, files)
-                self.training_folder.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(files.display, self.training_folder / files.display.name)
-                return None
-
-            steps.append(Step(f"render frame {frame}", render, lambda result: None, render_only=True))
+        frames = [(frame, rendering.FrameFiles.in_folder(folder, frame))
+                  for frame in range(scene.frame_start, scene.frame_end + 1, scene.frame_step)]
+        steps = render_steps(scene, frames, overwrite=False)
 
         def train():
+            self.training_folder.mkdir(parents=True, exist_ok=True)
+            for _, files in frames:  # the pictures as seen, without the passes' EXRs
+                shutil.copyfile(files.display, self.training_folder / files.display.name)
             models = Path(self.engine.models_folder)
             models.mkdir(parents=True, exist_ok=True)
             return {"type": "train", "style": styles[0], "content_dirs": [str(self.training_folder)],

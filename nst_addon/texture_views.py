@@ -14,6 +14,8 @@ import bpy
 import numpy as np
 from mathutils import Vector
 
+from .images import write_png
+
 VIEW_FILTER_WIDTH_PX = 0.01  # no pixel filter: each pixel's UV is one point of the surface, never an average
 
 
@@ -186,12 +188,4 @@ def write_island_mask(ob: bpy.types.Object, width: int, height: int, path: Path)
     mask = uv_island_mask(ob, width, height)[::-1].astype(np.float32)  # Blender's rows run bottom to top
     rgba = np.ones((height, width, 4), np.float32)
     rgba[..., :3] = mask[..., None]
-    image = bpy.data.images.new(".nst-islands", width, height, alpha=True)
-    try:
-        image.pixels.foreach_set(rgba.ravel())  # type: ignore[attr-defined]
-        image.filepath_raw = str(path)
-        image.file_format = "PNG"
-        image.save()
-    finally:
-        bpy.data.images.remove(image)
-    return path
+    return write_png(rgba, path)
