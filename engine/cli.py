@@ -246,6 +246,16 @@ def _add_sequence(subparsers) -> None:
                                    "--region-style then takes ID=MODEL|keep")
     p.add_argument("--fast-blend", type=float, default=0.6,
                    help="with --model: share of the warped previous frame kept where reliable (default 0.6)")
+    farm = p.add_argument_group("render-farm chunks", "stylize part of the shot; frames are numbered by the digits "
+                                                      "ending their names")
+    farm.add_argument("--chunk", metavar="A-B", help="only frames A to B of the shot in --frames")
+    farm.add_argument("--chunking", choices=("strict", "overlap", "anchors"), default="strict",
+                      help="strict: continue the previous chunk's results (identical to one run; chunks in order); "
+                           "overlap: start --warmup frames early into OUTPUT/chunks/A-B/, then 'join' (chunks in "
+                           "parallel); anchors: independent chunks of a per-shot --model")
+    farm.add_argument("--warmup", type=int, default=4, metavar="W", help="overlap: warm-up frames (default 4)")
+    farm.add_argument("--resume-from", metavar="DIR",
+                      help="strict: folder with the previous chunk's results, when not in --output-dir")
     _add_optimizer_options(p)
     p.set_defaults(run=_run_sequence)
 
@@ -262,6 +272,8 @@ def _run_sequence(args) -> int:
         raise EngineError(f"output folder {output_dir} does not exist; create it first")
     items = [SequenceFrame(f, output_dir / f"{f.stem}.png", passes)
              for f, passes in zip(frames, _paired_passes(frames, args.passes))]
+    if args.chunk:
+        items = _chunk_items(args, items, output_dir)
     styles = [read_rgb(path, "style image") for path in args.style or []]
     options = dict(_optimizer_options(args), device=args.device)
     if args.model:
@@ -293,6 +305,37 @@ def _run_sequence(args) -> int:
         print(f"warning: no motion vectors for {estimated} frame(s); used estimated optical flow", file=sys.stderr)
     print(f"wrote {len(report.written)} frame(s) to {output_dir}, kept {len(report.skipped)} existing, "
           f"{report.elapsed_s:.1f} s")
+    return 0
+
+
+def _chunk_items(args, items, output_dir: Path):
+    """The part of the shot one farm chunk stylizes (see engine.chunks)."""
+    from .chunks import Chunk, ShotFrame, chunk_frames, frame_number, parse_range
+
+    if args.chunking == "anchors" and not args.model:
+        raise EngineError("--chunking anchors runs a per-shot model on every chunk; give --model (train one with "
+                          "'python -m engine train --keyframes N')")
+    first, last = parse_range(args.chunk)
+    chunk = Chunk(first, last, args.chunking, args.warmup, Path(args.resume_from) if args.resume_from else None)
+    shot = [ShotFrame(frame_number(item.content), item.content, item.passes) for item in items]
+    return chunk_frames(shot, chunk, output_dir, args.long_term)
+
+
+def _add_join(subparsers) -> None:
+    p = subparsers.add_parser("join", help="crossfade overlap chunks into the final frames",
+                              description="Write OUTPUT_DIR/NAME.png for every frame of OUTPUT_DIR/chunks/A-B/ "
+                                          "(from 'sequence --chunking overlap'), crossfading each chunk's warm-up "
+                                          "frames into the previous chunk's last frames.")
+    p.add_argument("--output-dir", required=True, help="the --output-dir the overlap chunks were given")
+    p.add_argument("--overwrite", action="store_true", help="write frames that exist again")
+    p.set_defaults(run=_run_join)
+
+
+def _run_join(args) -> int:
+    from .chunks import join_overlaps
+
+    written, kept = join_overlaps(Path(args.output_dir), overwrite=args.overwrite)
+    print(f"wrote {len(written)} frame(s) to {args.output_dir}, kept {len(kept)} existing")
     return 0
 
 
@@ -420,6 +463,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add_stylize(subparsers)
     _add_sequence(subparsers)
+    _add_join(subparsers)
     _add_metrics(subparsers)
     _add_texture(subparsers)
     add_train_parser(subparsers)

@@ -33,6 +33,8 @@ class SequenceFrame:
     content: Path
     output: Path
     passes: Path | None = None
+    index: int | None = None  # position in the whole shot (seeds follow it); default: position in this sequence
+    context: bool = False  # stylized earlier (e.g. by the previous farm chunk): read as history, never written
 
 
 @dataclass
@@ -117,8 +119,10 @@ def stylize_sequence(engine: StyleTransfer, frames: Sequence[SequenceFrame], sty
     """
     if settings.flow not in FLOW_SOURCES:
         raise EngineError(f"unknown flow source '{settings.flow}'; use one of {', '.join(FLOW_SOURCES)}")
-    if not frames:
-        raise EngineError("the sequence has no frames; check the frame pattern or folder")
+    if not frames or all(frame.context for frame in frames):
+        raise EngineError("the sequence has no frames to stylize; check the frame pattern, folder or chunk")
+    if settings.multipass and any(frame.context for frame in frames):
+        raise EngineError("multi-pass refines the whole shot at once; run it on one machine, not in chunks")
     started = time.perf_counter()
     options = dict(settings.stylize_options)
     iterations = options.pop("iterations", 300)
@@ -129,7 +133,11 @@ def stylize_sequence(engine: StyleTransfer, frames: Sequence[SequenceFrame], sty
     written, skipped, sources = [], [], []
     passes_cache: dict = {}
     shape = None
+    history = sum(frame.context for frame in frames)  # context frames come first
     for position, frame in enumerate(frames):
+        if frame.context:
+            continue
+        index = position if frame.index is None else frame.index
         rgb = read_rgb(frame.content, "frame")
         if shape is None:
             shape = rgb.shape[:2]
@@ -140,9 +148,9 @@ def stylize_sequence(engine: StyleTransfer, frames: Sequence[SequenceFrame], sty
             skipped.append(frame.output)
             continue
 
-        def report(step, position=position):
+        def report(step, done=position - history, total=len(frames) - history):
             if callback is not None:
-                callback(SequenceProgress(position, len(frames), step, f"frame {position + 1}/{len(frames)}"))
+                callback(SequenceProgress(done, total, step, f"frame {done + 1}/{total}"))
 
         passes = None
         if frame.passes is not None:
@@ -153,7 +161,7 @@ def stylize_sequence(engine: StyleTransfer, frames: Sequence[SequenceFrame], sty
                                   "render")
         label_map, frame_regions = _regions_for_frame(passes, regions, frame)
         height, width = fit_longest_side(*shape, size_px)
-        frame_options = dict(options, seed=seed + position, label_map=label_map, regions=frame_regions)
+        frame_options = dict(options, seed=seed + index, label_map=label_map, regions=frame_regions)
         if settings.model:
             result = _fast_frame(frames, position, rgb, settings, dict(frame_options, device=fast_device),
                                  passes_cache)
@@ -168,7 +176,7 @@ def stylize_sequence(engine: StyleTransfer, frames: Sequence[SequenceFrame], sty
             frame_options.update(scales=1, init=init, temporal_targets=targets,
                                  temporal_weight=settings.temporal_weight)
             result = engine.stylize(rgb, styles, iterations=later_iterations, callback=report, **frame_options)
-        settings_record = dict(result.settings, frame=position, content=str(frame.content), temporal=settings.temporal,
+        settings_record = dict(result.settings, frame=index, content=str(frame.content), temporal=settings.temporal,
                                flow=sources[-1])
         write_image(frame.output, result.image, settings_record)
         written.append(frame.output)
@@ -258,11 +266,12 @@ def _backward_pass(engine, frames, styles, settings, regions, iterations, seed, 
         init = (1 - blend) * current + blend * following_result
         passes = passes_cache.get(frame.passes) if frame.passes else None
         label_map, frame_regions = _regions_for_frame(passes, regions, frame)
-        result = engine.stylize(rgb, styles, **dict(options, iterations=iterations, seed=seed + position, scales=1,
+        index = position if frame.index is None else frame.index
+        result = engine.stylize(rgb, styles, **dict(options, iterations=iterations, seed=seed + index, scales=1,
                                                     init=init, temporal_targets=targets,
                                                     temporal_weight=settings.temporal_weight, label_map=label_map,
                                                     regions=frame_regions))
-        write_image(frame.output, result.image, dict(result.settings, frame=position, multipass=True))
+        write_image(frame.output, result.image, dict(result.settings, frame=index, multipass=True))
         if report is not None:
             report(SequenceProgress(position, len(frames), None, f"backward pass, frame {position + 1}"))
 
