@@ -9,11 +9,11 @@ import atexit
 
 import bpy
 
-from . import engine_setup, library, operators, properties, texture_operator, ui
+from . import engine_setup, farm, library, operators, properties, texture_operator, ui
 from .worker_client import shutdown_shared
 
 CLASSES = (*properties.CLASSES, *operators.CLASSES, *texture_operator.CLASSES, *engine_setup.CLASSES,
-           *ui.CLASSES)
+           *ui.CLASSES, *farm.CLASSES)
 
 
 def register() -> None:
@@ -21,6 +21,7 @@ def register() -> None:
         bpy.utils.register_class(cls)
     properties.register()
     texture_operator.register()
+    farm.register()
     atexit.register(shutdown_shared)
 
 
@@ -28,6 +29,7 @@ def unregister() -> None:
     atexit.unregister(shutdown_shared)
     shutdown_shared()
     library.clear_thumbnails()
+    farm.unregister()
     texture_operator.unregister()
     properties.unregister()
     for cls in reversed(CLASSES):

@@ -30,7 +30,6 @@ CHUNKINGS = ("strict", "overlap", "anchors")
 METHODS = ("quality", "fast")
 DEVICES = ("auto", "cuda", "cpu")
 CODE_ROOT = Path(__file__).resolve().parents[2]  # holds nst_addon/, engine/, scripts/ and farm/
-VIDEO_NAME = "stylized.mp4"
 
 
 @dataclass
@@ -40,7 +39,7 @@ class NstJob:
     blend_file: str
     output_dir: str
     frames: tuple[int, int]
-    styles: list[str]
+    styles: list[str]  # empty: the styles saved in the .blend
     chunk_size: int = 10
     chunking: str = "strict"
     warmup: int = 4
@@ -48,7 +47,7 @@ class NstJob:
     method: str = "quality"
     size: int = 0
     iterations: int = 300
-    fps: int = 24
+    fps: float = 24.0
     device: str = "auto"
     python: str = "python3"
     blender: str = ""
@@ -69,22 +68,25 @@ class NstJob:
             raise ValueError(f"method '{self.method}' is not one of {', '.join(METHODS)}")
         if self.device not in DEVICES:
             raise ValueError(f"device '{self.device}' is not one of {', '.join(DEVICES)}")
-        if not self.styles:
-            raise ValueError("no style image: add at least one style file")
         if self.method == "fast" and len(self.styles) > 1:
             raise ValueError("the fast method uses one style's trained model: give one style, or use quality")
         if self.chunking == "overlap" and self.warmup < 0:
             raise ValueError(f"warmup {self.warmup}: give 0 or more frames")
         if self.chunking == "anchors" and self.keyframes < 1:
             raise ValueError(f"keyframes {self.keyframes}: give at least 1")
-        if self.iterations < 1 or self.size < 0 or self.fps < 1:
-            raise ValueError("iterations and fps must be at least 1, size at least 0 (0 = the render's size)")
+        if self.iterations < 1 or self.size < 0 or self.fps <= 0:
+            raise ValueError("iterations must be at least 1, size at least 0 (0 = the render's size), fps above 0")
         if not self.python:
             raise ValueError("no worker Python: give the Python with torch that the farm's workers run")
 
     @property
     def frame_range(self) -> str:
         return f"{self.frames[0]}-{self.frames[1]}"
+
+    @property
+    def video_name(self) -> str:
+        """The encoded video, in the output folder: <blend name>-<first>-<last>.mp4 (as the Flamenco job names it)."""
+        return f"{Path(self.blend_file).stem}-{self.frame_range}.mp4"
 
     @property
     def job_name(self) -> str:
@@ -141,7 +143,7 @@ def _parameters(job: NstJob) -> list[dict]:
          "description": "Optimizer iterations per frame"},
         {"name": "Device", "type": "STRING", "value": job.device, "allowedValues": list(DEVICES),
          "description": "Where the engine runs on the workers"},
-        {"name": "Fps", "type": "INT", "minValue": 1, "value": job.fps, "description": "Frame rate of the video"},
+        {"name": "Fps", "type": "FLOAT", "minValue": 0.001, "value": job.fps, "description": "Frame rate of the video"},
     ]
     return params
 
@@ -206,14 +208,14 @@ def job_template(job: NstJob) -> dict:
         last = "Stylize"
     encode = {"actions": {"onRun": {"command": "{{Param.Python}}", "args": [
         "-m", "farm.encode", "--frames", "{{Param.OutputDir}}/stylized", "--output",
-        f"{{{{Param.OutputDir}}}}/{VIDEO_NAME}", "--fps", "{{Param.Fps}}"]}}}
+        f"{{{{Param.OutputDir}}}}/{job.video_name}", "--fps", "{{Param.Fps}}"]}}}
     steps.append(_step("Encode", encode, [last]))
     return {
         "specificationVersion": "jobtemplate-2023-09",
         "name": job.job_name,
         "description": (f"Neural style transfer of {Path(job.blend_file).name}, frames {job.frame_range} in chunks "
-                        f"of {job.chunk_size} ({job.chunking}): render, stylize, encode {VIDEO_NAME}. Made by "
-                        "nst-blender (farm/openjd/bundle.py)."),
+                        f"of {job.chunk_size} ({job.chunking}): render, stylize, encode {job.video_name}. Made "
+                        "by nst-blender (farm/openjd/bundle.py)."),
         "parameterDefinitions": [_definition(p) for p in _parameters(job)],
         "jobEnvironments": [{"name": "NstCode", "description": "Puts the nst-blender code on the Python path",
                              "variables": {"PYTHONPATH": "{{Param.CodeFolder}}", "PYTHONUNBUFFERED": "1"}}],
@@ -314,7 +316,8 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument("blend_file", help="the saved .blend (as the workers see it)")
     export.add_argument("--frames", type=_frame_range, required=True, metavar="A-B", help="the shot's frames")
     export.add_argument("--output", required=True, metavar="DIR", help="the shared output folder")
-    export.add_argument("--style", action="append", required=True, metavar="PATH", help="style image; repeatable")
+    export.add_argument("--style", action="append", default=[], metavar="PATH",
+                        help="style image; repeatable (default: the styles saved in the .blend)")
     export.add_argument("--bundle-dir", required=True, metavar="DIR", help="a new bundle folder is made in here")
     export.add_argument("--chunk-size", type=int, default=10)
     export.add_argument("--chunking", choices=CHUNKINGS, default="strict")
@@ -323,7 +326,7 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument("--method", choices=METHODS, default="quality")
     export.add_argument("--size", type=int, default=0, help="longest side in px; 0 = the render's size")
     export.add_argument("--iterations", type=int, default=300)
-    export.add_argument("--fps", type=int, default=24)
+    export.add_argument("--fps", type=float, default=24.0)
     export.add_argument("--device", choices=DEVICES, default="auto")
     export.add_argument("--python", default="python3", help="the workers' Python with torch (and bpy without "
                                                              "--blender)")
