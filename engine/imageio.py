@@ -6,9 +6,13 @@ Pixels move through the engine as float32 numpy arrays, H x W x 3, display-refer
 from __future__ import annotations
 
 import errno
+import glob
 import json
 import os
+import socket
+import sys
 import tempfile
+import time
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,6 +28,7 @@ from .errors import EngineError
 MIN_SIDE_PX = 16  # VGG-19 pools four times before relu5_1
 MAX_PIXELS = 16384 * 16384
 SETTINGS_KEY = "nst-settings"
+FAULT_PAUSE_ENV = "NST_FAULT_PAUSE_BEFORE_REPLACE"  # see atomic_path
 OUTPUT_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".exr": "EXR", ".tif": "TIFF", ".tiff": "TIFF"}
 
 Image.MAX_IMAGE_PIXELS = None  # we check declared sizes ourselves, with our own message
@@ -195,9 +200,18 @@ def check_output_path(path) -> Path:
 
 @contextmanager
 def atomic_path(path: Path):
-    """Yield a temporary path beside `path`; on success it replaces `path` in one step, else it is removed."""
+    """Yield a temporary path beside `path`; on success it replaces `path` in one step, else it is removed.
+
+    The temporary file, `.<name>.<host>-<pid>.<random>.part`, is never seen under the final name. One left behind
+    by a writer that was killed (its process gone) is removed by the next write of the same file, on POSIX.
+    Fault injection, for tests only: with the environment variable NST_FAULT_PAUSE_BEFORE_REPLACE=<file name>,
+    the writer of a file of that name says on stderr that its temporary file is complete and sleeps a minute
+    before the replace, so that a test can kill it mid-write.
+    """
     path = Path(path)
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    _remove_stale_temps(path)
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.{socket.gethostname()}-{os.getpid()}.", suffix=".part",
+                                dir=path.parent)
     os.close(fd)
     umask = os.umask(0)
     os.umask(umask)
@@ -206,6 +220,10 @@ def atomic_path(path: Path):
         yield Path(temp)
         with open(temp, "rb+") as handle:
             os.fsync(handle.fileno())
+        if os.environ.get(FAULT_PAUSE_ENV) == path.name:
+            print(f"{FAULT_PAUSE_ENV}: {temp} is written, pausing before it replaces {path}", file=sys.stderr,
+                  flush=True)
+            time.sleep(60)
         os.replace(temp, path)
     except OSError as exc:
         _remove_quietly(temp)
@@ -216,6 +234,27 @@ def atomic_path(path: Path):
     except BaseException:
         _remove_quietly(temp)
         raise
+
+
+def _remove_stale_temps(path: Path) -> None:
+    """Remove the temporary files of `path` that writers on this machine, since killed, left behind."""
+    if os.name != "posix":
+        return  # no cheap test of a process being alive there; the hidden .part files are harmless
+    prefix = f".{path.name}.{socket.gethostname()}-"
+    for temp in path.parent.glob(glob.escape(prefix) + "*.part"):
+        pid = temp.name[len(prefix):].split(".", 1)[0]
+        if pid.isdigit() and not _process_alive(int(pid)):
+            _remove_quietly(temp)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 def _remove_quietly(path) -> None:

@@ -3,7 +3,7 @@
 Protocol version 1. Every message is one JSON object per line with "v" (protocol version) and "type".
 Requests: hello, check, stylize, stylize_sequence, stylize_texture, train, cancel, shutdown. Events: ready,
 check, progress, result, error, cancelled. Jobs run one at a time in arrival order; cancel is honoured at the next
-optimizer step.
+convolution the job runs (engine/cancel.py), well within a second.
 End of input without a shutdown (the add-on or Blender died) cancels the running and queued jobs.
 Stdout carries only protocol lines; anything else the engine prints goes to stderr.
 """
@@ -16,9 +16,11 @@ import sys
 import threading
 import time
 import traceback
+from contextlib import nullcontext
 from pathlib import Path
 
 from . import __version__
+from .cancel import cancellable
 from .errors import Cancelled, EngineError
 
 PROTOCOL_VERSION = 1
@@ -100,7 +102,9 @@ class Worker:
                            "stylize_texture": self.stylize_texture, "train": self.train}.get(request.get("type"))
                 if handler is None:
                     raise EngineError(f"unknown request type '{request.get('type')}'")
-                handler(job, request)
+                # hello stays free of torch (its import takes seconds); every other job can be cancelled mid-pass
+                with nullcontext() if handler == self.hello else cancellable(lambda: job in self.cancelled):
+                    handler(job, request)
             except Cancelled:
                 self.send({"type": "cancelled", "job": job})
             except EngineError as exc:
