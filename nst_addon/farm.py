@@ -9,24 +9,25 @@ clicks Submit with a Flamenco target and Blender allows online access. Never imp
 from __future__ import annotations
 
 import getpass
+import importlib
 import json
 import platform
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import bpy
-from bpy.props import EnumProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
-from bpy_extras.io_utils import ExportHelper
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty, StringProperty
 
 from .properties import engine_settings, scene_settings
 from .worker_client import EXTENSION_ROOT
 
-try:  # inside the installed extension, farm/ is a package beside nst_addon/
-    from ..farm.openjd import bundle as openjd
-except ImportError:  # nst_addon imported as a top-level package (python -m nst_addon.batch): the repository root
-    from farm.openjd import bundle as openjd  # is on sys.path
+if TYPE_CHECKING:
+    from farm.openjd import bundle as openjd
+else:  # farm/ sits beside nst_addon/: inside the installed extension's package, or top-level when the repository
+    # root is on sys.path (python -m nst_addon.batch)
+    openjd = importlib.import_module(f"{(__package__ or '').rpartition('.')[0]}.farm.openjd.bundle".lstrip("."))
 
 FLAMENCO_JOB_TYPE = "nst-stylize"
 HTTP_TIMEOUT_S = 10.0
@@ -88,8 +89,9 @@ def farm_settings(scene: bpy.types.Scene | None) -> NST_FarmSettings:
     return getattr(scene, "nst_farm")
 
 
-def job_from_scene(scene: bpy.types.Scene) -> openjd.NstJob:
+def job_from_scene(scene: bpy.types.Scene | None) -> openjd.NstJob:
     """The farm job for the .blend and its scene's settings; raises ValueError saying what to fix."""
+    assert scene is not None, "no scene in this context"
     if not bpy.data.filepath:
         raise ValueError("the .blend has never been saved: save it where the farm's workers can read it")
     settings, farm = scene_settings(scene), farm_settings(scene)
@@ -210,14 +212,21 @@ class NST_OT_farm_submit(bpy.types.Operator):
         return {"FINISHED"}
 
 
-class NST_OT_farm_export_flamenco(bpy.types.Operator, ExportHelper):
+class NST_OT_farm_export_flamenco(bpy.types.Operator):
     """Write the Flamenco job as JSON (the body of POST /api/v3/jobs), to submit later or by another tool"""
 
     bl_idname = "nst.farm_export_flamenco"
     bl_label = "Export Flamenco Job"
     bl_options = {"REGISTER"}
-    filename_ext = ".json"
+    filepath: StringProperty(subtype="FILE_PATH")  # type: ignore[valid-type]
     filter_glob: StringProperty(default="*.json", options={"HIDDEN"})  # type: ignore[valid-type]
+    check_existing: BoolProperty(default=True, options={"HIDDEN"})  # type: ignore[valid-type]
+
+    def invoke(self, context: bpy.types.Context, event: bpy.types.Event) -> Result:
+        if not self.filepath:
+            self.filepath = str(Path(bpy.data.filepath or "untitled.blend").with_suffix("")) + "-flamenco.json"
+        context.window_manager.fileselect_add(self)
+        return {"RUNNING_MODAL"}
 
     def execute(self, context: bpy.types.Context) -> Result:
         farm = farm_settings(context.scene)

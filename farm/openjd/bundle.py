@@ -294,7 +294,7 @@ def run_bundle(folder: Path, openjd_args: list[str]) -> int:
     """Runs a bundle on this machine with `openjd run` (every step in dependency order, or as `openjd_args` say),
     with the values of its parameter_values.yaml; returns openjd's exit status."""
     try:
-        import yaml
+        import yaml  # type: ignore[import-untyped]
     except ImportError:
         raise ValueError("running a bundle needs openjd-cli and PyYAML: pip install -r requirements-dev.txt") from None
     openjd = shutil.which("openjd") or shutil.which("openjd", path=str(Path(sys.executable).parent))
