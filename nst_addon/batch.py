@@ -49,6 +49,21 @@ def build_parser(with_blend_file: bool) -> argparse.ArgumentParser:
     parser.add_argument("--engine-python", metavar="PATH", help="a Python with torch for the engine (default: "
                                                                  "the add-on's preference, else this Python)")
     parser.add_argument("--device", choices=("auto", "cuda", "cpu"))
+    farm = parser.add_argument_group("render-farm tasks", "run one stage on one chunk (--frames) of a shot")
+    farm.add_argument("--stage", choices=("all", "render", "stylize", "train", "join"), default="all",
+                      help="all: render and stylize (default); render or stylize only; train: the shot's network "
+                           "(anchors); join: crossfade overlap chunks into stylized/")
+    farm.add_argument("--shot", metavar="S-E", help="the whole shot when --frames is one chunk of it (default: the "
+                                                     "frames given are the shot)")
+    farm.add_argument("--chunking", choices=("strict", "overlap", "anchors"), default="strict",
+                      help="strict: continue the previous chunk (identical to one machine, chunks in order); overlap: "
+                           "start --warmup frames early, join after (parallel); anchors: a network trained on "
+                           "--keyframes (parallel)")
+    farm.add_argument("--warmup", type=int, default=4, metavar="W", help="overlap: warm-up frames (default 4)")
+    farm.add_argument("--keyframes", type=int, default=4, metavar="N", help="anchors: keyframes (default 4)")
+    farm.add_argument("--train-steps", type=int, metavar="N", help="anchors: training steps of the shot's network")
+    farm.add_argument("--resume-from", metavar="DIR", help="strict: the previous chunk's stylized frames, if not in "
+                                                          "OUTPUT/stylized")
     return parser
 
 
@@ -92,6 +107,16 @@ def apply_arguments(scene: bpy.types.Scene, args: argparse.Namespace) -> None:
     settings.overwrite = args.overwrite
     if args.no_temporal:
         settings.temporal = False
+    if args.train_steps is not None:
+        settings.train_steps = args.train_steps
+    if args.warmup < 0 or args.keyframes < 1:
+        raise ValueError("--warmup takes 0 or more frames and --keyframes 1 or more")
+    if args.shot:
+        shot = _frame_range(args.shot)
+        if args.frames and not (shot[0] <= scene.frame_start <= scene.frame_end <= shot[1]):
+            raise ValueError(f"--frames {args.frames} is not inside --shot {args.shot}")
+        if not args.frames:
+            scene.frame_start, scene.frame_end = shot
     for name in args.keep_original:
         object_settings(_object(scene, name)).mode = "KEEP"
     for pair in args.object_style:
@@ -111,6 +136,11 @@ def _object(scene: bpy.types.Scene, name: str) -> bpy.types.Object:
         raise ValueError(f"no object named '{name}' in the scene '{scene.name}' (it has: "
                          f"{', '.join(sorted(o.name for o in scene.objects))})")
     return ob
+
+
+def _is_farm_task(args: argparse.Namespace) -> bool:
+    """Whether the command asks for one farm stage or chunk, rather than the whole animation."""
+    return args.stage != "all" or bool(args.shot) or args.chunking != "strict"
 
 
 def _ensure_registered() -> None:
@@ -137,7 +167,12 @@ def run(args: argparse.Namespace) -> int:
     print(f"[nst] {scene.name}: frames {scene.frame_start}-{scene.frame_end} -> "
           f"{bpy.path.abspath(scene_settings(scene).output_folder)}", flush=True)
     try:
-        result = getattr(bpy.ops, "nst").stylize_animation()
+        if _is_farm_task(args):
+            result = getattr(bpy.ops, "nst").farm_task(
+                stage=args.stage.upper(), shot=args.shot or "", chunking=args.chunking.upper(), warmup=args.warmup,
+                keyframes=args.keyframes, resume_from=args.resume_from or "")
+        else:
+            result = getattr(bpy.ops, "nst").stylize_animation()
     except RuntimeError as exc:
         print(f"error: {str(exc).removeprefix('Error: ').strip()}", file=sys.stderr)
         return EXIT_FAILED

@@ -241,7 +241,7 @@ class WorkerOperator(bpy.types.Operator):
             self.timer = None
 
 
-def _object_regions(scene: bpy.types.Scene, with_motion: bool) -> tuple[dict[str, dict], list[str]]:
+def object_regions(scene: bpy.types.Scene, with_motion: bool) -> tuple[dict[str, dict], list[str]]:
     """Check per-object style files, set up passes and pass indices; the worker's regions and what changed."""
     rendering.region_settings(scene)  # validates style files before anything in the scene changes
     changes = rendering.prepare_passes(scene, with_motion)
@@ -279,7 +279,7 @@ class NST_OT_stylize_render(WorkerOperator):
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
         styles, weights = rendering.scene_styles(scene_settings(scene), folder)
-        regions, changes = _object_regions(scene, with_motion=False)
+        regions, changes = object_regions(scene, with_motion=False)
         files = rendering.FrameFiles.in_folder(folder, scene.frame_current)
         use_last = scene_settings(scene).use_last_render and not changes  # a changed pass needs a new render
 
@@ -312,7 +312,7 @@ class NST_OT_stylize_animation(WorkerOperator):
             raise AddonError("set an output folder for the animation")
         folder = Path(bpy.path.abspath(scene_settings(scene).output_folder))
         styles, weights = rendering.scene_styles(scene_settings(scene), user_folder("jobs", "animation-styles"))
-        regions, _ = _object_regions(scene, with_motion=True)
+        regions, _ = object_regions(scene, with_motion=True)
         overwrite = scene_settings(scene).overwrite
         self.folder = folder
         frames = [(frame, rendering.FrameFiles.in_folder(folder, frame))
