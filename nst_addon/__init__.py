@@ -9,11 +9,11 @@ import atexit
 
 import bpy
 
-from . import engine_setup, farm, library, operators, properties, texture_operator, ui
+from . import engine_setup, farm, farm_task, library, operators, properties, texture_operator, ui
 from .worker_client import shutdown_shared
 
-CLASSES = (*properties.CLASSES, *operators.CLASSES, *texture_operator.CLASSES, *engine_setup.CLASSES,
-           *ui.CLASSES, *farm.CLASSES)
+CLASSES = (*properties.CLASSES, *operators.CLASSES, *farm_task.CLASSES, *texture_operator.CLASSES,
+           *engine_setup.CLASSES, *ui.CLASSES, *farm.CLASSES)
 
 
 def register() -> None:
