@@ -31,7 +31,8 @@ const JOB_TYPE = {
         { key: "keyframes", type: "int32", default: 4, propargs: { min: 1 }, visible: "submission",
           description: "anchors: keyframes of the shot stylized by optimization to train the shot's network" },
         { key: "styles", type: "string", default: "", visible: "submission",
-          description: "Style images as the workers see them, separated by ';' (empty: the styles saved in the scene)" },
+          description: "Style images as the workers see them, separated by ';' " +
+                       "(empty: the styles saved in the scene)" },
         { key: "method", type: "string", choices: ["quality", "fast"], eval: "C.scene.nst.method.lower()",
           visible: "submission", description: "quality: optimize each frame; fast: the style's trained network" },
         { key: "size", type: "int32", eval: "C.scene.nst.final_size_px", propargs: { min: 0 }, visible: "submission",
@@ -49,7 +50,8 @@ const JOB_TYPE = {
         // Automatically evaluated settings:
         { key: "output_dir", type: "string", subtype: "dir_path", required: true, editable: false, visible: "web",
           eval: "str(Path(abspath(bpy.path.abspath(C.scene.nst.output_folder)), jobname))",
-          description: "The scene's Neural Style output folder, one sub-folder per job: render/, stylized/, the video" },
+          description: "The scene's Neural Style output folder, one sub-folder per job: " +
+                       "render/, stylized/, the video" },
         { key: "blendfile", type: "string", required: true, visible: "web",
           description: "Path of the Blend file to render" },
         { key: "fps", type: "float", required: true, eval: "C.scene.render.fps / C.scene.render.fps_base",
@@ -77,8 +79,8 @@ function compileJob(job) {
         return task;
     });
 
-    const compileStrategy = { strict: compileStrict, overlap: compileOverlap, anchors: compileAnchors }[settings.chunking];
-    const videoInputs = compileStrategy(job, settings, chunks, shot, renderTasks);
+    const strategies = { strict: compileStrict, overlap: compileOverlap, anchors: compileAnchors };
+    const videoInputs = strategies[settings.chunking](job, settings, chunks, shot, renderTasks);
 
     const video = author.Task("encode-video", "ffmpeg");
     video.addCommand(author.Command("frames-to-video", {
@@ -193,7 +195,9 @@ function checkSettings(settings) {
     }
     for (const [key, choices] of [["chunking", ["strict", "overlap", "anchors"]], ["method", ["quality", "fast"]],
                                   ["device", ["auto", "cuda", "cpu"]]]) {
-        if (choices.indexOf(settings[key]) < 0) problems.push(`${key} "${settings[key]}" is not one of ${choices.join(", ")}`);
+        if (choices.indexOf(settings[key]) < 0) {
+            problems.push(`${key} "${settings[key]}" is not one of ${choices.join(", ")}`);
+        }
     }
     for (const key of ["blendfile", "output_dir", "batch_script"]) {
         if (!settings[key]) problems.push(`${key} is required`);

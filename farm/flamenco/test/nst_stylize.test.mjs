@@ -164,7 +164,7 @@ test("refused settings name the problem", () => {
   assert.throws(() => compile({ chunking: "overlap", warmup: -1 }), /warmup must be 0 or more/);
 });
 
-test("settings: valid Flamenco setting types; frames, output, fps and engine choices are evaluated from the scene", () => {
+test("settings: valid Flamenco setting types; frames, output, fps, engine choices evaluated from the scene", () => {
   const settings = Object.fromEntries(jobType.JOB_TYPE.settings.map((s) => [s.key, s]));
   for (const setting of jobType.JOB_TYPE.settings) {
     assert.ok(["string", "int32", "float", "bool"].includes(setting.type), setting.key);
@@ -187,6 +187,7 @@ test("compile.mjs prints the job as JSON, and a refused job as one line with sta
                         { input: JSON.stringify({ ...SUBMITTED, frames: "1-2,9" }), encoding: "utf8" });
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /^error: frames "1-2,9" must be one contiguous range/m);
-  const types = JSON.parse(execFileSync("node", [COMPILE_CLI, "job-type", SCRIPT], { stdio: ["ignore", "pipe", "ignore"] }));
+  const types = JSON.parse(execFileSync("node", [COMPILE_CLI, "job-type", SCRIPT],
+                                        { stdio: ["ignore", "pipe", "ignore"] }));
   assert.equal(types.label, "Neural Style Transfer");
 });
