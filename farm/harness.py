@@ -358,15 +358,18 @@ def main(argv: list[str] | None = None) -> int:
                         help=f"a Manager variable (default: nst={REPO})")
     parser.add_argument("--kill", type=_kill, metavar="TASK@SECONDS",
                         help="kill this task's first attempt after SECONDS (fault drill; it is then retried)")
-    parser.add_argument("--print-job", action="store_true", help="print the compiled job as JSON and stop")
+    parser.add_argument("--write-job", type=Path, metavar="FILE",
+                        help="write the compiled job (settings, tasks) as JSON to FILE and stop")
     args = parser.parse_args(argv)
 
     try:
         settings = submission_settings(args.blend_file, args.job_name, dict(args.set))
         job = compile_job(settings, args.job_name)
-        if args.print_job:
-            print(json.dumps({"name": job.name, "settings": job.settings,
-                              "tasks": [t.__dict__ for t in job.tasks]}, indent=1, default=str))
+        if args.write_job:
+            args.write_job.write_text(json.dumps({"name": job.name, "settings": job.settings, "tasks": [
+                {"name": t.name, "type": t.type, "commands": t.commands, "dependencies": t.dependencies}
+                for t in job.tasks]}, indent=1))
+            print(f"wrote {args.write_job}: {len(job.tasks)} tasks")
             return 0
         gpu = args.workers if args.gpu_workers is None else args.gpu_workers
         workers = [Worker(f"w{i + 1}", ALL_TASK_TYPES if i < gpu else ALL_TASK_TYPES - {"nst-gpu"})
