@@ -103,12 +103,14 @@ def job_from_scene(scene: bpy.types.Scene | None) -> openjd.NstJob:
         raise ValueError(f"the scene '{scene.name}' has no active camera: the workers could not render it")
     code = farm.worker_code_folder or str(EXTENSION_ROOT)
     job = openjd.NstJob(
-        blend_file=bpy.data.filepath, output_dir=bpy.path.abspath(settings.output_folder).rstrip("/\\"),
+        blend_file=bpy.data.filepath, output_dir="",
         frames=(scene.frame_start, scene.frame_end), styles=[], chunk_size=farm.chunk_size, chunking=farm.chunking,
         warmup=farm.warmup, keyframes=farm.keyframes, method=settings.method.lower(), size=settings.final_size_px,
         iterations=settings.final_iterations, fps=farm.fps or scene.render.fps / scene.render.fps_base,
         python=farm.worker_python or engine_settings().python, code_folder=code,
         blender=farm.worker_blender if farm.worker_command == "BLENDER" else "", priority=farm.priority)
+    # One sub-folder of the scene's output folder per job, as Flamenco's own add-on names it for nst-stylize.
+    job.output_dir = str(Path(bpy.path.abspath(settings.output_folder)) / job.job_name)
     job.validate()
     return job
 

@@ -115,7 +115,7 @@ def test_export_openjd_bundle_carries_the_scene_and_never_overwrites(shot, tmp_p
 
     got = values(bundle)
     assert got["BlendFile"] == bpy.data.filepath == str(tmp_path / "shot.blend")
-    assert got["OutputDir"] == str(tmp_path / "out")
+    assert got["OutputDir"] == str(tmp_path / "out" / "NST shot 1-4 (overlap)")  # one folder per job
     assert (got["Frames"], got["ChunkSize"], got["Chunking"], got["Warmup"]) == ("1-4", 2, "overlap", 1)
     assert (got["Method"], got["Iterations"], got["Size"], got["Fps"]) == ("quality", 7, 0, 24.0)
     assert got["Python"] == sys.executable and got["deadline:priority"] == 50
@@ -153,7 +153,8 @@ def test_flamenco_submit_posts_the_job_to_the_manager(shot, online_access, manag
     assert body["type"] == "nst-stylize" and body["priority"] == 70
     assert body["submitter_platform"] == {"linux": "linux", "darwin": "darwin", "win32": "windows"}[sys.platform]
     settings = body["settings"]
-    assert settings["blendfile"] == str(tmp_path / "shot.blend") and settings["output_dir"] == str(tmp_path / "out")
+    assert settings["blendfile"] == str(tmp_path / "shot.blend") and settings["output_dir"] == str(
+        tmp_path / "out" / "NST shot 1-4 (anchors)")
     assert (settings["frames"], settings["chunk_size"], settings["chunking"], settings["keyframes"]) == (
         "1-4", 2, "anchors", 3)
     assert (settings["method"], settings["iterations"], settings["fps"], settings["styles"]) == ("quality", 7, 24.0, "")
