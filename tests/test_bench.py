@@ -1,0 +1,27 @@
+"""`python -m engine.bench --quick`: every row kind is measured, for us and for pastiche 1.6.0, and reported."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+from support import REPO
+
+
+def test_quick_benchmark_reports_every_row_with_positive_figures(tmp_path):
+    report = tmp_path / "bench.md"
+    subprocess.run([sys.executable, "-m", "engine.bench", "--quick", "--device", "cpu", "--out", str(report)],
+                   cwd=REPO, check=True, capture_output=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300)
+    text = report.read_text()
+    assert "python -m engine.bench --quick --device cpu --out" in text and "torch threads" in text
+    rows = [line.split(" | ") for line in text.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    assert [re.sub(r"[ (].*", "", row[0][2:]) for row in rows] == ["optimizer", "job", "fast", "fast", "fast",
+                                                                    "animation"]
+    for row in rows:
+        ours, theirs, speedup = (float(cell.strip("≈ *×")) for cell in row[2:5])
+        assert ours > 0 and theirs > 0 and speedup > 0, row
+    measured = [row for row in rows if not row[0].startswith("| job")]
+    assert all(float(row[5]) > 0 for row in measured)  # peak memory, ours
+    assert sum(row[3].startswith("≈") for row in rows) == 2  # pastiche ran on the first fast frame only
