@@ -22,7 +22,7 @@ test: $(STAMP)
 	$(PY) -m pytest
 
 bench: $(STAMP)
-	$(PY) scripts/benchmark.py
+	$(PY) -m engine.bench
 
 sheets: $(STAMP)
 	$(PY) scripts/contact_sheets.py
