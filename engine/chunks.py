@@ -5,7 +5,8 @@ Three strategies:
   out bit-identical to a one-machine run; chunks run one after another.
 - overlap: a chunk starts `warmup` frames early, from scratch, and the join crossfades those warm-up frames into
   the previous chunk's last frames; all chunks run at once.
-- anchors: a per-shot network is trained once on keyframes; every chunk then runs it, independent of the others.
+- anchors: a per-shot network is trained once on keyframes; every chunk then runs it, independent of the others
+  (starting `warmup` frames early, cheaply, so the flow-guided blend between frames continues across borders).
 
 Frames are named by number (the trailing digits of the file name, e.g. frame_0042.png is 42).
 """
@@ -43,7 +44,7 @@ class Chunk:
     first: int
     last: int
     chunking: str = "strict"
-    warmup: int = 4  # overlap: frames stylized before `first` and crossfaded
+    warmup: int = 4  # overlap: frames stylized before `first` and crossfaded; anchors: frames run before `first`
     resume_from: Path | None = None  # strict: where the previous chunk's results are, if not in the output folder
 
     def __post_init__(self):
@@ -86,6 +87,7 @@ def chunk_frames(shot: Sequence[ShotFrame], chunk: Chunk, output_dir: Path, long
 
     strict: the `long_term_frames` frames before the chunk come first as context, read from the output folder (or
     `resume_from`); they must exist. overlap: the warm-up frames and the chunk go to OUTPUT/chunks/FIRST-LAST/.
+    anchors: the chunk goes to the output folder, its warm-up frames to OUTPUT/chunks/FIRST-LAST/.
     """
     numbers = [frame.number for frame in shot]
     if len(set(numbers)) != len(numbers):
@@ -110,8 +112,11 @@ def chunk_frames(shot: Sequence[ShotFrame], chunk: Chunk, output_dir: Path, long
         folder.mkdir(parents=True, exist_ok=True)
         return [sequence_frame(i, folder) for i in range(max(0, start - chunk.warmup), stop)]
     frames = [sequence_frame(i, output_dir) for i in range(start, stop)]
-    if chunk.chunking == "anchors":
-        return frames
+    if chunk.chunking == "anchors":  # the warm-up rebuilds the flow-guided blend's history (its results are kept
+        warmup = output_dir / CHUNKS_FOLDER / chunk.name  # apart); the network itself needs no history
+        if start > 0 and chunk.warmup:
+            warmup.mkdir(parents=True, exist_ok=True)
+        return [sequence_frame(i, warmup) for i in range(max(0, start - chunk.warmup), start)] + frames
     context = []
     for index in range(max(0, start - long_term_frames), start):
         earlier = sequence_frame(index, output_dir, context=True)

@@ -59,7 +59,8 @@ def build_parser(with_blend_file: bool) -> argparse.ArgumentParser:
                       help="strict: continue the previous chunk (identical to one machine, chunks in order); overlap: "
                            "start --warmup frames early, join after (parallel); anchors: a network trained on "
                            "--keyframes (parallel)")
-    farm.add_argument("--warmup", type=int, default=4, metavar="W", help="overlap: warm-up frames (default 4)")
+    farm.add_argument("--warmup", type=int, default=4, metavar="W", help="overlap and anchors: frames run before the chunk "
+                                                                          "(default 4)")
     farm.add_argument("--keyframes", type=int, default=4, metavar="N", help="anchors: keyframes (default 4)")
     farm.add_argument("--train-steps", type=int, metavar="N", help="anchors: training steps of the shot's network")
     farm.add_argument("--resume-from", metavar="DIR", help="strict: the previous chunk's stylized frames, if not in "

@@ -69,7 +69,7 @@ class NST_OT_farm_task(WorkerOperator):
         if self.stage == "TRAIN":
             return [self._train_step(scene, files, styles)]
         if self.stage == "STYLIZE":
-            history = {"OVERLAP": self.warmup, "STRICT": 2}.get(self.chunking, 0)  # strict: the long-term frames
+            history = {"STRICT": 2}.get(self.chunking, self.warmup)  # strict: the long-term frames
             missing = [f for f in shot if chunk[0] - history * scene.frame_step <= f <= chunk[-1]
                        and not files[f].rendered]
             if missing:

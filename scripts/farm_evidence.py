@@ -2,8 +2,8 @@
 
 Reports, per strategy, how far the chunked frames are from the one-machine frames (exact for strict), and the
 warping error (flicker) across chunk borders next to the warping error inside chunks. Writes docs/farm.md.
-Usage: python scripts/farm_evidence.py [--renders out/demo/render] [--chunk 3] [--size 160] [--iterations 60]
-(without renders, the occluder scene of scripts/temporal_evidence.py is rendered first).
+Usage: python scripts/farm_evidence.py [--renders DIR] [--frames 18] [--chunk 6] [--warmup 4] [--size 160]
+(without --renders, the occluder scene of scripts/temporal_evidence.py is rendered first).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "scripts")]
 
-from engine.chunks import Chunk, ShotFrame, chunk_frames, join_overlaps  # noqa: E402
+from engine.chunks import Chunk, ShotFrame, chunk_frames, frame_number, join_overlaps  # noqa: E402
 from engine.fast.train import TrainSettings, train_shot  # noqa: E402
 from engine.imageio import read_rgb  # noqa: E402
 from engine.metrics import warping_errors  # noqa: E402
@@ -30,8 +30,6 @@ STYLE = REPO / "styles" / "starry_night.jpg"
 
 
 def shot_frames(renders: Path) -> list[ShotFrame]:
-    from engine.chunks import frame_number
-
     return [ShotFrame(frame_number(png), png, png.with_suffix(".exr")) for png in sorted(renders.glob("*.png"))]
 
 
@@ -52,9 +50,10 @@ def run(engine, shot, out: Path, chunks: list[Chunk], settings: SequenceSettings
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--renders", type=Path, default=REPO / "out" / "demo" / "render")
-    parser.add_argument("--chunk", type=int, default=3, help="frames per chunk")
-    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--renders", type=Path, help="frame_NNNN.png + .exr from the add-on (default: render one)")
+    parser.add_argument("--frames", type=int, default=18, help="frames of the rendered shot")
+    parser.add_argument("--chunk", type=int, default=6, help="frames per chunk")
+    parser.add_argument("--warmup", type=int, default=4)
     parser.add_argument("--size", type=int, default=160)
     parser.add_argument("--iterations", type=int, default=60)
     parser.add_argument("--train-steps", type=int, default=300)
@@ -63,11 +62,11 @@ def main() -> int:
     args = parser.parse_args()
     shutil.rmtree(args.out, ignore_errors=True)
     renders = args.renders
-    if not list(renders.glob("*.exr")):
+    if renders is None:
         from temporal_evidence import render_occluder_scene
 
         renders = args.out / "render"
-        render_occluder_scene(renders, frames=9, width=256, height=144)
+        render_occluder_scene(renders, frames=args.frames, width=256, height=144)
     shot = shot_frames(renders)
     style = read_rgb(STYLE)
     engine = StyleTransfer(device="auto")
@@ -87,13 +86,16 @@ def main() -> int:
     fast = SequenceSettings(model=str(model), stylize_options=dict(size_px=args.size))
     runs["anchors one machine"] = run(None, shot, args.out / "anchors_one_machine",
                                       [Chunk(whole.first, whole.last, "anchors")], fast, style) + trained_s
-    runs["anchors"] = run(None, shot, args.out / "anchors", [Chunk(a, b, "anchors") for a, b in ranges], fast,
-                          style) + trained_s
+    runs["anchors"] = run(None, shot, args.out / "anchors",
+                          [Chunk(a, b, "anchors", args.warmup) for a, b in ranges], fast, style) + trained_s
 
     names = [f"{frame.content.stem}.png" for frame in shot]
     motions = [frame_motion(later, earlier, None, None, "vectors", {}) for earlier, later in
                zip(chunk_frames(shot, whole, renders), chunk_frames(shot, whole, renders)[1:])]
-    borders = {i for i, frame in enumerate(shot[1:]) if any(frame.number == a for a, _ in ranges)}
+    firsts = {a for a, _ in ranges[1:]}
+    crossfaded = {n for a in firsts for n in range(a - args.warmup, a)}
+    kinds = ["border" if later.number in firsts else "crossfade" if {earlier.number, later.number} & crossfaded
+             else "inside" for earlier, later in zip(shot, shot[1:])]
 
     def frames(name):
         return [read_rgb(args.out / name.replace(" ", "_") / n) for n in names]
@@ -103,21 +105,22 @@ def main() -> int:
                             ("anchors one machine", None), ("anchors", "anchors one machine")):
         images = frames(name)
         errors = warping_errors(images, motions)
-        border = np.mean([e for i, e in enumerate(errors) if i in borders])
-        inside = np.mean([e for i, e in enumerate(errors) if i not in borders])
+        by_kind = {kind: np.mean([e for e, k in zip(errors, kinds) if k == kind]) for kind in set(kinds)}
         if reference is None:
             difference = "reference"
         else:
             gaps = [np.abs(a - b) for a, b in zip(images, frames(reference))]
-            difference = f"max {max(g.max() for g in gaps):.4f}, mean {np.mean([g.mean() for g in gaps]):.4f}"
-        rows.append(f"| {name} | {difference} | {border:.4f} | {inside:.4f} | {runs[name]:.0f} |")
-    table = "\n".join(["| run | difference from its one-machine run | warping error across chunk borders | "
-                       "inside chunks | seconds |", "|---|---|---|---|---|", *rows])
+            difference = f"max {max(g.max() for g in gaps):.3f}, mean {np.mean([g.mean() for g in gaps]):.4f}"
+        rows.append(f"| {name} | {difference} | {by_kind['border']:.4f} | {by_kind['crossfade']:.4f} | "
+                    f"{by_kind['inside']:.4f} | {runs[name]:.0f} |")
+    table = "\n".join(["| run | difference from its one-machine run | warping error: pairs across a chunk border | "
+                       "pairs in an overlap's crossfade | other pairs | seconds |", "|---|---|---|---|---|---|", *rows])
     command = " ".join(["python", "scripts/farm_evidence.py", *sys.argv[1:]])
     report = (f"# Farm chunks: evidence\n\n`{command}` on {len(shot)} frames from {renders.relative_to(REPO)} "
               f"({args.size} px, {args.iterations} iterations, chunks of {args.chunk}: "
               f"{', '.join(f'{a}-{b}' for a, b in ranges)}; overlap warm-up {args.warmup}; anchors: a per-shot "
-              f"network on {len(ranges)} keyframes, {args.train_steps} steps, training time included).\n\n"
+              f"network on {len(ranges)} keyframes, {args.train_steps} steps, training time included, chunks "
+              f"starting {args.warmup} frames early).\n\n"
               f"{table}\n\nDifferences are per channel in [0, 1]. The warping error (Lai et al. 2018) uses the "
               "render's motion vectors; 'borders' are the frame pairs that straddle two chunks.\n")
     args.report.write_text(report)
