@@ -58,7 +58,8 @@ class NST_FarmSettings(bpy.types.PropertyGroup):
                ("anchors", "Anchors", "A network trained on keyframes of the shot stylizes all chunks side by side")],
         default="strict")
     warmup: IntProperty(  # type: ignore[valid-type]
-        name="Warmup", default=4, min=0, description="Overlap: frames before each chunk that it stylizes again")
+        name="Warmup", default=4, min=0,
+        description="Overlap and anchors: frames before each chunk that it runs again, so the look carries across")
     keyframes: IntProperty(  # type: ignore[valid-type]
         name="Keyframes", default=4, min=1, description="Anchors: keyframes the shot's network is trained on")
     priority: IntProperty(name="Priority", default=50, min=0, max=100)  # type: ignore[valid-type]
@@ -264,9 +265,9 @@ class NST_PT_farm(bpy.types.Panel):
             layout.prop(farm, "bundle_folder")
         layout.prop(farm, "chunk_size")
         layout.prop(farm, "chunking")
-        if farm.chunking == "overlap":
+        if farm.chunking in ("overlap", "anchors"):
             layout.prop(farm, "warmup")
-        elif farm.chunking == "anchors":
+        if farm.chunking == "anchors":
             layout.prop(farm, "keyframes")
         layout.prop(farm, "priority")
         layout.prop(farm, "fps")

@@ -70,7 +70,7 @@ class NstJob:
             raise ValueError(f"device '{self.device}' is not one of {', '.join(DEVICES)}")
         if self.method == "fast" and len(self.styles) > 1:
             raise ValueError("the fast method uses one style's trained model: give one style, or use quality")
-        if self.chunking == "overlap" and self.warmup < 0:
+        if self.chunking in ("overlap", "anchors") and self.warmup < 0:
             raise ValueError(f"warmup {self.warmup}: give 0 or more frames")
         if self.chunking == "anchors" and self.keyframes < 1:
             raise ValueError(f"keyframes {self.keyframes}: give at least 1")
@@ -125,9 +125,10 @@ def _parameters(job: NstJob) -> list[dict]:
         {"name": "Chunking", "type": "STRING", "value": job.chunking, "allowedValues": [job.chunking],
          "description": f"How chunks stay flicker-free across their borders. {fixed}"},
     ]
-    if job.chunking == "overlap":
+    if job.chunking in ("overlap", "anchors"):
         params.append({"name": "Warmup", "type": "INT", "minValue": 0, "value": job.warmup,
-                       "description": "Frames each chunk stylizes before its first one, crossfaded by Join"})
+                       "description": "Frames each chunk runs before its first one, so the look carries across "
+                                      "chunk borders"})
     if job.chunking == "anchors":
         params.append({"name": "Keyframes", "type": "INT", "minValue": 1, "value": job.keyframes,
                        "description": "Keyframes the per-shot network is trained on"})
@@ -165,7 +166,7 @@ def _batch_command(job: NstJob, stage: str, frames: str) -> dict:
         command, args = "{{Param.Python}}", ["-m", "nst_addon.batch", "{{Param.BlendFile}}"]
     args += ["--stage", stage, "--frames", frames, "--shot", "{{Param.Frames}}", "--output", "{{Param.OutputDir}}",
              "--chunking", "{{Param.Chunking}}"]
-    if job.chunking == "overlap":
+    if job.chunking in ("overlap", "anchors"):
         args += ["--warmup", "{{Param.Warmup}}"]
     if job.chunking == "anchors":
         args += ["--keyframes", "{{Param.Keyframes}}"]
@@ -321,7 +322,7 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument("--bundle-dir", required=True, metavar="DIR", help="a new bundle folder is made in here")
     export.add_argument("--chunk-size", type=int, default=10)
     export.add_argument("--chunking", choices=CHUNKINGS, default="strict")
-    export.add_argument("--warmup", type=int, default=4, help="overlap: frames stylized before each chunk")
+    export.add_argument("--warmup", type=int, default=4, help="overlap, anchors: frames run before each chunk")
     export.add_argument("--keyframes", type=int, default=4, help="anchors: keyframes the shot network learns from")
     export.add_argument("--method", choices=METHODS, default="quality")
     export.add_argument("--size", type=int, default=0, help="longest side in px; 0 = the render's size")
