@@ -61,6 +61,14 @@ def _add_optimizer_options(p) -> None:
                    help="weight per style layer: more on relu1_1/relu2_1 gives fine strokes, relu4_1/relu5_1 coarse")
     p.add_argument("--style-scale", type=float, default=1.0, help="size of the style relative to the output")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default auto)")
+    p.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto",
+                   help="loss network arithmetic (default auto: bf16 on CUDA, fp32 elsewhere)")
+    p.add_argument("--memory-budget", type=float, default=None, metavar="GB",
+                   help="memory the job may use on its device; larger scales run as tiles to stay under it "
+                        "(default: most of the free GPU memory or RAM)")
+    p.add_argument("--fallback", choices=("none", "classic"), default="none",
+                   help="when even the CPU runs out of memory: 'classic' writes a colour-transfer and "
+                        "edge-preserving filter instead of failing (default none)")
     p.add_argument("--cache-dir", default="default", help="style-target cache folder")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the style-target cache")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -74,7 +82,8 @@ def _add_stylize(subparsers) -> None:
     p.add_argument("--model", help="fast stylization instead: a model name (see 'python -m engine models') or a "
                                    ".safetensors file; --size, --strength, --preserve-color and --mask apply")
     p.add_argument("--tile", type=int, default=None, metavar="PX",
-                   help="with --model: tile images larger than PX on a side (default 2048 on the CPU, 4096 on a GPU)")
+                   help="tile images larger than PX on a side: with --model the passes of the network (default "
+                        "2048 on the CPU, 4096 on a GPU); by optimization the scales (default: from --memory-budget)")
     p.add_argument("--mask", help="label map: region ids per pixel (PNG/EXR) or soft masks (.npy, R x H x W)")
     p.add_argument("--init", default="content", help="start from 'content', 'noise' or an image path")
     p.add_argument("--save-every", type=int, default=0, metavar="N",
@@ -96,7 +105,9 @@ def _optimizer_options(args) -> dict:
                 preserve_color=args.preserve_color, content_weight=args.content_weight, tv_weight=args.tv_weight,
                 content_layers=content_layers, style_layers=style_layers,
                 style_layer_weights=args.style_layer_weights, style_loss=args.style_loss,
-                style_weight=args.style_weight, style_scale=args.style_scale)
+                style_weight=args.style_weight, style_scale=args.style_scale, precision=args.precision,
+                tile_px=getattr(args, "tile", None), memory_budget_gb=args.memory_budget,
+                allow_classic_fallback=args.fallback == "classic")
 
 
 def _region_strengths(args) -> dict[int, float]:
@@ -168,11 +179,15 @@ def _run_stylize(args) -> int:
         options.update(label_map=read_label_map(args.mask), regions=regions or None)
     engine = _engine(args)
     bar = _progress_bar(args)
+    warned = []
 
     def on_progress(progress):
+        _warn(progress.notices[len(warned):], bar)
+        warned[:] = progress.notices
         if bar is not None:
+            tile = f" tile {progress.tile}/{progress.tiles}" if progress.tiles > 1 else ""
             bar.set_description(f"scale {progress.scale}/{progress.scales} ({progress.width_px}x{progress.height_px})"
-                                f" it {progress.iteration}/{progress.iterations}")
+                                f"{tile} it {progress.iteration}/{progress.iterations}")
             bar.set_postfix_str(f"loss {progress.loss:.4g}")
             bar.update(round(progress.fraction_done * 1000) - bar.n)
         if args.save_every and progress.iteration % args.save_every == 0:
@@ -189,11 +204,25 @@ def _run_stylize(args) -> int:
                     region_style=args.region_style, region_strength=args.region_strength,
                     command="python -m engine " + " ".join(args.argv))
     write_image(output, result.image, settings)
+    _warn(result.settings.get("degraded", [])[len(warned):], None)
     if not args.quiet:
+        peak = result.settings.get("peak_memory_gb")
+        memory = "" if peak is None else (f", peak memory {peak:.2f} GB"
+                                          f"{'' if result.settings['peak_memory_measured'] else ' (estimated)'}")
         print(f"wrote {output} ({result.settings['width_px']}x{result.settings['height_px']}, "
-              f"{result.elapsed_s:.1f} s on {result.settings['device']}, "
+              f"{result.elapsed_s:.1f} s on {result.settings['device']}{memory}, "
               f"style cache {result.cache_hits} hit(s), {result.cache_misses} miss(es))")
     return 0
+
+
+def _warn(notices, bar) -> None:
+    """Print what the job had to give up (out-of-memory retries, fallbacks) as warnings on stderr."""
+    for notice in notices:
+        line = f"warning: {notice}"
+        if bar is not None:
+            bar.write(line, file=sys.stderr)
+        else:
+            print(line, file=sys.stderr)
 
 
 def _frame_files(spec: str, what: str, exr_only: bool = False) -> list[Path]:
@@ -284,7 +313,12 @@ def _run_sequence(args) -> int:
                                 model=args.model, fast_blend=args.fast_blend, stylize_options=options)
     bar = _progress_bar(args)
 
+    warned: set[str] = set()
+
     def on_progress(progress):
+        if progress.step is not None:
+            _warn([n for n in progress.step.notices if n not in warned], bar)
+            warned.update(progress.step.notices)
         if bar is not None:
             done = progress.frame + (progress.step.fraction_done if progress.step else 1.0)
             bar.set_description(progress.message)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from . import __version__
 from .cancel import cancellable
-from .errors import Cancelled, EngineError
+from .errors import Cancelled, EngineError, OutOfMemory
 
 PROTOCOL_VERSION = 1
 PROGRESS_INTERVAL_S = 0.25
@@ -107,6 +107,8 @@ class Worker:
                     handler(job, request)
             except Cancelled:
                 self.send({"type": "cancelled", "job": job})
+            except OutOfMemory as exc:  # every device and tile size tried; the message says what to change
+                self.send({"type": "error", "job": job, "kind": "out_of_memory", "message": str(exc)})
             except EngineError as exc:
                 self.send({"type": "error", "job": job, "kind": "bad_input", "message": str(exc)})
             except Exception as exc:  # noqa: BLE001 - the worker must report, never die, on a job's failure
@@ -185,6 +187,7 @@ class Worker:
                            "frame": frame, "frames": frame_count, "scale": progress.scale, "scales": progress.scales,
                            "iteration": progress.iteration, "iterations": progress.iterations,
                            "loss": progress.loss, "elapsed_s": progress.elapsed_s,
+                           "tile": progress.tile, "tiles": progress.tiles, "warnings": list(progress.notices),
                            "message": f"{frame_text}scale {progress.scale}/{progress.scales}, "
                                       f"iteration {progress.iteration}/{progress.iterations}"})
 
@@ -223,7 +226,9 @@ class Worker:
         write_image(output, result.image, settings)
         self.send({"type": "result", "job": job, "output": str(Path(output)), "elapsed_s": result.elapsed_s,
                    "width_px": result.settings["width_px"], "height_px": result.settings["height_px"],
-                   "device": result.settings["device"], "cache_hits": getattr(result, "cache_hits", 0)})
+                   "device": result.settings["device"], "cache_hits": getattr(result, "cache_hits", 0),
+                   "warnings": result.settings.get("degraded", []),
+                   "peak_memory_gb": result.settings.get("peak_memory_gb")})
 
     def stylize_sequence(self, job: str, request: dict) -> None:
         """Frames in order with temporal consistency; frames already written are kept (resume)."""

@@ -1,0 +1,75 @@
+"""Mixed precision and the sync-free optimizer: bf16 keeps the quality of fp32; our L-BFGS steps like torch's."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from engine.errors import EngineError
+from engine.lbfgs import LBFGS, LossReader
+from engine.metrics import content_distance, style_distance
+from engine.stylize import resolve_precision
+
+
+def test_lbfgs_takes_the_same_steps_as_torch_lbfgs_without_reading_back():
+    torch.manual_seed(0)
+    matrix, target = torch.randn(40, 30), torch.randn(40)
+
+    def objective(x):  # a non-quadratic problem, so curvature pairs change and the ring buffer wraps around
+        return (matrix @ x - target).pow(2).sum() + 0.1 * x.pow(4).sum()
+
+    ours_x, torch_x = torch.zeros(30, requires_grad=True), torch.zeros(30, requires_grad=True)
+    ours = LBFGS(ours_x, history_size=5)
+    reference = torch.optim.LBFGS([torch_x], lr=1, max_iter=1, history_size=5, tolerance_grad=0, tolerance_change=0)
+    for _ in range(40):
+        def ours_closure():
+            ours_x.grad = None
+            loss = objective(ours_x)
+            loss.backward()
+            return loss
+
+        def reference_closure():
+            reference.zero_grad()
+            loss = objective(torch_x)
+            loss.backward()
+            return loss
+
+        ours.step(ours_closure)
+        reference.step(reference_closure)
+    with torch.no_grad():
+        assert torch.allclose(ours_x, torch_x, rtol=1e-5, atol=1e-6)
+        assert float(objective(ours_x)) < 0.3 * float(objective(torch.zeros(30)))
+
+
+def test_loss_reader_delivers_every_iteration_in_order():
+    delivered = []
+    reader = LossReader(torch.device("cpu"), lambda iteration, values: delivered.append((iteration, values)))
+    for iteration in range(1, 4):
+        reader.push(iteration, [torch.tensor(float(iteration)), torch.tensor(0.5)])
+    reader.flush()
+    assert delivered == [(1, [1.0, 0.5]), (2, [2.0, 0.5]), (3, [3.0, 0.5])]
+
+
+def test_precision_choices():
+    cpu = torch.device("cpu")
+    assert resolve_precision("auto", cpu) is None  # float32 on the CPU unless asked
+    assert resolve_precision("bf16", cpu) is torch.bfloat16
+    assert resolve_precision("fp16", cpu) is torch.float16
+    with pytest.raises(EngineError, match="unknown precision 'half'"):
+        resolve_precision("half", cpu)
+
+
+def test_bf16_final_style_and_content_distances_within_2_percent_of_fp32(engine, one_torch_thread, starry):
+    from support import draw_content
+
+    content = draw_content(128, 96)
+    options = dict(size_px=128, scales=2, iterations=50, seed=0)  # coarse to fine, as by default
+    full = engine.stylize(content, [starry], precision="fp32", **options)
+    mixed = engine.stylize(content, [starry], precision="bf16", **options)
+    assert (full.settings["precision"], mixed.settings["precision"]) == ("fp32", "bf16")
+    style = [style_distance(r.image, starry, 128) for r in (full, mixed)]
+    kept = [content_distance(r.image, content, 128) for r in (full, mixed)]
+    before = style_distance(content, starry, 128)
+    assert style[1] < 0.5 * before, (before, style)  # it did stylize
+    assert abs(style[1] / style[0] - 1) < 0.02, style
+    assert abs(kept[1] / kept[0] - 1) < 0.02, kept
