@@ -281,8 +281,10 @@ def _add_sequence(subparsers) -> None:
     farm.add_argument("--chunking", choices=("strict", "overlap", "anchors"), default="strict",
                       help="strict: continue the previous chunk's results (identical to one run; chunks in order); "
                            "overlap: start --warmup frames early into OUTPUT/chunks/A-B/, then 'join' (chunks in "
-                           "parallel); anchors: independent chunks of a per-shot --model")
-    farm.add_argument("--warmup", type=int, default=4, metavar="W", help="overlap: warm-up frames (default 4)")
+                           "parallel); anchors: independent chunks of a per-shot --model (from --warmup frames before, "
+                           "for the blend)")
+    farm.add_argument("--warmup", type=int, default=4, metavar="W",
+                      help="overlap and anchors: frames run before the chunk (default 4)")
     farm.add_argument("--resume-from", metavar="DIR",
                       help="strict: folder with the previous chunk's results, when not in --output-dir")
     _add_optimizer_options(p)

@@ -1,8 +1,8 @@
 """The engine worker: a long-lived process that runs jobs sent as line-delimited JSON on stdin.
 
 Protocol version 1. Every message is one JSON object per line with "v" (protocol version) and "type".
-Requests: hello, check, stylize, stylize_sequence, stylize_texture, train, cancel, shutdown. Events: ready,
-check, progress, result, error, cancelled. Jobs run one at a time in arrival order; cancel is honoured at the next
+Requests: hello, check, stylize, stylize_sequence, join_chunks, stylize_texture, train, cancel, shutdown.
+Events: ready, check, progress, result, error, cancelled. Jobs run one at a time in arrival order; cancel is honoured at the next
 convolution the job runs (engine/cancel.py), well within a second.
 End of input without a shutdown (the add-on or Blender died) cancels the running and queued jobs.
 Stdout carries only protocol lines; anything else the engine prints goes to stderr.
@@ -98,7 +98,7 @@ class Worker:
                 if job in self.cancelled:
                     raise Cancelled()
                 handler = {"hello": self.hello, "check": self.check, "stylize": self.stylize,
-                           "stylize_sequence": self.stylize_sequence,
+                           "stylize_sequence": self.stylize_sequence, "join_chunks": self.join_chunks,
                            "stylize_texture": self.stylize_texture, "train": self.train}.get(request.get("type"))
                 if handler is None:
                     raise EngineError(f"unknown request type '{request.get('type')}'")
@@ -237,6 +237,8 @@ class Worker:
 
         frames = [SequenceFrame(Path(f["content"]), check_output_path(f["output"]),
                                 Path(f["passes"]) if f.get("passes") else None) for f in request.get("frames", [])]
+        if request.get("chunk"):
+            frames = self.chunk_of(frames, request)
         styles = [read_rgb(path, "style image") for path in request.get("styles", [])]
         options = dict(request.get("options") or {}, style_blend=request.get("style_blend"),
                        device=request.get("device", "auto"))
@@ -262,6 +264,27 @@ class Worker:
                    "skipped": [str(p) for p in report.skipped], "flow": report.flow_sources,
                    "elapsed_s": report.elapsed_s})
 
+    @staticmethod
+    def chunk_of(frames: list, request: dict) -> list:
+        """A farm chunk of the shot's frames (each with its "number"), see engine.chunks."""
+        from .chunks import Chunk, ShotFrame, chunk_frames
+
+        chunk = request["chunk"]
+        shot = [ShotFrame(int(f["number"]), frame.content, frame.passes)
+                for f, frame in zip(request["frames"], frames)]
+        output_dir = frames[0].output.parent if frames else Path(".")
+        return chunk_frames(shot, Chunk(int(chunk["first"]), int(chunk["last"]), chunk.get("chunking", "strict"),
+                                        int(chunk.get("warmup", 4)),
+                                        Path(chunk["resume_from"]) if chunk.get("resume_from") else None),
+                            output_dir, request.get("long_term_frames", 2))
+
+    def join_chunks(self, job: str, request: dict) -> None:
+        """Overlap chunks crossfaded into the final frames."""
+        from .chunks import join_overlaps
+
+        written, kept = join_overlaps(Path(request["output_dir"]), overwrite=bool(request.get("overwrite")))
+        self.send({"type": "result", "job": job, "written": [str(p) for p in written], "kept": [str(p) for p in kept]})
+
     def stylize_texture(self, job: str, request: dict) -> None:
         """A texture: flat (seamless, UV islands) without "views", else optimized through the rendered views."""
         from .texture import TextureObjective, stylize_texture_files
@@ -279,8 +302,9 @@ class Worker:
 
 
     def train(self, job: str, request: dict) -> None:
-        """Train a fast-stylization model on the user's renders (the add-on's Train from This Scene)."""
-        from .fast.train import TrainSettings, train_style
+        """Train a fast-stylization model on the user's renders (Train from This Scene), or with keyframes in the
+        settings, a per-shot network on the shot's frames (the farm's anchors)."""
+        from .fast.train import TrainSettings, train_shot, train_style
 
         settings = TrainSettings(**(request.get("settings") or {}))
         last_sent = [0.0]
@@ -293,11 +317,17 @@ class Worker:
                 last_sent[0] = now
                 self.send({"type": "progress", "job": job, "fraction": round(progress.fraction_done, 4),
                            "loss": progress.loss, "elapsed_s": progress.elapsed_s,
-                           "message": f"training step {progress.step}/{progress.steps}"})
+                           "message": f"{'keyframe' if progress.phase == 'keyframes' else 'training step'} "
+                                      f"{progress.step}/{progress.steps}"})
 
-        info = train_style(request["style"], request["content_dirs"], request["output"], settings,
-                           device=request.get("device", "auto"), checkpoint_every=request.get("checkpoint_every", 100),
-                           callback=on_progress, command="Blender: Train from This Scene")
+        options = dict(device=request.get("device", "auto"), checkpoint_every=request.get("checkpoint_every", 100),
+                       callback=on_progress)
+        if settings.keyframes:
+            info = train_shot(request["style"], request["content_dirs"][0], request["output"], settings,
+                              command="Blender: farm keyframe anchors", **options)
+        else:
+            info = train_style(request["style"], request["content_dirs"], request["output"], settings,
+                               command="Blender: Train from This Scene", **options)
         self.send({"type": "result", "job": job, "output": request["output"], "steps": info.training.get("steps"),
                    "elapsed_s": info.training.get("time_s")})
 
