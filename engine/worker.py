@@ -2,8 +2,8 @@
 
 Protocol version 1. Every message is one JSON object per line with "v" (protocol version) and "type".
 Requests: hello, check, stylize, stylize_sequence, join_chunks, stylize_texture, train, cancel, shutdown.
-Events: ready, check, progress, result, error, cancelled. Jobs run one at a time in arrival order; cancel is honoured at the next
-convolution the job runs (engine/cancel.py), well within a second.
+Events: ready, check, progress, result, error, cancelled. Jobs run one at a time in arrival order; cancel is
+honoured at the next convolution the job runs (engine/cancel.py), well within a second.
 End of input without a shutdown (the add-on or Blender died) cancels the running and queued jobs.
 Stdout carries only protocol lines; anything else the engine prints goes to stderr.
 """
