@@ -182,7 +182,7 @@ def _write_frames(folder: Path, count: int, size: int) -> list[str]:
     return paths
 
 
-def _machine(device: str) -> str:
+def _machine(device: str, load: float) -> str:
     import torch
 
     cpu = platform.processor() or platform.machine()
@@ -191,7 +191,8 @@ def _machine(device: str) -> str:
                    if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    threads = f"{torch.get_num_threads()} torch threads, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')}"
+    threads = (f"torch threads {torch.get_num_threads()} (OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', 'unset')})"
+               f", load average {load:.1f} at the start")
     if device == "cuda":
         return f"{torch.cuda.get_device_name()} (CUDA {torch.version.cuda}); host {cpu}, {threads}"
     return f"CPU {cpu}, {os.cpu_count()} cores, {threads}"
@@ -207,6 +208,7 @@ def _cell(value: float | None, estimated: bool = False) -> str:
 def run(args) -> str:
     import torch
 
+    load = os.getloadavg()[0]  # other work on the machine slows every figure
     device = "cuda" if args.device == "auto" and torch.cuda.is_available() else args.device
     if device == "auto":
         device = "cpu"
@@ -272,10 +274,10 @@ def run(args) -> str:
     ours, theirs = results
     rows.append((f"animation {frame_count} frames, {animation_size} px, {animation_iterations} it./frame",
                  "frames/minute", ours["value"], theirs["value"], False, ours["peak_mib"], theirs["peak_mib"], None))
-    return report(args, device, rows)
+    return report(args, device, rows, load)
 
 
-def report(args, device: str, rows: list) -> str:
+def report(args, device: str, rows: list, load: float) -> str:
     import torch
 
     memory = "peak CUDA memory allocated" if device == "cuda" else "peak process RSS"
@@ -295,17 +297,16 @@ def report(args, device: str, rows: list) -> str:
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     text = f"""# Benchmark: ours against pastiche 1.6.0
 
-`{command.strip()}` — {when}, torch {torch.__version__}, {_machine(device)}.
+`{command.strip()}` — {when}, torch {torch.__version__}, {_machine(device, load)}.
 
 Content {CONTENT.name}, style {STYLE.name}; L-BFGS, one scale, content relu4_2 and style relu1_1…relu5_1 for
-both. Optimizer rows: median of {1 if args.quick else args.iterations} timed iterations after
-{1 if args.quick else args.warmup} warm-up ones, in one run each. Fast rows: model `{FAST_MODEL}`, median of
-{args.repeats} frames after a warm-up, including the copies to and from the device; pastiche has no fast mode, so
-its column there is one of its optimizer iterations on the same frame (≈: not run, scaled from the largest frame
-it ran by the pixel count; `--baseline-max-mp` raises the limit). Animation: a camera pan across the content,
-ours as one flicker-free sequence (estimated flow, every frame held to the earlier ones), pastiche frame by frame
-(its API loads the network for each image). Every cell is its own process; "ours is × faster" is pastiche's time
-over ours (frames per minute: ours over pastiche).
+both. Optimizer rows: median of the timed iterations after the warm-up ones, in one run each. Fast rows: model
+`{FAST_MODEL}`, median of the timed frames after the warm-up ones, including the copies to and from the device;
+pastiche has no fast mode, so its column there is one of its optimizer iterations on the same frame (≈: not run,
+scaled from the largest frame it ran by the pixel count; `--baseline-max-mp` raises the limit). Animation: a camera
+pan across the content, ours as one flicker-free sequence (estimated flow, every frame held to the earlier ones),
+pastiche frame by frame (its API loads the network for each image). Every cell is its own process; "ours is ×
+faster" is pastiche's time over ours (frames per minute: ours over pastiche).
 
 {chr(10).join(lines)}
 
