@@ -249,7 +249,7 @@ class TextureStylizer:
             def report(iteration, terms):  # runs within this scale's loop, so the loop's names are current
                 if callback is not None:
                     callback(Progress(iteration, iterations, scale_index, len(sizes), scale_w, scale_h, *terms,
-                                      time.perf_counter() - started, variable.detach()))
+                                      time.perf_counter() - started, _image=variable.detach()))
 
             losses = _lbfgs([variable], lambda: _backward(self._losses(model, variable, content_targets, style_targets,
                                                                        weight_map, objective, seamless)),
@@ -314,7 +314,7 @@ class TextureStylizer:
         def report(iteration, terms):
             if callback is not None:
                 callback(Progress(iteration, iterations, 1, 1, width, height, *terms, time.perf_counter() - started,
-                                  current_texture().detach()))
+                                  _image=current_texture().detach()))
 
         losses = _lbfgs(levels, loss_and_gradients, iterations, report)
         with torch.no_grad():
