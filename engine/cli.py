@@ -61,8 +61,9 @@ def _add_optimizer_options(p) -> None:
                    help="weight per style layer: more on relu1_1/relu2_1 gives fine strokes, relu4_1/relu5_1 coarse")
     p.add_argument("--style-scale", type=float, default=1.0, help="size of the style relative to the output")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default auto)")
-    p.add_argument("--precision", choices=("auto", "fp32", "bf16", "fp16"), default="auto",
-                   help="loss network arithmetic (default auto: bf16 on CUDA, fp32 elsewhere)")
+    p.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
+                   help="loss network arithmetic (default auto = fp32; bf16 is faster but moves single results "
+                        "more than fp32's own noise, see scripts/precision_check.py)")
     p.add_argument("--memory-budget", type=float, default=None, metavar="GB",
                    help="memory the job may use on its device; larger scales run as tiles to stay under it "
                         "(default: most of the free GPU memory or RAM)")

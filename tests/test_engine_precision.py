@@ -1,4 +1,5 @@
-"""Mixed precision and the sync-free optimizer: bf16 keeps the quality of fp32; our L-BFGS steps like torch's."""
+"""Precision and the sync-free optimizer: float32 unless asked (bf16 misses the 2% bar on single results); our
+L-BFGS steps like torch's."""
 
 from __future__ import annotations
 
@@ -51,25 +52,26 @@ def test_loss_reader_delivers_every_iteration_in_order():
 
 
 def test_precision_choices():
-    cpu = torch.device("cpu")
-    assert resolve_precision("auto", cpu) is None  # float32 on the CPU unless asked
-    assert resolve_precision("bf16", cpu) is torch.bfloat16
-    assert resolve_precision("fp16", cpu) is torch.float16
-    with pytest.raises(EngineError, match="unknown precision 'half'"):
-        resolve_precision("half", cpu)
+    for device in (torch.device("cpu"), torch.device("cuda"), torch.device("mps")):
+        assert resolve_precision("auto", device) is None  # float32 unless asked: reduced precision misses the bar
+    assert resolve_precision("bf16", torch.device("cpu")) is torch.bfloat16
+    with pytest.raises(EngineError, match="unknown precision 'fp16'"):  # overflows to NaN on some images
+        resolve_precision("fp16", torch.device("cpu"))
 
 
-def test_bf16_final_style_and_content_distances_within_2_percent_of_fp32(engine, one_torch_thread, starry):
+def test_bf16_on_request_stylizes_and_stays_near_fp32(engine, one_torch_thread, starry):
+    """bf16 is the fast opt-in: it still stylizes and lands near float32, but not within the 2% the default has to
+    meet (scripts/precision_check.py measures it against float32's own noise; README, Speed)."""
     from support import draw_content
 
     content = draw_content(128, 96)
     options = dict(size_px=128, scales=2, iterations=50, seed=0)  # coarse to fine, as by default
-    full = engine.stylize(content, [starry], precision="fp32", **options)
+    full = engine.stylize(content, [starry], **options)
     mixed = engine.stylize(content, [starry], precision="bf16", **options)
     assert (full.settings["precision"], mixed.settings["precision"]) == ("fp32", "bf16")
     style = [style_distance(r.image, starry, 128) for r in (full, mixed)]
     kept = [content_distance(r.image, content, 128) for r in (full, mixed)]
     before = style_distance(content, starry, 128)
     assert style[1] < 0.5 * before, (before, style)  # it did stylize
-    assert abs(style[1] / style[0] - 1) < 0.02, style
-    assert abs(kept[1] / kept[0] - 1) < 0.02, kept
+    assert abs(style[1] / style[0] - 1) < 0.25, style
+    assert abs(kept[1] / kept[0] - 1) < 0.1, kept
