@@ -107,6 +107,13 @@ class WorkerOperator(bpy.types.Operator):
         except RuntimeError as exc:
             raise AddonError(f"Blender could not render {step.label}: {str(exc).strip()}") from None
 
+    def _warn(self, step: Step, job: Job) -> None:
+        """Tell the user what the engine had to give up for this step (e.g. smaller tiles or the CPU after running
+        out of GPU memory): in Blender's report, and a line in the log for batch runs."""
+        for warning in job.warnings:
+            self.report({"WARNING"}, f"{step.label}: {warning}")
+            print(f"[nst] warning: {step.label}: {warning}", flush=True)
+
     def _step_text(self, index: int, step: Step, job: Job | None) -> str:
         text = f"{step.label} ({index + 1}/{len(self.steps)})"
         return f"{text}: {job.message}" if job is not None else text
@@ -134,6 +141,7 @@ class WorkerOperator(bpy.types.Operator):
                         print(f"[nst] {step.label}: {job.message} ({time.monotonic() - begun:.0f} s)", flush=True)
 
                 job = self.client.run(request, hang_timeout_s=self.engine.hang_timeout_s, on_progress=show)
+                self._warn(step, job)
                 if job.error or job.cancelled:
                     raise AddonError(job.error or "cancelled")
                 assert job.result is not None
@@ -198,6 +206,8 @@ class WorkerOperator(bpy.types.Operator):
         self.client.check_hang(self.job, self.engine.hang_timeout_s)
         step = self.steps[self.index]
         job = self.job
+        if job.done:
+            self._warn(step, job)
         if job.error or job.cancelled:
             raise AddonError(job.error or "cancelled")
         if job.result is not None:

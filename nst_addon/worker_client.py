@@ -58,6 +58,7 @@ class Job:
     result: dict | None = None
     error: str | None = None
     cancelled: bool = False
+    warnings: list[str] = field(default_factory=list)  # what the engine had to give up (out of memory: tiles, CPU)
     last_event_s: float = field(default_factory=time.monotonic)
 
     @property
@@ -71,6 +72,9 @@ class Job:
     def handle(self, event: dict) -> None:
         self.last_event_s = time.monotonic()
         kind = event.get("type")
+        for warning in event.get("warnings") or ():
+            if warning not in self.warnings:
+                self.warnings.append(str(warning))
         if kind == "progress":
             self.fraction = float(event.get("fraction", self.fraction))
             self.frame = int(event.get("frame", self.frame))

@@ -29,8 +29,8 @@ def blend_file(addon, tmp_path) -> Path:
     return path
 
 
-def batch(*args: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=str(REPO))
+def batch(*args: str, **extra_env: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(REPO), **extra_env)
     return subprocess.run([sys.executable, "-m", "nst_addon.batch", *args], cwd=REPO, env=env,
                           capture_output=True, text=True, timeout=600)
 
@@ -96,3 +96,16 @@ def test_blender_batch_script_runs_on_the_file_blender_opened(blend_file, tmp_pa
                            "--method", "fast"], cwd=REPO, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
     assert sorted(p.name for p in (out / "stylized").iterdir()) == ["frame_0002.png", "frame_0003.png"]
+
+
+def test_batch_says_when_the_engine_ran_out_of_memory_and_fell_back(blend_file, tmp_path):
+    """Out of memory on the device (simulated by the engine's test hook for passes over 24 px), the frame is still
+    stylized (on the CPU) and the log says so in a warning line."""
+    out = tmp_path / "out"
+    done = batch(str(blend_file), "--style", str(STYLES / "starry_night.jpg"), "--frames", "1", "--output", str(out),
+                 "--size", "48", "--iterations", "3", NST_SIMULATE_OOM_ABOVE_PX="24")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (out / "stylized" / "frame_0001.png").is_file()
+    warnings = [line for line in done.stdout.splitlines() if line.startswith("[nst] warning:")]
+    assert any("out of memory" in line for line in warnings), done.stdout
+    assert any("falling back to the CPU" in line for line in warnings), done.stdout
