@@ -23,6 +23,7 @@ from ..imageio import MIN_SIDE_PX
 from ..losses import resize_weight_map
 from ..masks import region_weight_maps
 from ..stylize import _resize, _to_numpy, _to_tensor, fit_longest_side
+from ..tiling import feather, tile_boxes
 from .guides import read_guides
 from .model_file import load_model
 from .models import find_model
@@ -47,24 +48,6 @@ class FastResult:
     image: np.ndarray
     settings: dict
     elapsed_s: float
-
-
-def _feather(length: int, overlap_px: int, ramp_start: bool, ramp_end: bool) -> torch.Tensor:
-    """1-D tile weight: a linear ramp over the overlap on sides that meet another tile, else 1."""
-    weight = torch.ones(length)
-    ramp = (torch.arange(overlap_px) + 0.5) / overlap_px
-    if ramp_start:
-        weight[:overlap_px] = ramp
-    if ramp_end:
-        weight[-overlap_px:] = ramp.flip(0)
-    return weight
-
-
-def _tile_starts(length: int, tile_px: int, overlap_px: int) -> list[int]:
-    if length <= tile_px:
-        return [0]
-    starts = list(range(0, length - tile_px, tile_px - overlap_px))
-    return starts + [length - tile_px]
 
 
 class FastStylizer:
@@ -116,15 +99,11 @@ class FastStylizer:
         try:
             total = torch.zeros(1, 3, height, width)
             weights = torch.zeros(1, 1, height, width)
-            ys, xs = _tile_starts(height, tile_px, overlap_px), _tile_starts(width, tile_px, overlap_px)
-            for y in ys:
-                for x in xs:
-                    tile_h, tile_w = min(tile_px, height), min(tile_px, width)
-                    out = self._forward(pixels[..., y:y + tile_h, x:x + tile_w]).cpu()
-                    weight = (_feather(tile_h, overlap_px, y > 0, y + tile_h < height)[:, None]
-                              * _feather(tile_w, overlap_px, x > 0, x + tile_w < width)[None, :])
-                    total[..., y:y + tile_h, x:x + tile_w] += out * weight
-                    weights[..., y:y + tile_h, x:x + tile_w] += weight
+            for box in tile_boxes(height, width, tile_px, overlap_px):
+                window = (..., slice(box.y, box.y + box.height), slice(box.x, box.x + box.width))
+                weight = feather(box, height, width, overlap_px)
+                total[window] += self._forward(pixels[window]).cpu() * weight
+                weights[window] += weight
         finally:
             for norm in norms:
                 norm.frozen = None
