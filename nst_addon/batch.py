@@ -12,6 +12,7 @@ from pathlib import Path
 
 import bpy
 
+from .farm_task import frame_range
 from .properties import object_settings, scene_settings
 
 EXIT_FAILED = 1
@@ -68,17 +69,6 @@ def build_parser(with_blend_file: bool) -> argparse.ArgumentParser:
     return parser
 
 
-def _frame_range(text: str) -> tuple[int, int]:
-    first, _, last = text.partition("-")
-    try:
-        start, end = int(first), int(last or first)
-    except ValueError:
-        raise ValueError(f"--frames '{text}' is not A-B (for example 1-24)") from None
-    if end < start:
-        raise ValueError(f"--frames '{text}': the last frame comes before the first")
-    return start, end
-
-
 def apply_arguments(scene: bpy.types.Scene, args: argparse.Namespace) -> None:
     """Put the command line's choices into the scene's (unsaved) settings; raises ValueError on bad ones."""
     settings = scene_settings(scene)
@@ -93,7 +83,7 @@ def apply_arguments(scene: bpy.types.Scene, args: argparse.Namespace) -> None:
         for path in args.style:
             settings.styles.add().filepath = str(Path(path).resolve())
     if args.frames:
-        scene.frame_start, scene.frame_end = _frame_range(args.frames)
+        scene.frame_start, scene.frame_end = frame_range(args.frames, "--frames")
     if args.output:
         settings.output_folder = str(Path(args.output).resolve())
     settings.preset = "FINAL"
@@ -113,7 +103,7 @@ def apply_arguments(scene: bpy.types.Scene, args: argparse.Namespace) -> None:
     if args.warmup < 0 or args.keyframes < 1:
         raise ValueError("--warmup takes 0 or more frames and --keyframes 1 or more")
     if args.shot:
-        shot = _frame_range(args.shot)
+        shot = frame_range(args.shot, "--shot")
         if args.frames and not (shot[0] <= scene.frame_start <= scene.frame_end <= shot[1]):
             raise ValueError(f"--frames {args.frames} is not inside --shot {args.shot}")
         if not args.frames:

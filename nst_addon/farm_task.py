@@ -30,6 +30,18 @@ CHUNKINGS = [("STRICT", "Strict Chain", "Continue the previous chunk's results: 
              ("ANCHORS", "Keyframe Anchors", "Train one network on keyframes, then every chunk runs alone")]
 
 
+def frame_range(text: str, what: str) -> tuple[int, int]:
+    """'12-24' or '7' as (first, last); ValueError names `what` (e.g. --frames) and the fix."""
+    first, _, last = text.partition("-")
+    try:
+        start, end = int(first), int(last or first)
+    except ValueError:
+        raise ValueError(f"{what} '{text}' is not A-B (for example 1-24)") from None
+    if end < start:
+        raise ValueError(f"{what} '{text}': the last frame comes before the first")
+    return start, end
+
+
 class NST_OT_farm_task(WorkerOperator):
     """Run one stage of a render-farm job on the scene's frame range (a chunk of the shot)"""
 
@@ -57,7 +69,7 @@ class NST_OT_farm_task(WorkerOperator):
         chunk = range(scene.frame_start, scene.frame_end + 1, scene.frame_step)
         shot = self._shot(scene, chunk)
         if self.stage == "JOIN":
-            return [self._join_step()]
+            return [self._join_step(settings.overwrite)]
         styles, weights = rendering.scene_styles(settings, user_folder("jobs", "farm-styles"))
         regions, _ = object_regions(scene, with_motion=True)
         files = {frame: rendering.FrameFiles.in_folder(self.folder, frame) for frame in shot}
@@ -80,11 +92,11 @@ class NST_OT_farm_task(WorkerOperator):
     def _shot(self, scene: bpy.types.Scene, chunk: range) -> range:
         if not self.shot:
             return chunk
-        first, _, last = self.shot.partition("-")
         try:
-            shot = range(int(first), int(last or first) + 1, scene.frame_step)
-        except ValueError:
-            raise AddonError(f"shot '{self.shot}' is not S-E (for example 1-240)") from None
+            first, last = frame_range(self.shot, "shot")
+        except ValueError as exc:
+            raise AddonError(str(exc)) from None
+        shot = range(first, last + 1, scene.frame_step)
         if chunk[0] not in shot or chunk[-1] not in shot:
             raise AddonError(f"frames {chunk[0]}-{chunk[-1]} are not inside the shot {self.shot}")
         return shot
@@ -140,9 +152,8 @@ class NST_OT_farm_task(WorkerOperator):
 
         return Step("train the shot's network", train, finish)
 
-    def _join_step(self) -> Step:
+    def _join_step(self, overwrite: bool) -> Step:
         stylized = self.folder / "stylized"
-        overwrite = scene_settings(bpy.context.scene).overwrite
 
         def finish(result):
             self.message = f"joined chunks: {len(result['written'])} frame(s) written, {len(result['kept'])} kept"

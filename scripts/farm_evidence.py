@@ -92,8 +92,9 @@ def main() -> int:
                           [Chunk(a, b, "anchors", args.warmup) for a, b in ranges], fast, style) + trained_s
 
     names = [f"{frame.content.stem}.png" for frame in shot]
+    sequence = chunk_frames(shot, whole, renders)  # only for the motion between frames
     motions = [frame_motion(later, earlier, None, None, "vectors", {}) for earlier, later in
-               zip(chunk_frames(shot, whole, renders), chunk_frames(shot, whole, renders)[1:])]
+               zip(sequence, sequence[1:])]
     firsts = {a for a, _ in ranges[1:]}
     crossfaded = {n for a in firsts for n in range(a - args.warmup, a)}
     kinds = ["border" if later.number in firsts else "crossfade" if {earlier.number, later.number} & crossfaded
