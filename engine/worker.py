@@ -1,6 +1,8 @@
 """The engine worker: a long-lived process that runs jobs sent as line-delimited JSON on stdin.
 
-Protocol version 1. Every message is one JSON object per line with "v" (protocol version) and "type".
+Every message is one JSON object per line with "v" (protocol.PROTOCOL_VERSION) and "type". Each request is
+checked against protocol's schema before anything runs; any line that fails (not JSON, not UTF-8, too deeply nested,
+a wrong or missing field) gets one `bad_input` error naming the field, and the worker reads on.
 Requests: hello, check, stylize, stylize_sequence, join_chunks, stylize_texture, train, cancel, shutdown.
 Events: ready, check, progress, result, error, cancelled. Jobs run one at a time in arrival order; cancel is
 honoured at the next convolution the job runs (engine/cancel.py), well within a second.
@@ -19,11 +21,12 @@ import traceback
 from contextlib import nullcontext
 from pathlib import Path
 
+from protocol import PROTOCOL_VERSION, BadRequest, decode_request
+
 from . import __version__
 from .cancel import cancellable
 from .errors import Cancelled, EngineError, OutOfMemory
 
-PROTOCOL_VERSION = 1
 PROGRESS_INTERVAL_S = 0.25
 
 
@@ -48,30 +51,21 @@ class Worker:
     # -- request side --------------------------------------------------------------------------
 
     def read_requests(self) -> None:
-        for line in self.stdin:
-            line = line.strip()
-            if not line:
+        for line in self.stdin:  # bytes (stdin's buffer): a line that is not UTF-8 is answered like any bad line
+            if not line.strip():
                 continue
             try:
-                request = json.loads(line)
-                if not isinstance(request, dict):
-                    raise ValueError("not an object")
-            except ValueError:
-                self.send({"type": "error", "job": None, "kind": "protocol", "message": f"unreadable request: {line[:200]}"})
+                request = decode_request(line)
+            except BadRequest as exc:
+                self.send({"type": "error", "job": exc.job, "kind": exc.kind, "field": exc.field, "message": str(exc)})
                 continue
-            if request.get("v") != PROTOCOL_VERSION:
-                self.send({"type": "error", "job": request.get("job"), "kind": "protocol",
-                           "message": f"protocol version {request.get('v')} is not supported by this engine "
-                                      f"(it speaks {PROTOCOL_VERSION}); update the add-on and engine together"})
-                continue
-            kind = request.get("type")
-            if kind == "cancel":
-                self.cancelled.add(str(request.get("job")))
-            elif kind == "shutdown":
+            if request.type == "cancel":
+                self.cancelled.add(str(request.job))
+            elif request.type == "shutdown":
                 self._drop_pending_jobs()
                 break
             else:
-                self.jobs.put(request)
+                self.jobs.put(request.fields)
         else:  # stdin closed without a shutdown: the add-on (or Blender) is gone, so stop working for it
             self._drop_pending_jobs()
         self.jobs.put(None)
@@ -157,7 +151,7 @@ class Worker:
             if present is not None and int(region) not in present:
                 continue  # an object out of shot in this frame: nothing to style
             keep, strength = bool(setting.get("keep_original")), setting.get("strength")
-            if request.get("model"):
+            if request.get("model") and request["model"] != "any":  # any-style regions take paintings, below
                 from .fast.infer import RegionModel
 
                 regions[int(region)] = RegionModel(model=setting.get("model"), strength=strength, keep_original=keep)
@@ -210,7 +204,15 @@ class Worker:
                            {i for i in range(label_map.shape[0]) if label_map[i].any()})
             regions = self.region_settings(request, present)
         options = dict(request.get("options") or {})
-        if request.get("model"):
+        if request.get("model") == "any":
+            from .anystyle import get_any_stylizer
+
+            stylizer = get_any_stylizer(request.get("device", "auto"), request.get("cache_dir", "default"))
+            result = stylizer.stylize(content, styles, style_weights=request.get("style_blend"), mask=label_map,
+                                      regions=regions or None, size_px=options.get("size_px"),
+                                      strength=options.get("style_strength", 1.0),
+                                      preserve_color=options.get("preserve_color", "none"))
+        elif request.get("model"):
             from .fast.infer import stylize_fast
 
             result = stylize_fast(content, request["model"], label_map=label_map, regions=regions or None,
@@ -335,7 +337,7 @@ class Worker:
 def main() -> int:
     protocol_out = sys.stdout
     sys.stdout = sys.stderr  # stray prints must not corrupt the protocol stream
-    worker = Worker(sys.stdin, protocol_out)
+    worker = Worker(sys.stdin.buffer, protocol_out)
     runner = threading.Thread(target=worker.run_jobs, name="nst-jobs", daemon=True)
     runner.start()
     worker.read_requests()

@@ -7,7 +7,7 @@ main thread drains (a modal timer when interactive, a blocking loop under `blend
 from __future__ import annotations
 
 import collections
-import json
+import importlib
 import os
 import queue
 import subprocess
@@ -16,9 +16,14 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-PROTOCOL_VERSION = 1
+if TYPE_CHECKING:
+    import protocol
+else:  # protocol/ sits beside nst_addon/: inside the installed extension's package, or top-level when the repository
+    # root is on sys.path (tests, python -m nst_addon.batch, farm workers)
+    protocol = importlib.import_module(f"{(__package__ or '').rpartition('.')[0]}.protocol".lstrip("."))
+
 EXTENSION_ROOT = Path(__file__).resolve().parent.parent  # holds engine/ beside nst_addon/
 TORCH_CHECK_TIMEOUT_S = 120
 SHUTDOWN_GRACE_S = 3.0
@@ -135,13 +140,11 @@ class WorkerClient:
     def _read_events(self, process: subprocess.Popen) -> None:
         assert process.stdout is not None
         for line in process.stdout:
-            try:
-                event = json.loads(line)
-            except ValueError:
+            event = protocol.decode_event(line)
+            if event is None:  # not a protocol line: keep it with the worker's other output
                 self.stderr_tail.append(line.rstrip())
-                continue
-            if isinstance(event, dict):
-                self.events.put(event)
+            else:
+                self.events.put(event.as_dict())
         process.wait()
         self.events.put({"type": "exit", "returncode": process.returncode})
 
@@ -169,7 +172,7 @@ class WorkerClient:
             return
         try:
             if process.poll() is None and process.stdin is not None:
-                process.stdin.write(json.dumps({"v": PROTOCOL_VERSION, "type": "shutdown"}) + "\n")
+                process.stdin.write(protocol.Request("shutdown", None).encode() + "\n")
                 process.stdin.close()
             process.wait(timeout=SHUTDOWN_GRACE_S)
         except (OSError, ValueError, subprocess.TimeoutExpired):
@@ -185,10 +188,17 @@ class WorkerClient:
     # -- jobs ----------------------------------------------------------------------------------
 
     def send(self, message: dict) -> None:
+        """Check `message` against the protocol's schema and send it; AddonError if it is malformed or the worker
+        is gone."""
+        try:
+            line = protocol.Request.build(message).encode()
+        except protocol.BadRequest as exc:
+            raise AddonError(f"the add-on made a request the engine would refuse ({exc}); please report this "
+                             "as a bug") from None
         if not self.alive or self.process is None or self.process.stdin is None:
             raise AddonError(self.death_message(None if self.process is None else self.process.poll()))
         try:
-            self.process.stdin.write(json.dumps({"v": PROTOCOL_VERSION, **message}) + "\n")
+            self.process.stdin.write(line + "\n")
             self.process.stdin.flush()
         except (OSError, ValueError):
             raise AddonError(self.death_message(self.process.poll())) from None

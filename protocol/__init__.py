@@ -1,0 +1,12 @@
+"""The add-on's and the engine's shared vocabulary: the worker protocol's version, messages and schema, the
+enumerations, and frame ranges. Standard library only, so Blender's Python, the engine and the farm all import it.
+"""
+
+from .enums import CHUNKINGS, DEVICES, METHODS, PRESERVE_COLORS, Chunking, Device, Method, PreserveColor
+from .frames import FrameRangeError, parse_frame_range, split_chunks
+from .messages import PROTOCOL_VERSION, BadRequest, Event, Request, decode_event, decode_request
+from .schema import REQUESTS, Field
+
+__all__ = ["CHUNKINGS", "DEVICES", "METHODS", "PRESERVE_COLORS", "PROTOCOL_VERSION", "REQUESTS", "BadRequest",
+           "Chunking", "Device", "Event", "Field", "FrameRangeError", "Method", "PreserveColor", "Request",
+           "decode_event", "decode_request", "parse_frame_range", "split_chunks"]
