@@ -2,11 +2,12 @@
 
 API (stable; other modules build on it):
 
-- `AnyStyleStylizer(device="auto", cache_dir=None)`: both networks on a device (CUDA bf16/fp16 channels-last, MPS,
-  CPU float32). `get_any_stylizer(device)` returns one per process and device, reused across frames.
+- `AnyStyleStylizer(device="auto", cache_dir="default")`: both networks on a device (CUDA bf16/fp16 channels-last, MPS,
+  CPU float32). `get_any_stylizer(device, cache_dir="default")` returns one per process, device and cache folder,
+  reused across frames (cache_dir None: vectors cached in memory only).
   - `.style_vector(image, cache=True) -> torch.Tensor (100,)`: a painting (H x W x 3 float in [0, 1]) to its style
     vector, from its centred square at 256 px. Cached by those pixels in memory and on disk (`engine.cache`,
-    `~/.cache/nst-blender/style-targets`, or `cache_dir`); a (100,) vector passed in is returned as it is.
+    `~/.cache/nst-blender/style-targets` by default); a (100,) vector passed in is returned as it is.
   - `.blend(styles, style_weights=None) -> vector`: the weighted mean of the styles' vectors.
   - `.paint(pixels (1, 3, H, W), vector, tile_px=None) -> (1, 3, H, W)`: the transformer alone, at full size,
     tiled with shared instance-norm statistics above `tile_px`.

@@ -49,7 +49,7 @@ class AnyStyleStylizer(FastStylizer):
     `network` is the transformer, set to a style vector before each run.
     """
 
-    def __init__(self, device: str = "auto", cache_dir: Path | str | None = None):
+    def __init__(self, device: str = "auto", cache_dir: Path | str | None = "default"):
         predictor, transformer = load_networks()
         self.path = weights_dir() / TRANSFORM_FILE
         self.info = None
@@ -61,7 +61,7 @@ class AnyStyleStylizer(FastStylizer):
         self.network = copy.deepcopy(transformer).to(self.device, self.dtype)
         if self.device.type == "cuda":
             self.network = self.network.to(memory_format=torch.channels_last)
-        self.cache = StyleTargetCache(default_cache_dir() if cache_dir is None else cache_dir)
+        self.cache = StyleTargetCache(default_cache_dir() if cache_dir == "default" else cache_dir)  # None: memory
         self._weights_id = hashlib.sha256((weights_dir() / PREDICT_FILE).read_bytes()).hexdigest()[:16]
 
     @property
@@ -191,12 +191,12 @@ def _check_strength(strength: float, what: str) -> None:
 
 
 @lru_cache(maxsize=4)
-def _cached_stylizer(device: str, folder: str, stamp: tuple) -> AnyStyleStylizer:
-    return AnyStyleStylizer(device)
+def _cached_stylizer(device: str, cache_dir, folder: str, stamp: tuple) -> AnyStyleStylizer:
+    return AnyStyleStylizer(device, cache_dir)
 
 
-def get_any_stylizer(device: str = "auto") -> AnyStyleStylizer:
-    """The process's any-style stylizer for a device (rebuilt when the weights files change)."""
+def get_any_stylizer(device: str = "auto", cache_dir: Path | str | None = "default") -> AnyStyleStylizer:
+    """The process's any-style stylizer for a device and cache folder (rebuilt when the weights files change)."""
     folder = weights_dir()
     stamp = tuple(p.stat().st_mtime_ns if p.is_file() else None for p in (folder / PREDICT_FILE, folder / TRANSFORM_FILE))
-    return _cached_stylizer(device, str(folder), stamp)
+    return _cached_stylizer(device, str(cache_dir) if cache_dir is not None else None, str(folder), stamp)

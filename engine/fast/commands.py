@@ -113,15 +113,19 @@ def add_models_parser(subparsers) -> None:
 
 
 def run_models(args) -> int:
+    from ..anystyle.commands import model_entry
     from .models import list_models, user_models_dir
 
-    entries = list_models()
+    entries, any_style = list_models(), model_entry()
     if args.json:
-        print(json.dumps([{"name": e.name, "path": str(e.path), "location": e.location, "problem": e.problem,
-                           "kind": e.info.kind if e.info else None, "style": e.info.style if e.info else None,
-                           "training": e.info.training if e.info else None} for e in entries], indent=1))
+        print(json.dumps([any_style] + [{"name": e.name, "path": str(e.path), "location": e.location,
+                                         "problem": e.problem, "kind": e.info.kind if e.info else None,
+                                         "style": e.info.style if e.info else None,
+                                         "training": e.info.training if e.info else None} for e in entries], indent=1))
         return 0
     print(f"user models folder: {user_models_dir()}")
+    print(f"  {'any':20} {'package':8} " + (f"unusable: {any_style['problem']}" if any_style["problem"] else
+                                           "any painting as --style, no training (Magenta, Ghiasi et al. 2017)"))
     for e in entries:
         if e.info is None:
             print(f"  {e.name:20} {e.location:8} unusable: {e.problem}")
@@ -140,8 +144,13 @@ def stylize_with_model(args, region_pairs) -> int:
     from ..imageio import check_output_path, read_label_map, read_rgb, write_image
     from .infer import RegionModel, stylize_fast
 
+    if args.model == "any":  # the any-style network takes the paintings themselves
+        from ..anystyle.commands import stylize_with_any
+
+        return stylize_with_any(args, region_pairs)
     if args.style:
-        raise EngineError("give either --style (optimization) or --model (fast stylization), not both")
+        raise EngineError("give either --style (optimization) or --model (fast stylization), not both; "
+                          "--model any takes --style")
     output = check_output_path(args.output)
     content = read_rgb(args.content, "content image")
     label_map, regions = None, {}
