@@ -273,7 +273,8 @@ def _add_sequence(subparsers) -> None:
                    help="motion from the Vector pass, or estimated with OpenCV DIS (auto: vectors when present)")
     p.add_argument("--overwrite", action="store_true", help="redo frames whose output exists (default: resume)")
     p.add_argument("--model", help="fast stylization with this model (name or .safetensors) instead of --style; "
-                                   "--region-style then takes ID=MODEL|keep")
+                                   "--region-style then takes ID=MODEL|keep; 'any': any --style painting, "
+                                   "--region-style ID=PATH|keep")
     p.add_argument("--fast-blend", type=float, default=0.6,
                    help="with --model: share of the warped previous frame kept where reliable (default 0.6)")
     farm = p.add_argument_group("render-farm chunks", "stylize part of the shot; frames are numbered by the digits "
@@ -310,6 +311,7 @@ def _run_sequence(args) -> int:
     options = dict(_optimizer_options(args), device=args.device)
     if args.model:
         options["size_px"] = args.size  # fast models run at the frames' own size unless asked
+        options["cache_dir"] = None if args.no_cache else args.cache_dir  # model any: style vectors
     settings = SequenceSettings(temporal=not args.no_temporal, temporal_weight=args.temporal_weight,
                                 later_iterations=args.later_iterations, long_term_frames=args.long_term,
                                 multipass=args.multipass, flow=args.flow, overwrite=args.overwrite,
@@ -329,8 +331,8 @@ def _run_sequence(args) -> int:
 
     try:
         if args.model:
-            report = stylize_sequence(None, items, styles, settings, _fast_region_settings(args) or None,
-                                      callback=on_progress)
+            regions = _region_settings(args) if args.model == "any" else _fast_region_settings(args)
+            report = stylize_sequence(None, items, styles, settings, regions or None, callback=on_progress)
         else:
             report = stylize_sequence(_engine(args), items, styles, settings, _region_settings(args) or None,
                                       callback=on_progress)

@@ -164,7 +164,7 @@ def stylize_sequence(engine: StyleTransfer, frames: Sequence[SequenceFrame], sty
         frame_options = dict(options, seed=seed + index, label_map=label_map, regions=frame_regions)
         if settings.model:
             result = _fast_frame(frames, position, rgb, settings, dict(frame_options, device=fast_device),
-                                 passes_cache)
+                                 passes_cache, styles)
             sources.append(result.settings["flow"])
             report(None)
         elif not settings.temporal or position == 0:
@@ -186,14 +186,26 @@ def stylize_sequence(engine: StyleTransfer, frames: Sequence[SequenceFrame], sty
     return SequenceReport(written, skipped, sources, time.perf_counter() - started)
 
 
-def _fast_frame(frames, position, rgb, settings, options, passes_cache):
-    """One frame through the fast network, blended with the warped previous result where that is reliable."""
-    from .fast.infer import stylize_fast  # the fast path is optional for the optimizer's users
+def _fast_frame(frames, position, rgb, settings, options, passes_cache, styles):
+    """One frame through the fast network (model "any": the any-style network with `styles`), blended with the
+    warped previous result where that is reliable."""
+    if settings.model == "any":
+        from .anystyle import get_any_stylizer
 
-    result = stylize_fast(rgb, settings.model, size_px=options.get("size_px"),
-                          style_strength=options.get("style_strength", 1.0),
-                          preserve_color=options.get("preserve_color", "none"), label_map=options.get("label_map"),
-                          regions=options.get("regions"), device=options.get("device", "auto"))
+        if not styles:
+            raise EngineError("--model any paints with any painting: give it as --style PATH (repeat to blend)")
+        result = get_any_stylizer(options.get("device", "auto"), options.get("cache_dir", "default")).stylize(
+            rgb, list(styles), style_weights=options.get("style_blend"), strength=options.get("style_strength", 1.0),
+            preserve_color=options.get("preserve_color", "none"), mask=options.get("label_map"),
+            regions=options.get("regions"), size_px=options.get("size_px"))
+    else:
+        from .fast.infer import stylize_fast  # the fast path is optional for the optimizer's users
+
+        result = stylize_fast(rgb, settings.model, size_px=options.get("size_px"),
+                              style_strength=options.get("style_strength", 1.0),
+                              preserve_color=options.get("preserve_color", "none"),
+                              label_map=options.get("label_map"), regions=options.get("regions"),
+                              device=options.get("device", "auto"))
     source = "none"
     if settings.temporal and position > 0:
         one_back = SequenceSettings(long_term_frames=1, flow=settings.flow)
