@@ -155,7 +155,7 @@ def _check_value(value: Any, spec: Field, path: str, job: str | None) -> None:
         assert spec.items is not None
         entries = enumerate(value) if spec.kind == "list" else value.items()
         for key, item in entries:
-            if spec.kind == "map" and spec.int_keys and not _is_int_text(key):
+            if spec.kind == "map" and spec.int_keys and not _is_int_text(str(key)):
                 raise BadRequest(f"{path}.{_short(key)}", "the key must be a whole number (a region id)", job)
             _check_value(item, spec.items, f"{path}[{key}]" if spec.kind == "list" else f"{path}.{_short(key)}", job)
     elif spec.kind == "object":
