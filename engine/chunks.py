@@ -21,7 +21,7 @@ from typing import Sequence
 import numpy as np
 
 from .errors import EngineError
-from .imageio import read_rgb, write_image
+from .imageio import read_image, read_rgb, write_image
 from .temporal import SequenceFrame
 
 CHUNKINGS = ("strict", "overlap", "anchors")
@@ -166,7 +166,7 @@ def join_overlaps(output_dir: Path, overwrite: bool = False) -> tuple[list[Path]
         if target.exists() and not overwrite:
             kept.append(target)
             continue
-        image = read_rgb(path, "chunk result")
+        image, alpha = read_image(path, "chunk result")  # a transparent render's alpha is the same in both chunks
         record: dict = {"frame": number, "chunk": path.parent.name}
         if number in warmups:
             warm_path, share = warmups[number]
@@ -175,6 +175,6 @@ def join_overlaps(output_dir: Path, overwrite: bool = False) -> tuple[list[Path]
                 raise EngineError(f"{warm_path} and {path} differ in size; stylize every chunk at one size")
             image = (1 - share) * image + share * warm
             record.update(crossfade_with=warm_path.parent.name, crossfade_share=round(share, 4))
-        write_image(target, np.clip(image, 0, 1), record)
+        write_image(target, np.clip(image, 0, 1), record, alpha=alpha)
         written.append(target)
     return written, kept

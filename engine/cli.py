@@ -160,6 +160,7 @@ def _progress_bar(args):
 
 
 def _run_stylize(args) -> int:
+    from .alpha import read_content
     from .imageio import check_output_path, read_label_map, read_rgb, write_image
 
     if args.model:
@@ -169,9 +170,10 @@ def _run_stylize(args) -> int:
     if not args.style:
         raise EngineError("give --style (optimization) or --model (fast stylization)")
     output = check_output_path(args.output)
-    content = read_rgb(args.content, "content image")
+    picture = read_content(args.content)
+    content = picture.rgb
     styles = [read_rgb(path, "style image") for path in args.style]
-    options = _optimizer_options(args)
+    options = dict(_optimizer_options(args), coverage=picture.coverage)
     options["init"] = args.init if args.init in ("content", "noise") else read_rgb(args.init, "init image")
     regions = _region_settings(args)
     if regions and not args.mask:
@@ -204,7 +206,8 @@ def _run_stylize(args) -> int:
                     styles=[str(Path(s).resolve()) for s in args.style], mask=args.mask,
                     region_style=args.region_style, region_strength=args.region_strength,
                     command="python -m engine " + " ".join(args.argv))
-    write_image(output, result.image, settings)
+    rgb, alpha = picture.finish(result.image)
+    write_image(output, rgb, settings, alpha=alpha)
     _warn(result.settings.get("degraded", [])[len(warned):], None)
     if not args.quiet:
         peak = result.settings.get("peak_memory_gb")

@@ -22,6 +22,7 @@ import numpy as np
 import OpenEXR
 from PIL import Image, ImageOps, PngImagePlugin
 
+from .alpha import premultiply, unpremultiply
 from .color import linear_to_srgb, srgb_to_linear
 from .errors import EngineError
 
@@ -90,8 +91,11 @@ def _rgb_from_exr(path: Path, what: str) -> tuple[np.ndarray, np.ndarray | None]
         alpha = channels.get(prefix + "A")
     _check_size(rgb.shape[1], rgb.shape[0], path, what)
     _check_finite(rgb, path, what)
+    if alpha is not None:  # EXR colour is premultiplied by alpha: straight colour, as every other format gives
+        alpha = np.clip(alpha, 0.0, 1.0)
+        rgb = unpremultiply(rgb, alpha)
     # Scene-linear to display sRGB (the standard view; the add-on sends view-transformed PNGs instead).
-    return linear_to_srgb(np.clip(rgb, 0.0, 1.0)), None if alpha is None else np.clip(alpha, 0.0, 1.0)
+    return linear_to_srgb(np.clip(rgb, 0.0, 1.0)), alpha
 
 
 def _read_16bit(path: Path) -> np.ndarray | None:
@@ -275,12 +279,14 @@ def write_image(path, rgb: np.ndarray, settings: dict | None = None, alpha: np.n
             header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
             if settings_json:
                 header[SETTINGS_KEY] = settings_json
-            linear = srgb_to_linear(rgb)
+            linear = srgb_to_linear(rgb) if alpha is None else premultiply(srgb_to_linear(rgb), alpha)
             channels = {c: np.ascontiguousarray(linear[..., i]).astype(np.float16) for i, c in enumerate("RGB")}
             if alpha is not None:
                 channels["A"] = np.ascontiguousarray(alpha).astype(np.float16)
             OpenEXR.File(header, channels).write(str(temp))
         else:
+            if alpha is not None and fmt == "JPEG":  # no alpha in JPEG: composited over black, as Blender does
+                rgb = premultiply(rgb, np.clip(alpha, 0, 1))
             pixels = np.rint(rgb * 255.0).astype(np.uint8)
             if alpha is not None and fmt != "JPEG":
                 pixels = np.concatenate([pixels, np.rint(np.clip(alpha, 0, 1) * 255.0).astype(np.uint8)[..., None]], -1)

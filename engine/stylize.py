@@ -171,6 +171,23 @@ class _Objective:
     learning_rate: float
 
 
+def _covered_only(groups: list[_StyleGroup], keep: np.ndarray | None, coverage: np.ndarray
+                  ) -> tuple[list[_StyleGroup], np.ndarray | None]:
+    """Style groups weighted by coverage, and the pixels the terms leave out (kept or uncovered).
+
+    A group's style weight is scaled by its share of the covered pixels (not of the whole frame), so an object
+    alone in a transparent render is stylized as strongly as a full frame would be.
+    """
+    coverage = np.clip(np.asarray(coverage, np.float32), 0.0, 1.0)
+    covered = float(coverage.mean())
+    if covered <= 0:
+        return [], keep
+    weighted = [_StyleGroup(g.styles, g.blend, g.weight / covered, coverage if g.mask is None else g.mask * coverage)
+                for g in groups]
+    ignored = 1.0 - coverage if keep is None else 1.0 - (1.0 - keep) * coverage
+    return [g for g in weighted if g.mask.sum() > 0], ignored
+
+
 def resolve_precision(precision: str, device: torch.device) -> torch.dtype | None:
     """The loss network's autocast dtype for a precision setting; None runs float32 throughout.
 
@@ -218,7 +235,7 @@ class _Job:
 
     content: np.ndarray
     groups: list[_StyleGroup]
-    keep: np.ndarray | None
+    keep: np.ndarray | None  # pixels the terms leave out: kept regions and, given a coverage, uncovered ones
     objective: _Objective
     height: int
     width: int
@@ -310,6 +327,7 @@ class StyleTransfer:
         style_scale: float = 1.0,
         label_map: np.ndarray | None = None,
         regions: dict[int, RegionStyle] | None = None,
+        coverage: np.ndarray | None = None,
         learning_rate: float = 0.02,
         temporal_targets: Sequence[tuple[np.ndarray, np.ndarray]] = (),
         temporal_weight: float = 0.0,
@@ -323,8 +341,10 @@ class StyleTransfer:
         """Stylize `content` (H x W x 3 sRGB in [0, 1]) with `styles`; returns the image at `size_px` longest side.
 
         Regions of `label_map` (ids, or R x H x W soft masks) can take their own style, strength, or keep
-        the original pixels, as given in `regions`. `temporal_targets` are (earlier stylized frame warped onto
-        this one, reliability mask) pairs at the output size; `temporal_weight` pulls reliable pixels toward them.
+        the original pixels, as given in `regions`. `coverage` (H x W in [0, 1], a transparent render's alpha)
+        limits the style statistics and the content term to the covered pixels (engine/alpha.py).
+        `temporal_targets` are (earlier stylized frame warped onto this one, reliability mask) pairs at the output
+        size; `temporal_weight` pulls reliable pixels toward them.
         With `full_resolution`, the result is scaled up to the content's own size and kept regions are exact there.
 
         `precision` (auto, fp32, bf16; default: the engine's) is the loss network's arithmetic. Scales whose
@@ -359,6 +379,12 @@ class StyleTransfer:
             raise EngineError(f"--size {size_px} makes the image {width}x{height} px; each side needs at least "
                               f"{MIN_SIDE_PX} px, so give a larger size")
         groups, keep = self._groups(content, styles, blend, style_strength, label_map, regions)
+        ignored = keep  # pixels the optimizer's content and style terms leave out
+        if coverage is not None:
+            if np.shape(coverage) != content.shape[:2]:
+                raise EngineError(f"the coverage (alpha) is {np.shape(coverage)[::-1]} px but the content is "
+                                  f"{content.shape[1::-1]} px; give the alpha of the same image")
+            groups, ignored = _covered_only(groups, keep, coverage)
         if not groups:  # strength 0 everywhere, or every region kept: the content is the answer
             final_content = _resize(_to_tensor(content, self.device), height, width)
             answer = np.asarray(content, np.float32) if full_resolution else _to_numpy(final_content)
@@ -366,7 +392,7 @@ class StyleTransfer:
                             degraded=[])
             return StylizeResult(answer, settings, {}, time.perf_counter() - started, 0, 0)
         groups = [self._prepare_colours(g, content, preserve_color) for g in groups]
-        job = _Job(content, groups, keep, objective, height, width, scale_sizes(max(height, width), scales), init,
+        job = _Job(content, groups, ignored, objective, height, width, scale_sizes(max(height, width), scales), init,
                    seed, preserve_color, temporal_targets, style_scale, precision, tile_px, memory_budget_gb,
                    callback, started)
         hits0, misses0 = self.cache.hits, self.cache.misses

@@ -15,6 +15,7 @@ from typing import Callable, Sequence
 import cv2
 import numpy as np
 
+from .alpha import read_content
 from .errors import EngineError
 from .flow import (Motion, backward_from_vectors, estimated_motion, forward_from_vectors, motion_from_passes,
                    reliability, warp)
@@ -138,7 +139,8 @@ def stylize_sequence(engine: StyleTransfer, frames: Sequence[SequenceFrame], sty
         if frame.context:
             continue
         index = position if frame.index is None else frame.index
-        rgb = read_rgb(frame.content, "frame")
+        picture = read_content(frame.content, "frame")  # transparent renders: colour filled, alpha put back
+        rgb = picture.rgb
         if shape is None:
             shape = rgb.shape[:2]
         elif rgb.shape[:2] != shape:
@@ -161,7 +163,8 @@ def stylize_sequence(engine: StyleTransfer, frames: Sequence[SequenceFrame], sty
                                   "render")
         label_map, frame_regions = _regions_for_frame(passes, regions, frame)
         height, width = fit_longest_side(*shape, size_px)
-        frame_options = dict(options, seed=seed + index, label_map=label_map, regions=frame_regions)
+        frame_options = dict(options, seed=seed + index, label_map=label_map, regions=frame_regions,
+                             coverage=picture.coverage)
         if settings.model:
             result = _fast_frame(frames, position, rgb, settings, dict(frame_options, device=fast_device),
                                  passes_cache, styles)
@@ -178,7 +181,8 @@ def stylize_sequence(engine: StyleTransfer, frames: Sequence[SequenceFrame], sty
             result = engine.stylize(rgb, styles, iterations=later_iterations, callback=report, **frame_options)
         settings_record = dict(result.settings, frame=index, content=str(frame.content), temporal=settings.temporal,
                                flow=sources[-1])
-        write_image(frame.output, result.image, settings_record)
+        image, alpha = picture.finish(result.image)
+        write_image(frame.output, image, settings_record, alpha=alpha)
         written.append(frame.output)
     if settings.multipass and settings.temporal and not settings.model and len(frames) > 1:
         _backward_pass(engine, frames, styles, settings, regions, iterations=later_iterations, seed=seed,
@@ -230,7 +234,7 @@ def _temporal_targets(frames, position, rgb, size, settings, passes_cache):
         motion = frame_motion(later, earlier, later_rgb, read_rgb(earlier.content, "frame"), settings.flow,
                                passes_cache).resized(height, width)
         motions.append(motion)
-        result = read_rgb(earlier.output, "earlier stylized frame")
+        result = read_content(earlier.output, "earlier stylized frame").rgb
         if result.shape[:2] != (height, width):
             raise EngineError(f"{earlier.output} is {result.shape[1]}x{result.shape[0]} px, not {width}x{height}; "
                               "resume with the same size setting, or overwrite")
@@ -262,14 +266,15 @@ def _backward_pass(engine, frames, styles, settings, regions, iterations, seed, 
         options.pop(key, None)
     for position in range(len(frames) - 2, -1, -1):
         frame, following = frames[position], frames[position + 1]
-        rgb = read_rgb(frame.content, "frame")
+        picture = read_content(frame.content, "frame")
+        rgb = picture.rgb
         following_rgb = read_rgb(following.content, "frame")
-        current = read_rgb(frame.output, "stylized frame")
+        current = read_content(frame.output, "stylized frame").rgb
         height, width = current.shape[:2]
         motion = _forward_motion(frame, following, rgb, following_rgb, settings.flow, passes_cache).resized(
             height, width)
-        following_result = np.clip(warp(read_rgb(following.output, "stylized frame"), motion.flow, mode="bicubic"),
-                                   0, 1)
+        following_result = np.clip(warp(read_content(following.output, "stylized frame").rgb, motion.flow,
+                                        mode="bicubic"), 0, 1)
         targets = [(following_result, motion.reliable)]
         if position > 0:
             targets += _temporal_targets(frames, position, rgb, (height, width),
@@ -282,8 +287,9 @@ def _backward_pass(engine, frames, styles, settings, regions, iterations, seed, 
         result = engine.stylize(rgb, styles, **dict(options, iterations=iterations, seed=seed + index, scales=1,
                                                     init=init, temporal_targets=targets,
                                                     temporal_weight=settings.temporal_weight, label_map=label_map,
-                                                    regions=frame_regions))
-        write_image(frame.output, result.image, dict(result.settings, frame=index, multipass=True))
+                                                    regions=frame_regions, coverage=picture.coverage))
+        image, alpha = picture.finish(result.image)
+        write_image(frame.output, image, dict(result.settings, frame=index, multipass=True), alpha=alpha)
         if report is not None:
             report(SequenceProgress(position, len(frames), None, f"backward pass, frame {position + 1}"))
 

@@ -195,10 +195,12 @@ class Worker:
     def stylize(self, job: str, request: dict) -> None:
         import numpy as np
 
+        from .alpha import read_content
         from .imageio import check_output_path, read_label_map, read_rgb, write_image
 
         output = check_output_path(request["output"])
-        content = read_rgb(request["content"], "content image")
+        picture = read_content(request["content"])  # transparent renders: colour filled, alpha put back on writing
+        content = picture.rgb
         styles = [read_rgb(path, "style image") for path in request.get("styles", [])]
         label_map, regions = None, {}
         if request.get("mask"):
@@ -227,10 +229,12 @@ class Worker:
         else:
             result = self.engine_for(request).stylize(content, styles, style_blend=request.get("style_blend"),
                                                       label_map=label_map, regions=regions or None,
+                                                      coverage=picture.coverage,
                                                       callback=self.progress_reporter(job), **options)
         settings = dict(result.settings, content=request["content"], styles=request.get("styles"),
                         mask=request.get("mask"))
-        write_image(output, result.image, settings)
+        rgb, alpha = picture.finish(result.image)
+        write_image(output, rgb, settings, alpha=alpha)
         self.send({"type": "result", "job": job, "output": str(Path(output)), "elapsed_s": result.elapsed_s,
                    "width_px": result.settings["width_px"], "height_px": result.settings["height_px"],
                    "device": result.settings["device"], "cache_hits": getattr(result, "cache_hits", 0),

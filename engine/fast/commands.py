@@ -141,7 +141,8 @@ def run_models(args) -> int:
 
 def stylize_with_model(args, region_pairs) -> int:
     """`stylize --model`: read, stylize in one pass, write atomically with the settings; no optimizer options."""
-    from ..imageio import check_output_path, read_label_map, read_rgb, write_image
+    from ..alpha import read_content
+    from ..imageio import check_output_path, read_label_map, write_image
     from .infer import RegionModel, stylize_fast
 
     if args.model == "any":  # the any-style network takes the paintings themselves
@@ -152,7 +153,7 @@ def stylize_with_model(args, region_pairs) -> int:
         raise EngineError("give either --style (optimization) or --model (fast stylization), not both; "
                           "--model any takes --style")
     output = check_output_path(args.output)
-    content = read_rgb(args.content, "content image")
+    picture = read_content(args.content)
     label_map, regions = None, {}
     region_models = region_pairs(args.region_style, "--region-style")
     region_strengths = region_pairs(args.region_strength, "--region-strength")
@@ -168,13 +169,14 @@ def stylize_with_model(args, region_pairs) -> int:
             except ValueError:
                 raise EngineError(f"--region-strength {region}={value}: the strength must be a number") from None
     render = args.content if Path(args.content).suffix.lower() == ".exr" else None
-    result = stylize_fast(content, args.model, size_px=args.size, style_strength=args.strength,
+    result = stylize_fast(picture.rgb, args.model, size_px=args.size, style_strength=args.strength,
                           preserve_color=args.preserve_color, label_map=label_map, regions=regions or None,
                           render_path=render, tile_px=args.tile, device=args.device)
     settings = dict(result.settings, content=str(Path(args.content).resolve()), mask=args.mask,
                     region_style=region_models or None, region_strength=region_strengths or None,
                     command=shlex.join(["python", "-m", "engine", *args.argv]))
-    write_image(output, result.image, settings)
+    rgb, alpha = picture.finish(result.image)
+    write_image(output, rgb, settings, alpha=alpha)
     if not args.quiet:
         print(f"wrote {output} ({result.settings['width_px']}x{result.settings['height_px']}, "
               f"{result.elapsed_s:.2f} s on {result.settings['device']}, model {result.settings['model']})")
