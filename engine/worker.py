@@ -5,7 +5,8 @@ checked against protocol's schema before anything runs; any line that fails (not
 a wrong or missing field) gets one `bad_input` error naming the field, and the worker reads on.
 Requests: hello, check, stylize, stylize_sequence, join_chunks, stylize_texture, train, cancel, shutdown.
 Events: ready, check, progress, result, error, cancelled. Jobs run one at a time in arrival order; cancel is
-honoured at the next convolution the job runs (engine/cancel.py), well within a second.
+honoured at the next convolution the job runs (engine/cancel.py), well within a second. A stylize request marked
+"preview" that has not started when a newer preview arrives is dropped (cancelled, "superseded": true).
 End of input without a shutdown (the add-on or Blender died) cancels the running and queued jobs.
 Stdout carries only protocol lines; anything else the engine prints goes to stderr.
 """
@@ -40,6 +41,7 @@ class Worker:
         self.jobs: queue.Queue = queue.Queue()
         self.cancelled: set[str] = set()
         self.current_job: str | None = None
+        self.newest_preview: str | None = None  # the live preview's latest request; older queued ones are stale
         self.engines: dict[tuple, object] = {}
 
     def send(self, message: dict) -> None:
@@ -65,6 +67,8 @@ class Worker:
                 self._drop_pending_jobs()
                 break
             else:
+                if request.type == "stylize" and request.fields.get("preview"):
+                    self.newest_preview = str(request.job)
                 self.jobs.put(request.fields)
         else:  # stdin closed without a shutdown: the add-on (or Blender) is gone, so stop working for it
             self._drop_pending_jobs()
@@ -87,6 +91,9 @@ class Worker:
             if request is None:
                 return
             job = str(request.get("job"))
+            if request.get("preview") and job != self.newest_preview:
+                self.send({"type": "cancelled", "job": job, "superseded": True})
+                continue
             self.current_job = job
             try:
                 if job in self.cancelled:

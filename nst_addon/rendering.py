@@ -166,7 +166,7 @@ def _save_render(scene: bpy.types.Scene, path: Path, multilayer: bool) -> None:
         else:
             settings.media_type = "IMAGE"
             settings.file_format = "PNG"
-            settings.color_mode = "RGB"
+            settings.color_mode = "RGBA" if scene.render.film_transparent else "RGB"  # alpha for compositing
             settings.color_depth = "8"
         bpy.data.images["Render Result"].save_render(str(temp), scene=scene)
         os.replace(temp, path)
