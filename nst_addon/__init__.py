@@ -9,11 +9,11 @@ import atexit
 
 import bpy
 
-from . import engine_setup, farm, farm_task, library, operators, properties, texture_operator, ui
+from . import engine_setup, farm, farm_task, library, operators, preview, properties, texture_operator, ui
 from .worker_client import shutdown_shared
 
 CLASSES = (*properties.CLASSES, *operators.CLASSES, *farm_task.CLASSES, *texture_operator.CLASSES,
-           *engine_setup.CLASSES, *ui.CLASSES, *farm.CLASSES)
+           *engine_setup.CLASSES, *ui.CLASSES, *farm.CLASSES, *preview.CLASSES)
 
 
 def register() -> None:
@@ -22,12 +22,14 @@ def register() -> None:
     properties.register()
     texture_operator.register()
     farm.register()
+    preview.register()
     atexit.register(shutdown_shared)
 
 
 def unregister() -> None:
     atexit.unregister(shutdown_shared)
     shutdown_shared()
+    preview.unregister()
     library.clear_thumbnails()
     farm.unregister()
     texture_operator.unregister()

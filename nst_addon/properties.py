@@ -146,16 +146,24 @@ class NST_StyleItem(bpy.types.PropertyGroup):
 
 
 MODEL_NAMED_LIKE_STYLE = "NAMED_LIKE_STYLE"
+ANY_STYLE_MODEL = "any"  # the engine's any-style network: any painting, no training
 _MODEL_ITEMS: list[tuple[str, str, str]] = []  # Blender needs the enum's strings kept alive
 
 
-def fast_model_items() -> list[tuple[str, str, str]]:
-    """The model picker: 'named like the style', then every model in the bundled and user model folders."""
+def trained_model_names() -> set[str]:
+    """The trained Fast models in the bundled and user model folders."""
     folders = [Path(__file__).resolve().parent.parent / "models", Path(engine_settings().models_folder)]
-    names = sorted({p.name.removesuffix(".safetensors") for folder in folders if folder.is_dir()
-                    for p in folder.glob("*.safetensors") if not p.name.endswith(".ckpt.safetensors")})
-    _MODEL_ITEMS[:] = [(MODEL_NAMED_LIKE_STYLE, "Named like the style", "The model whose name is the style file's name")] + [
-        (name, name, f"The trained model '{name}'") for name in names]
+    return {p.name.removesuffix(".safetensors") for folder in folders if folder.is_dir()
+            for p in folder.glob("*.safetensors") if not p.name.endswith(".ckpt.safetensors")}
+
+
+def fast_model_items() -> list[tuple[str, str, str]]:
+    """The model picker: 'named like the style', any painting, then every trained model."""
+    _MODEL_ITEMS[:] = [
+        (MODEL_NAMED_LIKE_STYLE, "Named like the style",
+         "The trained model named like the style's file; the any-style network when there is none"),
+        (ANY_STYLE_MODEL, "Any painting (no training)", "The any-style network: any painting or blend, no training")
+    ] + [(name, name, f"The trained model '{name}'") for name in sorted(trained_model_names())]
     return _MODEL_ITEMS
 
 
@@ -178,8 +186,8 @@ class NST_SceneSettings(bpy.types.PropertyGroup):
     method: EnumProperty(  # type: ignore[valid-type]
         name="Method",
         items=[("QUALITY", "Quality", "Optimise each image against the style (slow, best)"),
-               ("FAST", "Fast", "A network trained for the style (about a second a frame); needs a model named "
-                                "like the style's file, trained with 'python -m engine train'")],
+               ("FAST", "Fast", "About a second a frame: a network trained for the style when there is one, else "
+                                "the any-style network (any painting, no training)")],
         default="QUALITY")
     fast_model: EnumProperty(  # type: ignore[valid-type]
         name="Model", items=_fast_model_enum,

@@ -14,7 +14,8 @@ from typing import Any
 import bpy
 
 from .images import export_png, remove_quietly
-from .properties import MODEL_NAMED_LIKE_STYLE, EngineSettings, NST_SceneSettings, object_settings, scene_settings
+from .properties import (ANY_STYLE_MODEL, MODEL_NAMED_LIKE_STYLE, EngineSettings, NST_SceneSettings, object_settings,
+                         scene_settings, trained_model_names)
 from .worker_client import AddonError
 
 MASK_PASS_ENGINES = {"CYCLES"}
@@ -111,7 +112,7 @@ def region_settings(scene: bpy.types.Scene) -> dict[str, dict]:
         own = object_settings(ob)
         if own.mode == "KEEP":
             regions[str(ob.pass_index)] = {"keep_original": True}
-        elif scene_settings(scene).method == "FAST":
+        elif scene_settings(scene).method == "FAST" and fast_model(scene) != ANY_STYLE_MODEL:
             style = _style_file(own.style_path, f"object '{ob.name}'")
             regions[str(ob.pass_index)] = {"model": Path(style).stem, "strength": own.strength}
         else:
@@ -120,16 +121,29 @@ def region_settings(scene: bpy.types.Scene) -> dict[str, dict]:
     return regions
 
 
-def method_fields(settings: NST_SceneSettings, style_paths: list[str]) -> dict[str, str]:
-    """Fast: the model picked, or the one named like the style's file (the engine finds it in the model folders)."""
+def method_fields(settings: NST_SceneSettings, style_paths: list[str], own_styles: list[str] | tuple = ()
+                  ) -> dict[str, str]:
+    """Fast: the model picked; else the one named like the style's file when every style (the objects' own too)
+    has a trained model (the engine finds it in the model folders); else the any-style network, no training."""
     if settings.method != "FAST":
         return {}
     if settings.fast_model != MODEL_NAMED_LIKE_STYLE:
         return {"model": settings.fast_model}
-    if len(style_paths) != 1:
-        raise AddonError("the Fast method uses one style's trained model; keep a single style, or use Quality to "
-                         "blend styles")
-    return {"model": Path(style_paths[0]).stem}
+    trained = trained_model_names()
+    if len(style_paths) == 1 and all(p and Path(p).stem in trained for p in (*style_paths, *own_styles)):
+        return {"model": Path(style_paths[0]).stem}
+    return {"model": ANY_STYLE_MODEL}
+
+
+def own_styles(scene: bpy.types.Scene) -> list[str]:
+    return [object_settings(ob).style_path for ob in styled_objects(scene) if object_settings(ob).mode == "OWN"]
+
+
+def fast_model(scene: bpy.types.Scene) -> str:
+    """The model the Fast method uses for this scene (a Blender image as the style has no trained model)."""
+    settings = scene_settings(scene)
+    styles = [item.filepath if item.image is None else "" for item in settings.styles if item.weight > 0]
+    return method_fields(settings, styles, own_styles(scene)).get("model", "")
 
 
 @dataclass
@@ -208,7 +222,7 @@ def sequence_request(scene: bpy.types.Scene, engine: EngineSettings, frames: lis
                     "style_strength": settings.strength, "preserve_color": settings.preserve_color},
         "temporal": True, "temporal_weight": settings.temporal_weight, "overwrite": settings.overwrite,
         "device": engine.device, "weights": engine.weights, "cache_dir": str(Path(engine.cache_folder) / "styles"),
-        **method_fields(settings, style_paths),
+        **method_fields(settings, style_paths, own_styles(scene)),
     }
     if regions:
         request["regions"] = regions
@@ -227,7 +241,7 @@ def stylize_request(scene: bpy.types.Scene, engine: EngineSettings, files: Frame
                     "style_strength": settings.strength, "preserve_color": settings.preserve_color,
                     "full_resolution": True},  # back at the render's size, kept objects exact even in previews
         "device": engine.device, "weights": engine.weights, "cache_dir": str(Path(engine.cache_folder) / "styles"),
-        **method_fields(settings, style_paths),
+        **method_fields(settings, style_paths, own_styles(scene)),
     }
     if regions:
         request.update(mask=str(files.passes), regions=regions, ignore_absent_regions=True)

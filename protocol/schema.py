@@ -116,7 +116,9 @@ REQUESTS: dict[str, dict[str, Field]] = {
     "stylize": {
         "job": JOB, "content": text(required=True), "output": text(required=True), "styles": PATHS,
         "style_blend": BLEND, "mask": text(nullable=True), "ignore_absent_regions": flag(), "regions": REGIONS,
-        "options": record(STYLIZE_OPTIONS, nullable=True), "model": text(nullable=True), **ENGINE},
+        "options": record(STYLIZE_OPTIONS, nullable=True), "model": text(nullable=True),
+        "preview": flag(),  # a live preview: dropped unstarted when a newer preview arrives
+        **ENGINE},
     "stylize_sequence": {
         "job": JOB, "frames": list_of(FRAME, required=True, min_length=1), "chunk": CHUNK, "styles": PATHS, "style_blend": BLEND,
         "options": record(STYLIZE_OPTIONS, nullable=True), "temporal": flag(), "temporal_weight": number(0.0),

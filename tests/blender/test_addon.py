@@ -163,15 +163,23 @@ def test_stylize_animation_frame_by_frame_writes_each_frame(tiny_scene, tmp_path
     assert "0 frame(s) stylized, 2 already done" in tiny_scene.nst.status
 
 
-def test_fast_method_without_a_trained_model_says_which_model_is_missing(tiny_scene, tmp_path):
+def test_fast_method_with_a_painting_that_has_no_trained_model_uses_the_any_style_network(tiny_scene, tmp_path):
     style = tmp_path / "untrained_painting.jpg"
     style.write_bytes((STYLES / "starry_night.jpg").read_bytes())
     tiny_scene.nst.styles[0].filepath = str(style)
     tiny_scene.nst.method = "FAST"
-    bpy.data.objects["Cube"].nst.mode = "INHERIT"
-    with pytest.raises(RuntimeError, match="no model named 'untrained_painting'"):
-        bpy.ops.nst.stylize_render()
-    assert RESULT not in bpy.data.images
+    rendering = _module("rendering")
+    assert rendering.fast_model(tiny_scene) == "any"
+    assert bpy.ops.nst.stylize_render() == {"FINISHED"}  # the Cube's own painting and the kept Sphere too
+    result = bpy.data.images[RESULT]
+    content_path = Path(result["nst_content"])
+    before, after = pixels(bpy.data.images.load(str(content_path)))[..., :3], pixels(result)[..., :3]
+    ids = object_index(content_path.with_suffix(".exr"))
+    on_sphere = ids == bpy.data.objects["Sphere"].pass_index
+    assert np.abs(after[on_sphere] - before[on_sphere]).max() <= 1.5 / 255
+    assert np.abs(after[~on_sphere] - before[~on_sphere]).mean() > 0.05
+    tiny_scene.nst.styles[0].filepath = str(STYLES / "starry_night.jpg")  # it and the Cube's have trained models
+    assert rendering.fast_model(tiny_scene) == "starry_night"
 
 
 def _module(name: str):

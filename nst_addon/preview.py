@@ -1,0 +1,533 @@
+"""Live Preview: while it is on, each change to the scene is rendered small from the active camera and stylized by
+the any-style network in an engine worker of its own; the newest result is the image "NST Live Preview".
+
+A depsgraph handler notes changes; a timer waits until they settle (DEBOUNCE_S), renders, sends the request and
+collects answers, so Blender never waits on the worker. Background mode has no timers: `nst.live_preview_step`
+does one round synchronously. Per-object styles come from a flat-colour Workbench render of the styled objects.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import bpy
+import numpy as np
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
+
+from . import rendering
+from .images import image_pixels, load_result, remove_quietly
+from .properties import ANY_STYLE_MODEL, engine_settings, object_settings, scene_settings, user_folder
+from .worker_client import AddonError, Job, WorkerClient
+
+PREVIEW_IMAGE = "NST Live Preview"
+RENDER_SLOT = "NST Live Preview"  # the Render Result slot previews render into, so the user's render is kept
+DEBOUNCE_S = 0.3  # a round starts once the scene has not changed for this long
+TICK_S = 0.05
+WAIT_TIMEOUT_S = 300.0  # the one-step operator gives up on an answer after this long
+MAX_REGIONS = 7  # per-object settings the flat-colour ID render tells apart (red, green, blue on or off)
+
+
+@dataclass
+class Round:
+    """One preview request in flight: its job, when the change it shows happened, how long its render took."""
+
+    sequence: int
+    job: Job
+    changed_s: float
+    render_s: float
+    content: Path
+    output: Path
+    mask: Path | None
+
+    @property
+    def files(self) -> list[Path]:
+        return [self.content, self.output] + ([self.mask] if self.mask is not None else [])
+
+
+@dataclass
+class LiveState:
+    """The running preview (one at a time): its worker, its scene and the rounds in flight."""
+
+    client: WorkerClient | None = None
+    process: Any = None  # the worker process, kept to learn how it ended after the client lets go of it
+    scene: str = ""
+    sequence: int = 0
+    shown: int = 0
+    shown_files: list[Path] = field(default_factory=list)
+    rounds: dict[int, Round] = field(default_factory=dict)
+    dirty: bool = False
+    changed_s: float = 0.0
+    own_changes: bool = False
+    renders: int = 0
+    stylized: int = 0
+    superseded: int = 0
+
+    def mark_changed(self) -> None:
+        self.dirty, self.changed_s = True, time.monotonic()
+
+
+_live = LiveState()
+
+
+def state() -> LiveState:
+    """The running preview's state (counts of renders, stylizations and dropped rounds), for tests and scripts."""
+    return _live
+
+
+def job_folder() -> Path:
+    return user_folder("jobs", "live-preview")
+
+
+def worker_died_message(returncode: int | None) -> str:
+    how = (f"killed by signal {-returncode}" if returncode is not None and returncode < 0
+           else f"exit status {returncode}")
+    return f"Live Preview turned off: its engine worker stopped ({how}); turn Live Preview on to start a new one"
+
+
+# -- settings -----------------------------------------------------------------------------------------------------
+
+
+def _is_on(self) -> bool:
+    return _live.client is not None and _live.scene == self.id_data.name
+
+
+def _turn(self, value: bool) -> None:
+    if not value:
+        stop("Live Preview is off")
+        return
+    if _is_on(self):
+        return
+    try:
+        start(self.id_data)
+    except AddonError as exc:
+        stop(f"Live Preview could not start: {exc}")
+        print(f"[nst] Live Preview could not start: {exc}", flush=True)
+
+
+class NST_LivePreviewSettings(bpy.types.PropertyGroup):
+    enabled: BoolProperty(  # type: ignore[valid-type]
+        name="Live Preview", get=_is_on, set=_turn,
+        description="Render a small preview from the active camera after each change and stylize it with the "
+                    "scene's styles (any-style network); the result is the image 'NST Live Preview'")
+    width_px: IntProperty(name="Width", default=480, min=16, max=4096, subtype="PIXEL")  # type: ignore[valid-type]
+    height_px: IntProperty(name="Height", default=270, min=16, max=4096, subtype="PIXEL")  # type: ignore[valid-type]
+    engine: EnumProperty(  # type: ignore[valid-type]
+        name="Render Engine",
+        items=[("BLENDER_WORKBENCH", "Workbench", "Solid shading: fastest, always interactive"),
+               ("BLENDER_EEVEE", "EEVEE", "Materials and lights as in EEVEE; needs a GPU to be quick"),
+               ("CYCLES", "Cycles", "Path traced with the few samples below")],
+        default="BLENDER_WORKBENCH")
+    samples: IntProperty(  # type: ignore[valid-type]
+        name="Samples", default=4, min=1, max=256, description="Samples of the preview render (Cycles and EEVEE)")
+    latency_ms: FloatProperty(name="Latency", default=0.0, subtype="TIME_ABSOLUTE")  # type: ignore[valid-type]
+    render_ms: FloatProperty(name="Render", default=0.0)  # type: ignore[valid-type]
+    stylize_ms: FloatProperty(name="Stylize", default=0.0)  # type: ignore[valid-type]
+    status: StringProperty(name="Status", default="")  # type: ignore[valid-type]
+
+
+def live_settings(scene: bpy.types.Scene) -> NST_LivePreviewSettings:
+    """The scene's Live Preview settings (`scene.nst_live`, added at registration)."""
+    return getattr(scene, "nst_live")
+
+
+@contextlib.contextmanager
+def own_changes() -> Iterator[None]:
+    """Changes the preview makes itself (render settings, its status): evaluated here, so the handler ignores them."""
+    previous, _live.own_changes = _live.own_changes, True
+    try:
+        yield
+    finally:
+        view_layer = getattr(bpy.context, "view_layer", None)
+        if view_layer is not None:
+            view_layer.update()
+        _live.own_changes = previous
+
+
+def _report(scene: bpy.types.Scene, flush: bool = True, **values: Any) -> None:
+    """Write the panel's figures; `flush`: as the preview's own change (not needed once the handler is gone)."""
+    with own_changes() if flush else contextlib.nullcontext():
+        settings = live_settings(scene)
+        for name, value in values.items():
+            setattr(settings, name, value)
+
+
+@contextlib.contextmanager
+def changed(owner: Any, **values: Any) -> Iterator[None]:
+    """Set attributes of `owner` for the duration of the block, then put back what was there."""
+    saved = {name: getattr(owner, name) for name in values}
+    saved = {name: value[:] if hasattr(value, "__getitem__") and not isinstance(value, str) else value
+             for name, value in saved.items()}
+    try:
+        for name, value in values.items():
+            setattr(owner, name, value)
+        yield
+    finally:
+        for name, value in reversed(saved.items()):
+            setattr(owner, name, value)
+
+
+# -- start, stop, the handler and the timer -------------------------------------------------------------------------
+
+
+def start(scene: bpy.types.Scene) -> None:
+    """Start a worker for the preview, watch the scene, and ask for the first round."""
+    stop()
+    engine = engine_settings()
+    client = WorkerClient(engine.python, engine.models_folder)
+    client.start()
+    folder = job_folder()
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    global _live
+    _live = LiveState(client=client, process=client.process, scene=scene.name)
+    _live.mark_changed()
+    for handlers, handler in _HANDLERS:
+        if handler not in handlers:
+            handlers.append(handler)
+    if not bpy.app.timers.is_registered(_tick):
+        bpy.app.timers.register(_tick, first_interval=TICK_S)
+    _report(scene, flush=False, status="Live Preview: starting the engine", latency_ms=0.0)
+
+
+def stop(status: str | None = None) -> None:
+    """Stop watching, stop the preview's worker, and leave `status` in the scene's panel."""
+    global _live
+    client, name = _live.client, _live.scene
+    for handlers, handler in _HANDLERS:
+        if handler in handlers:
+            handlers.remove(handler)
+    if bpy.app.timers.is_registered(_tick):
+        bpy.app.timers.unregister(_tick)
+    _live = LiveState()
+    if client is not None:
+        client.shutdown()
+    scenes = getattr(bpy.data, "scenes", None)  # bpy.data is restricted while add-ons are being disabled
+    scene = scenes.get(name) if scenes is not None and name else None
+    if scene is not None and status is not None:
+        _report(scene, flush=False, status=status)
+
+
+@bpy.app.handlers.persistent
+def _on_depsgraph_update(scene: bpy.types.Scene, depsgraph: bpy.types.Depsgraph) -> None:
+    if _live.own_changes or _live.client is None or scene.name != _live.scene:
+        return
+    if any(not isinstance(update.id, bpy.types.Image) for update in depsgraph.updates):
+        _live.mark_changed()
+
+
+@bpy.app.handlers.persistent
+def _on_load(*args: Any) -> None:
+    stop()
+
+
+_HANDLERS = ((bpy.app.handlers.depsgraph_update_post, _on_depsgraph_update), (bpy.app.handlers.load_pre, _on_load))
+
+
+def _tick() -> float | None:
+    scene = bpy.data.scenes.get(_live.scene) if _live.client is not None else None
+    if scene is None:
+        stop()
+        return None
+    try:
+        advance(scene, bpy.context)
+    except AddonError as exc:
+        print(f"[nst] {exc}", flush=True)
+    return TICK_S if _live.client is not None else None
+
+
+# -- one round ------------------------------------------------------------------------------------------------------
+
+
+def advance(scene: bpy.types.Scene, context: bpy.types.Context, force: bool = False) -> None:
+    """Show answers that arrived; once changes have settled (or `force`), render and send the next round.
+    AddonError (after turning the preview off) when the worker has died."""
+    collect(scene, context)
+    if _live.dirty and (force or time.monotonic() - _live.changed_s >= DEBOUNCE_S):
+        send_round(scene)
+
+
+def _check_worker() -> None:
+    returncode = _live.process.poll() if _live.process is not None else None
+    if returncode is not None:
+        message = worker_died_message(returncode)
+        if _live.client is not None and _live.client.stderr_tail:
+            print(f"[nst] the preview worker's last words: {_live.client.stderr_tail[-1]}", flush=True)
+        stop(message)
+        raise AddonError(message)
+
+
+def collect(scene: bpy.types.Scene, context: bpy.types.Context) -> None:
+    """Hand the worker's answers to their rounds; show the newest result; count dropped rounds."""
+    client = _live.client
+    if client is None:
+        return
+    client.pump()
+    _check_worker()
+    for sequence in sorted(_live.rounds):
+        preview = _live.rounds[sequence]
+        if not preview.job.done:
+            continue
+        del _live.rounds[sequence]
+        if preview.job.result is not None:
+            _live.stylized += 1
+            if sequence > _live.shown:
+                show(scene, context, preview, preview.job.result)
+                continue
+        elif preview.job.cancelled:
+            _live.superseded += 1
+        elif preview.job.error:
+            _report(scene, status=f"Live Preview: {preview.job.error}")
+        for path in preview.files:
+            remove_quietly(path)
+
+
+def send_round(scene: bpy.types.Scene) -> None:
+    """Render the preview (and the ID render for per-object settings) and send it; problems go to the status."""
+    client = _live.client
+    assert client is not None
+    changed_s, _live.dirty = _live.changed_s, False
+    sequence = _live.sequence + 1
+    folder = job_folder()
+    settings, live = scene_settings(scene), live_settings(scene)
+    try:
+        rendering.check_camera(scene)
+        styles, weights = rendering.scene_styles(settings, folder)
+        regions, labels = preview_regions(scene)
+        began = time.monotonic()
+        content, mask = render_preview(scene, live, folder, sequence, labels)
+        render_s = time.monotonic() - began
+    except AddonError as exc:
+        _report(scene, status=f"Live Preview: {exc}")
+        return
+    except (RuntimeError, OSError) as exc:
+        _report(scene, status=f"Live Preview: Blender could not render the preview: {str(exc).strip()}")
+        return
+    engine = engine_settings()
+    output = folder / f"stylized_{sequence:06d}.png"
+    request: dict[str, Any] = {
+        "type": "stylize", "preview": True, "model": ANY_STYLE_MODEL, "content": str(content), "output": str(output),
+        "styles": styles, "style_blend": weights,
+        "options": {"style_strength": settings.strength, "preserve_color": settings.preserve_color},
+        "device": engine.device, "cache_dir": str(Path(engine.cache_folder) / "styles")}
+    if mask is not None:
+        request.update(mask=str(mask), regions=regions, ignore_absent_regions=True)
+    try:
+        job = client.submit(request)
+    except AddonError:
+        _check_worker()
+        raise
+    _live.rounds[sequence] = Round(sequence, job, changed_s, render_s, content, output, mask)
+    _live.sequence = sequence
+    _live.renders += 1
+
+
+def preview_regions(scene: bpy.types.Scene) -> tuple[dict[str, dict], dict[str, int]]:
+    """Per-object settings as regions of the ID render; objects with the same setting share a label (1..7).
+    Returns the worker's regions and each styled object's label."""
+    keys: dict[tuple, int] = {}
+    regions: dict[str, dict] = {}
+    labels: dict[str, int] = {}
+    for ob in rendering.styled_objects(scene):
+        own = object_settings(ob)
+        if own.mode == "KEEP":
+            key: tuple = ("KEEP",)
+            region: dict[str, Any] = {"keep_original": True}
+        else:
+            style = rendering._style_file(own.style_path, f"object '{ob.name}'")
+            key, region = (style, round(own.strength, 4)), {"styles": [style], "strength": own.strength}
+        label = keys.setdefault(key, len(keys) + 1)
+        if label > MAX_REGIONS:
+            raise AddonError(f"Live Preview tells apart up to {MAX_REGIONS} different per-object styles; give more "
+                             "objects the same style and strength, or use Stylize Render")
+        regions[str(label)], labels[ob.name] = region, label
+    return regions, labels
+
+
+@contextlib.contextmanager
+def _render_slot() -> Iterator[None]:
+    """Render into a Render Result slot of the preview's own, so the user's last render stays where it was."""
+    result = bpy.data.images.get("Render Result")
+    if result is None or result.type != "RENDER_RESULT":
+        yield
+        return
+    slots = result.render_slots
+    active = slots.active_index
+    index = next((i for i, slot in enumerate(slots) if slot.name == RENDER_SLOT), None)
+    if index is None:
+        slots.new(name=RENDER_SLOT)
+        index = len(slots) - 1
+    slots.active_index = index
+    try:
+        yield
+    finally:
+        slots.active_index = active
+
+
+def render_preview(scene: bpy.types.Scene, live: NST_LivePreviewSettings, folder: Path, sequence: int,
+                   labels: dict[str, int]) -> tuple[Path, Path | None]:
+    """Render the active camera at the preview's size and engine into a PNG (and the ID map, when objects have
+    their own settings); every render setting changed is put back."""
+    content = folder / f"render_{sequence:06d}.png"
+    mask = folder / f"ids_{sequence:06d}.npy" if labels else None
+    with own_changes(), _render_slot(), contextlib.ExitStack() as stack:
+        stack.enter_context(changed(scene.render, engine=live.engine, resolution_x=live.width_px,
+                                    resolution_y=live.height_px, resolution_percentage=100, use_border=False))
+        if live.engine == "CYCLES":
+            stack.enter_context(changed(scene.cycles, samples=live.samples))
+        elif live.engine == "BLENDER_EEVEE":
+            stack.enter_context(changed(scene.eevee, taa_render_samples=live.samples))
+        bpy.ops.render.render(scene=scene.name)
+        rendering._save_render(scene, content, multilayer=False)
+        if mask is not None:
+            render_ids(scene, labels, mask)
+    return content, mask
+
+
+def render_ids(scene: bpy.types.Scene, labels: dict[str, int], path: Path) -> None:
+    """A flat-colour Workbench render with each styled object in its label's colour (bit 0 red, 1 green, 2 blue),
+    everything else black, saved as region ids (H x W, rows top to bottom) in a .npy file."""
+    png = path.with_suffix(".png")
+    shading = scene.display.shading
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(changed(scene.render, engine="BLENDER_WORKBENCH", film_transparent=True,
+                                    use_compositing=False, use_sequencer=False))
+        stack.enter_context(changed(scene.display, render_aa="OFF"))
+        stack.enter_context(changed(shading, light="FLAT", color_type="OBJECT", show_object_outline=False,
+                                    show_cavity=False, show_shadows=False, show_xray=False, use_dof=False))
+        stack.enter_context(changed(scene.view_settings, view_transform="Standard", look="None", exposure=0.0,
+                                    gamma=1.0, use_curve_mapping=False))
+        for ob in scene.objects:
+            label = labels.get(ob.name, 0)
+            stack.enter_context(changed(ob, color=(label & 1, (label >> 1) & 1, (label >> 2) & 1, 1.0)))
+        bpy.ops.render.render(scene=scene.name)
+        rendering._save_render(scene, png, multilayer=False)
+    image = bpy.data.images.load(str(png), check_existing=False)
+    try:
+        rgba = image_pixels(image)[::-1]
+    finally:
+        bpy.data.images.remove(image)
+        remove_quietly(png)
+    ids = ((rgba[..., :3] > 0.5) * np.array([1, 2, 4])).sum(axis=-1) * (rgba[..., 3] > 0.5)
+    temp = path.with_name(f".{path.stem}.part.npy")
+    np.save(temp, ids.astype(np.uint8))
+    os.replace(temp, path)
+
+
+def show(scene: bpy.types.Scene, context: bpy.types.Context, preview: Round, result: dict) -> None:
+    """The round's result as the image "NST Live Preview" (in an Image Editor if there is one), with its latency."""
+    live = live_settings(scene)
+    image = load_result(Path(result["output"]), PREVIEW_IMAGE, (live.width_px, live.height_px))
+    image["nst_content"], image["nst_sequence"] = str(preview.content), preview.sequence
+    if preview.mask is not None:
+        image["nst_ids"] = str(preview.mask)  # the region ids of the per-object settings
+    elif "nst_ids" in image:
+        del image["nst_ids"]
+    latency_s = time.monotonic() - preview.changed_s
+    for path in _live.shown_files:
+        remove_quietly(path)
+    _live.shown, _live.shown_files = preview.sequence, preview.files
+    _report(scene, latency_ms=latency_s * 1000, render_ms=preview.render_s * 1000,
+            stylize_ms=float(result.get("elapsed_s") or 0.0) * 1000,
+            status=f"Live Preview: {latency_s * 1000:.0f} ms from the change to the image")
+    _show_in_image_editor(image)
+
+
+def _show_in_image_editor(image: bpy.types.Image) -> None:
+    """Redraw the Image Editors that show the preview; if none does, show it in the first Image Editor."""
+    window_manager = getattr(bpy.context, "window_manager", None)
+    editors = [area for window in (window_manager.windows if window_manager is not None else ())
+               for area in window.screen.areas if area.type == "IMAGE_EDITOR"]
+    showing = [area for area in editors if getattr(area.spaces.active, "image", None) == image]
+    if not showing and editors:
+        editors[0].spaces.active.image = image
+        showing = editors[:1]
+    for area in showing:
+        area.tag_redraw()
+
+
+# -- operator and panel ---------------------------------------------------------------------------------------------
+
+
+class NST_OT_live_preview_step(bpy.types.Operator):
+    """Do one Live Preview round now: render, stylize and show it (for scripts and background mode, where timers do
+    not run)"""
+
+    bl_idname = "nst.live_preview_step"
+    bl_label = "Refresh Live Preview"
+
+    wait: BoolProperty(  # type: ignore[valid-type]
+        name="Wait", default=True, options={"SKIP_SAVE"},
+        description="Wait for the stylized image; off = render and send the request only")
+
+    def execute(self, context):
+        scene = context.scene
+        if not live_settings(scene).enabled:
+            self.report({"ERROR"}, "Live Preview is off; turn it on in the Neural Style panel first")
+            return {"CANCELLED"}
+        try:
+            _live.mark_changed()
+            advance(scene, context, force=True)
+            if self.wait:
+                wait_for_rounds(scene, context)
+        except AddonError as exc:
+            self.report({"ERROR"}, str(exc))
+            return {"CANCELLED"}
+        return {"FINISHED"}
+
+
+def wait_for_rounds(scene: bpy.types.Scene, context: bpy.types.Context, timeout_s: float = WAIT_TIMEOUT_S) -> None:
+    """Block until every round sent has its answer (scripts and background mode only)."""
+    deadline = time.monotonic() + timeout_s
+    while _live.client is not None and _live.rounds:
+        if time.monotonic() > deadline:
+            raise AddonError(f"the Live Preview worker did not answer within {timeout_s:.0f} s")
+        _live.client.pump(timeout_s=0.1)
+        collect(scene, context)
+
+
+class NST_PT_live_preview(bpy.types.Panel):
+    bl_label = "Live Preview"
+    bl_space_type = "PROPERTIES"
+    bl_region_type = "WINDOW"
+    bl_context = "render"
+    bl_parent_id = "NST_PT_render"
+
+    def draw_header(self, context):
+        self.layout.prop(live_settings(context.scene), "enabled", text="")
+
+    def draw(self, context):
+        layout = self.layout
+        layout.use_property_split = True
+        live = live_settings(context.scene)
+        column = layout.column(align=True)
+        column.prop(live, "width_px", text="Size X")
+        column.prop(live, "height_px", text="Y")
+        layout.prop(live, "engine")
+        if live.engine != "BLENDER_WORKBENCH":
+            layout.prop(live, "samples")
+        if live.enabled and live.latency_ms > 0:
+            layout.label(text=f"Latency {live.latency_ms:.0f} ms (render {live.render_ms:.0f} ms, stylize "
+                              f"{live.stylize_ms:.0f} ms)", icon="TIME")
+        if live.status:
+            layout.label(text=live.status, icon="INFO")
+        if live.enabled:
+            layout.operator("nst.live_preview_step", icon="FILE_REFRESH")
+
+
+CLASSES = (NST_LivePreviewSettings, NST_OT_live_preview_step, NST_PT_live_preview)
+
+
+def register() -> None:
+    setattr(bpy.types.Scene, "nst_live",
+            bpy.props.PointerProperty(type=NST_LivePreviewSettings))  # type: ignore[func-returns-value]
+
+
+def unregister() -> None:
+    stop()
+    delattr(bpy.types.Scene, "nst_live")
