@@ -426,7 +426,7 @@ def show(scene: bpy.types.Scene, context: bpy.types.Context, preview: Round, res
     image["nst_content"], image["nst_sequence"] = str(preview.content), preview.sequence
     if preview.mask is not None:
         image["nst_ids"] = str(preview.mask)  # the region ids of the per-object settings
-    elif "nst_ids" in image:
+    elif image.get("nst_ids") is not None:
         del image["nst_ids"]
     latency_s = time.monotonic() - preview.changed_s
     for path in _live.shown_files:
