@@ -29,6 +29,7 @@ def model_entry() -> dict:
 def stylize_with_any(args, region_pairs) -> int:
     """`stylize --model any`: any painting (or a blend), strength between the content's own style and the
     painting's, colour preservation, regions with their own painting or kept; written atomically with settings."""
+    from ..alpha import read_content
     from ..imageio import check_output_path, read_label_map, read_rgb, write_image
     from ..masks import RegionStyle
     from .stylizer import AnyStyleStylizer
@@ -36,7 +37,7 @@ def stylize_with_any(args, region_pairs) -> int:
     if not args.style:
         raise EngineError("--model any paints with any painting: give it as --style PATH (repeat to blend)")
     output = check_output_path(args.output)
-    content = read_rgb(args.content, "content image")
+    picture = read_content(args.content)  # transparent renders: colour filled, alpha put back on writing
     styles = [read_rgb(path, "style image") for path in args.style]
     region_styles = region_pairs(args.region_style, "--region-style")
     region_strengths = region_pairs(args.region_strength, "--region-strength")
@@ -54,14 +55,15 @@ def stylize_with_any(args, region_pairs) -> int:
             except ValueError:
                 raise EngineError(f"--region-strength {region}={value}: the strength must be a number") from None
     stylizer = AnyStyleStylizer(args.device, cache_dir=None if args.no_cache else args.cache_dir)
-    result = stylizer.stylize(content, styles, style_weights=args.style_weights, strength=args.strength,
+    result = stylizer.stylize(picture.rgb, styles, style_weights=args.style_weights, strength=args.strength,
                               preserve_color=args.preserve_color, mask=mask, regions=regions or None,
                               size_px=args.size, tile_px=args.tile)
     settings = dict(result.settings, content=str(Path(args.content).resolve()),
                     styles=[str(Path(s).resolve()) for s in args.style], mask=args.mask,
                     region_style=region_styles or None, region_strength=region_strengths or None,
                     command=shlex.join(["python", "-m", "engine", *args.argv]))
-    write_image(output, result.image, settings)
+    rgb, alpha = picture.finish(result.image)
+    write_image(output, rgb, settings, alpha=alpha)
     if not args.quiet:
         print(f"wrote {output} ({result.settings['width_px']}x{result.settings['height_px']}, "
               f"{result.elapsed_s:.2f} s on {result.settings['device']}, any-style with {len(styles)} "

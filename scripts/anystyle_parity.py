@@ -1,0 +1,199 @@
+"""Any-style evidence: our torch network against onnxruntime on the shipped ONNX files, its speed, 4K tiling.
+
+Parity runs both on the same 256 px painting and 384 px content (the ONNX files' fixed sizes) and prints the mean
+absolute differences (pixels on a 0-1 scale). Speed: start-up, a style vector, a 1920x1080 frame (style vector
+cached), and the peer's own onnxruntime pass at 384 px in the same run. `--4k` adds a 3840x2160 frame, tiled, against
+the same frame in one pass; `--sheet PATH` writes a contact sheet (contents x paintings).
+Usage: python scripts/anystyle_parity.py [--4k] [--sheet docs/images/anystyle_sheet.jpg]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "scripts"))
+sys.path.insert(0, str(REPO / "tests"))
+
+from contact_sheets import panel  # noqa: E402
+from support import draw_content  # noqa: E402
+
+from engine.anystyle import AnyStyleStylizer  # noqa: E402
+from engine.anystyle.weights import PREDICT_FILE, TRANSFORM_FILE, weights_dir  # noqa: E402
+from engine.imageio import read_rgb  # noqa: E402
+from engine.stylize import _resize, _to_numpy, _to_tensor  # noqa: E402
+
+PHOTOS = REPO.parent / "shared" / "data" / "photos"
+STYLES = sorted((REPO / "styles").glob("*.jpg"))
+
+
+def square(image: np.ndarray, side_px: int) -> np.ndarray:
+    """The centred square of an image at `side_px` (how the ONNX files take their inputs)."""
+    height, width = image.shape[:2]
+    side = min(height, width)
+    top, left = (height - side) // 2, (width - side) // 2
+    return _to_numpy(_resize(_to_tensor(image[top:top + side, left:left + side], torch.device("cpu")), side_px, side_px))
+
+
+def contents(drawn: bool = False) -> dict[str, np.ndarray]:
+    """The test photos (where present) and the shipped paintings as content; the drawn picture on request (its flat
+    gradients are where int8 activations band most: not a fair measure of the mapping)."""
+    found = {p.stem: read_rgb(p) for p in sorted(PHOTOS.glob("*.jpg"))} if PHOTOS.is_dir() else {}
+    found |= {p.stem: read_rgb(p) for p in STYLES}
+    return found | ({"drawn": draw_content(384, 384)} if drawn else {})
+
+
+def sessions(float_activations: bool = False):
+    """onnxruntime sessions of the style predictor and the transformer, as shipped (int8 activations), or with every
+    activation's QuantizeLinear/DequantizeLinear pair made an Identity (weights still dequantized from int8)."""
+    import onnx
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.log_severity_level = 3
+    models = []
+    for name in (PREDICT_FILE, TRANSFORM_FILE):
+        model = onnx.load(str(weights_dir() / name))
+        if float_activations:
+            graph = model.graph
+            stored = {init.name for init in graph.initializer}
+            nodes = [onnx.helper.make_node("Identity", [n.input[0]], [n.output[0]])
+                     if n.op_type == "QuantizeLinear" or (n.op_type == "DequantizeLinear" and n.input[0] not in stored)
+                     else n for n in graph.node]
+            del graph.node[:], graph.value_info[:]
+            graph.node.extend(nodes)
+        models.append(onnxruntime.InferenceSession(model.SerializeToString(), options,
+                                                   providers=["CPUExecutionProvider"]))
+    return models
+
+
+@torch.inference_mode()
+def parity(stylizer: AnyStyleStylizer, float_activations: bool = False) -> dict[str, float]:
+    """Mean absolute differences, ours vs onnxruntime, over every content x painting pair."""
+    predict, transform = sessions(float_activations)
+    rows = {"vector": [], "vector_scale": [], "image_same_vector": [], "image": [], "image_max": []}
+    for style_path in STYLES:
+        style = square(read_rgb(style_path), 256)
+        theirs_vector = predict.run(None, {"style_image": style[None]})[0].reshape(-1)
+        ours_vector = stylizer.predictor(_to_tensor(style, torch.device("cpu")))[0].numpy()
+        rows["vector"].append(np.abs(ours_vector - theirs_vector).mean())
+        rows["vector_scale"].append(np.abs(theirs_vector).mean())
+        for name, content in contents().items():
+            if name == style_path.stem:
+                continue
+            content = square(content, 384)
+            names = [i.name for i in transform.get_inputs()]
+            theirs = transform.run(None, {names[0]: content[None], names[1]: theirs_vector.reshape(1, 1, 1, -1)})[0][0]
+            pixels = _to_tensor(content, torch.device("cpu"))
+            stylizer.network.set_style(torch.from_numpy(theirs_vector))
+            same_vector = _to_numpy(stylizer.network(pixels))
+            stylizer.network.set_style(torch.from_numpy(ours_vector))
+            ours = _to_numpy(stylizer.network(pixels))
+            rows["image_same_vector"].append(np.abs(same_vector - theirs).mean())
+            rows["image"].append(np.abs(ours - theirs).mean())
+            rows["image_max"].append(np.abs(ours - theirs).max())
+    return {key: float(np.mean(values)) if key != "image_max" else float(np.max(values)) for key, values in rows.items()}
+
+
+def best_of(runs: int, job) -> float:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        job()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def speed(stylizer: AnyStyleStylizer, started_s: float, four_k: bool) -> None:
+    photo = next(iter(contents().values()))
+    painting = read_rgb(STYLES[0])
+    vector_s = best_of(1, lambda: stylizer.style_vector(painting, cache=False))
+    frame = _to_numpy(_resize(_to_tensor(photo, torch.device("cpu")), 1080, 1920))
+    vector = stylizer.style_vector(painting)
+    stylizer.stylize(frame, [vector])  # warm-up
+    frame_s = best_of(3, lambda: stylizer.stylize(frame, [vector]))
+    predict, transform = sessions()
+    small, style = square(photo, 384)[None], square(painting, 256)[None]
+    names = [i.name for i in transform.get_inputs()]
+
+    def peer():
+        theirs_vector = predict.run(None, {"style_image": style})[0]
+        transform.run(None, {names[0]: small, names[1]: theirs_vector})
+
+    peer_s = best_of(3, peer)
+    print(f"\n| step (CPU, {torch.get_num_threads()} threads) | seconds |\n|---|---|")
+    print(f"| start-up (read and dequantize both ONNX files, build the networks) | {started_s:.2f} |")
+    print(f"| style vector of a painting (256 px; cached afterwards) | {vector_s:.2f} |")
+    print(f"| 1920x1080 frame, full resolution, style vector cached (best of 3) | {frame_s:.2f} |")
+    print(f"| the peer's onnxruntime pass at 384x384 (vector + transform, same run) | {peer_s:.2f} |")
+    if four_k:
+        big = _to_numpy(_resize(_to_tensor(photo, torch.device("cpu")), 2160, 3840))
+        started = time.perf_counter()
+        tiled = stylizer.stylize(big, [vector], tile_px=2048).image
+        tiled_s = time.perf_counter() - started
+        whole = stylizer.stylize(big, [vector], tile_px=4096).image
+        difference = np.abs(tiled - whole)
+        print(f"| 3840x2160 frame in 2048 px tiles | {tiled_s:.2f} |")
+        print(f"\n4K tiled vs one pass: mean |diff| {difference.mean():.4f}, 99.9th percentile "
+              f"{np.percentile(difference, 99.9):.4f}, max {difference.max():.4f} (0-1 scale)")
+
+
+def contact_sheet(stylizer: AnyStyleStylizer, path: Path) -> None:
+    """One row per content (the licensed ones): the content, then each shipped painting's any-style result."""
+    from PIL import Image
+
+    rows = []
+    for name, content in contents(drawn=True).items():
+        if name not in ("tubingen", "drawn"):
+            continue  # golden_gate's licence is unknown (local benchmarks only); paintings are the columns
+        content = _to_numpy(_resize(_to_tensor(content, torch.device("cpu")), *fit(content, 320)))
+        panels = [panel(content, name, 240)] + [panel(stylizer.stylize(content, [read_rgb(p)]).image,
+                                                      f"any-style: {p.stem}", 240) for p in STYLES]
+        row = Image.new("RGB", (sum(p.width for p in panels) + 4 * (len(panels) - 1), panels[0].height), "white")
+        for index, picture in enumerate(panels):
+            row.paste(picture, (sum(p.width + 4 for p in panels[:index]), 0))
+        rows.append(row)
+    out = Image.new("RGB", (max(r.width for r in rows), sum(r.height + 4 for r in rows) - 4), "white")
+    for index, row in enumerate(rows):
+        out.paste(row, (0, sum(r.height + 4 for r in rows[:index])))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    out.save(path, quality=85)
+    print(f"wrote {path} ({path.stat().st_size / 1e3:.0f} kB)")
+
+
+def fit(image: np.ndarray, height_px: int) -> tuple[int, int]:
+    return height_px, round(image.shape[1] * height_px / image.shape[0])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--4k", dest="four_k", action="store_true", help="also a 3840x2160 frame, tiled vs whole")
+    parser.add_argument("--sheet", type=Path, help="write a contact sheet (contents x paintings) here")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    stylizer = AnyStyleStylizer("cpu", cache_dir=None)
+    started_s = time.perf_counter() - started
+    shipped, exact = parity(stylizer), parity(stylizer, float_activations=True)
+    print("| ours vs onnxruntime, mean abs difference (painting 256 px, content 384 px; each photo and painting x "
+          "painting) | shipped graph (int8 activations) | same graph, float activations |\n|---|---|---|")
+    print(f"| style vector (100 numbers; mean magnitude {shipped['vector_scale']:.3f}) | {shipped['vector']:.4f} | "
+          f"{exact['vector']:.1e} |")
+    print(f"| image, both given onnxruntime's style vector (0-1 pixels) | {shipped['image_same_vector']:.4f} | "
+          f"{exact['image_same_vector']:.1e} |")
+    print(f"| image, each with its own style vector (0-1 pixels) | {shipped['image']:.4f} | {exact['image']:.1e} |")
+    print(f"| largest single pixel difference | {shipped['image_max']:.3f} | {exact['image_max']:.1e} |")
+    speed(stylizer, started_s, args.four_k)
+    if args.sheet:
+        contact_sheet(stylizer, args.sheet)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
