@@ -234,8 +234,10 @@ def _tick() -> float | None:
     if scene is None:
         stop()
         return None
-    try:
-        advance(scene, bpy.context)
+    windows = bpy.context.window_manager.windows if bpy.context.window_manager is not None else []
+    try:  # timers run without a window in their context: give them one, so rendering sees the screen's view layer
+        with bpy.context.temp_override(window=windows[0]) if windows else contextlib.nullcontext():
+            advance(scene, bpy.context)
     except AddonError as exc:
         print(f"[nst] {exc}", flush=True)
     return TICK_S if _live.client is not None else None
