@@ -82,6 +82,28 @@ def test_live_preview_is_off_by_default_and_shows_the_scene_stylized_then_follow
     assert change[swept].mean() > 0.1 and change[kept].max() <= 1.5 / 255
 
 
+def test_a_cycles_preview_renders_few_samples_at_its_size_and_puts_the_render_settings_back(tiny_scene, live):
+    live.engine, live.samples = "CYCLES", 1
+    render = tiny_scene.render
+    render.resolution_percentage, render.use_border = 50, True
+    seen = []
+
+    def note(scene, *args):
+        seen.append((scene.render.engine, scene.cycles.samples, scene.render.resolution_x,
+                     scene.render.resolution_percentage, scene.render.use_border))
+
+    live.enabled = True
+    bpy.app.handlers.render_pre.append(note)
+    try:
+        assert bpy.ops.nst.live_preview_step() == {"FINISHED"}
+    finally:
+        bpy.app.handlers.render_pre.remove(note)
+    assert ("CYCLES", 1, SIZE[0], 100, False) in seen
+    assert tuple(bpy.data.images[IMAGE].size) == SIZE
+    assert (render.engine, tiny_scene.cycles.samples, render.resolution_x, render.resolution_y,
+            render.resolution_percentage, render.use_border) == ("CYCLES", 2, 64, 48, 50, True)
+
+
 def test_a_burst_of_changes_stylizes_only_the_last(tiny_scene, live):
     preview = _module("preview")
     live.enabled = True
