@@ -20,11 +20,12 @@ from typing import Sequence
 
 import numpy as np
 
+from protocol import CHUNKINGS, FrameRangeError, parse_frame_range
+
 from .errors import EngineError
 from .imageio import read_image, read_rgb, write_image
 from .temporal import SequenceFrame
 
-CHUNKINGS = ("strict", "overlap", "anchors")
 CHUNKS_FOLDER = "chunks"  # overlap: each chunk's frames, warm-up included, in OUTPUT/chunks/FIRST-LAST/
 
 
@@ -61,15 +62,11 @@ class Chunk:
 
 
 def parse_range(text: str, option: str = "--chunk") -> tuple[int, int]:
-    """'12-24' or '7' as (first, last)."""
-    first, _, last = str(text).partition("-")
+    """'12-24' or '7' as (first, last) (protocol.parse_frame_range, as the engine's error)."""
     try:
-        start, end = int(first), int(last or first)
-    except ValueError:
-        raise EngineError(f"{option} '{text}' is not A-B (for example 1-24)") from None
-    if end < start:
-        raise EngineError(f"{option} '{text}': the last frame comes before the first")
-    return start, end
+        return parse_frame_range(text, option)
+    except FrameRangeError as exc:
+        raise EngineError(str(exc)) from None
 
 
 def frame_number(path: Path) -> int:

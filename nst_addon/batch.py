@@ -12,8 +12,8 @@ from pathlib import Path
 
 import bpy
 
-from .farm_task import frame_range
 from .properties import object_settings, scene_settings
+from .worker_client import protocol
 
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
@@ -35,7 +35,7 @@ def build_parser(with_blend_file: bool) -> argparse.ArgumentParser:
     parser.add_argument("--frames", metavar="A-B", help="frame range, e.g. 1-24 or 7 (default: the scene's)")
     parser.add_argument("--output", metavar="DIR", help="output folder; gets render/ and stylized/ "
                                                         "(default: the scene's, //nst/)")
-    parser.add_argument("--method", choices=("quality", "fast"), default="quality")
+    parser.add_argument("--method", choices=protocol.METHODS, default="quality")
     parser.add_argument("--size", type=int, metavar="PX", help="longest side of the results (default: the render's)")
     parser.add_argument("--iterations", type=int, metavar="N", help="optimizer iterations per frame")
     parser.add_argument("--strength", type=float, help="style strength in [0, 1]")
@@ -49,14 +49,14 @@ def build_parser(with_blend_file: bool) -> argparse.ArgumentParser:
     parser.add_argument("--overwrite", action="store_true", help="render and stylize again frames that exist")
     parser.add_argument("--engine-python", metavar="PATH", help="a Python with torch for the engine (default: "
                                                                  "the add-on's preference, else this Python)")
-    parser.add_argument("--device", choices=("auto", "cuda", "cpu"))
+    parser.add_argument("--device", choices=protocol.DEVICES)
     farm = parser.add_argument_group("render-farm tasks", "run one stage on one chunk (--frames) of a shot")
     farm.add_argument("--stage", choices=("all", "render", "stylize", "train", "join"), default="all",
                       help="all: render and stylize (default); render or stylize only; train: the shot's network "
                            "(anchors); join: crossfade overlap chunks into stylized/")
     farm.add_argument("--shot", metavar="S-E", help="the whole shot when --frames is one chunk of it (default: the "
                                                      "frames given are the shot)")
-    farm.add_argument("--chunking", choices=("strict", "overlap", "anchors"), default="strict",
+    farm.add_argument("--chunking", choices=protocol.CHUNKINGS, default="strict",
                       help="strict: continue the previous chunk (identical to one machine, chunks in order); overlap: "
                            "start --warmup frames early, join after (parallel); anchors: a network trained on "
                            "--keyframes (parallel)")
@@ -83,7 +83,7 @@ def apply_arguments(scene: bpy.types.Scene, args: argparse.Namespace) -> None:
         for path in args.style:
             settings.styles.add().filepath = str(Path(path).resolve())
     if args.frames:
-        scene.frame_start, scene.frame_end = frame_range(args.frames, "--frames")
+        scene.frame_start, scene.frame_end = protocol.parse_frame_range(args.frames, "--frames")
     if args.output:
         settings.output_folder = str(Path(args.output).resolve())
     settings.preset = "FINAL"
@@ -103,7 +103,7 @@ def apply_arguments(scene: bpy.types.Scene, args: argparse.Namespace) -> None:
     if args.warmup < 0 or args.keyframes < 1:
         raise ValueError("--warmup takes 0 or more frames and --keyframes 1 or more")
     if args.shot:
-        shot = frame_range(args.shot, "--shot")
+        shot = protocol.parse_frame_range(args.shot, "--shot")
         if args.frames and not (shot[0] <= scene.frame_start <= scene.frame_end <= shot[1]):
             raise ValueError(f"--frames {args.frames} is not inside --shot {args.shot}")
         if not args.frames:

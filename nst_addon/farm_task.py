@@ -16,7 +16,7 @@ from bpy.props import EnumProperty, IntProperty, StringProperty
 from . import rendering
 from .operators import Step, WorkerOperator, object_regions, render_steps
 from .properties import scene_settings, user_folder
-from .worker_client import AddonError
+from .worker_client import AddonError, protocol
 
 SHOT_MODEL = "shot_model.safetensors"
 STAGES = [("ALL", "Render and Stylize", "Render the chunk's frames, then stylize them"),
@@ -28,18 +28,6 @@ CHUNKINGS = [("STRICT", "Strict Chain", "Continue the previous chunk's results: 
                                         "run in order"),
              ("OVERLAP", "Warm-up Overlap", "Start a few frames early and crossfade: chunks run in parallel"),
              ("ANCHORS", "Keyframe Anchors", "Train one network on keyframes, then every chunk runs alone")]
-
-
-def frame_range(text: str, what: str) -> tuple[int, int]:
-    """'12-24' or '7' as (first, last); ValueError names `what` (e.g. --frames) and the fix."""
-    first, _, last = text.partition("-")
-    try:
-        start, end = int(first), int(last or first)
-    except ValueError:
-        raise ValueError(f"{what} '{text}' is not A-B (for example 1-24)") from None
-    if end < start:
-        raise ValueError(f"{what} '{text}': the last frame comes before the first")
-    return start, end
 
 
 class NST_OT_farm_task(WorkerOperator):
@@ -93,7 +81,7 @@ class NST_OT_farm_task(WorkerOperator):
         if not self.shot:
             return chunk
         try:
-            first, last = frame_range(self.shot, "shot")
+            first, last = protocol.parse_frame_range(self.shot, "shot")
         except ValueError as exc:
             raise AddonError(str(exc)) from None
         shot = range(first, last + 1, scene.frame_step)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import time
+import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Literal, cast
@@ -91,10 +92,18 @@ class WorkerOperator(bpy.types.Operator):
             workspace.status_text_set(None)
 
     def _fail(self, context: bpy.types.Context, message: str) -> Result:
-        self.settings.status = f"failed: {message}" if hasattr(self, "settings") else message
+        """Any failure, at any point of the run (before `_start` has set anything up too): one line in Blender's
+        report and the panel's status."""
+        scene_settings(context.scene).status = f"failed: {message}"
         self.report({"ERROR"}, message)
         self._end(context)
         return {"CANCELLED"}
+
+    def _fail_unexpected(self, context: bpy.types.Context, exc: Exception) -> Result:
+        """A bug, not the user's doing: still one line for the user; the traceback goes to the console."""
+        traceback.print_exc()
+        return self._fail(context, f"unexpected error ({exc.__class__.__name__}: {exc}); please report it with "
+                                   "the console's output")
 
     @staticmethod
     def _prepare(step: Step) -> dict | None:
@@ -151,6 +160,8 @@ class WorkerOperator(bpy.types.Operator):
                       + (f" -> {job.result['output']}" if "output" in job.result else ""), flush=True)
         except AddonError as exc:
             return self._fail(context, str(exc))
+        except Exception as exc:  # noqa: BLE001 - never a traceback in the user's face
+            return self._fail_unexpected(context, exc)
         message = self.finished(context, self.done, self.skipped)
         self._set_status(context, message, 1.0)
         self.report({"INFO"}, message)
@@ -164,6 +175,8 @@ class WorkerOperator(bpy.types.Operator):
             self._start(context)
         except AddonError as exc:
             return self._fail(context, str(exc))
+        except Exception as exc:  # noqa: BLE001 - never a traceback in the user's face
+            return self._fail_unexpected(context, exc)
         _Run.operator = self
         self.index, self.job, self.cancel_sent_s = 0, None, 0.0
         self.timer = context.window_manager.event_timer_add(TIMER_INTERVAL_S, window=context.window)
@@ -180,6 +193,9 @@ class WorkerOperator(bpy.types.Operator):
         except AddonError as exc:
             self._stop_timer(context)
             return self._fail(context, str(exc))
+        except Exception as exc:  # noqa: BLE001 - never a traceback in the user's face
+            self._stop_timer(context)
+            return self._fail_unexpected(context, exc)
 
     def _tick(self, context: bpy.types.Context) -> Result:
         if _Run.cancel_requested:

@@ -18,6 +18,7 @@ retryable, time-bounded unit that starts when the chunk before it has finished.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import shutil
@@ -25,10 +26,14 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-CHUNKINGS = ("strict", "overlap", "anchors")
-METHODS = ("quality", "fast")
-DEVICES = ("auto", "cuda", "cpu")
+if TYPE_CHECKING:
+    import protocol
+else:  # protocol/ sits beside farm/: top-level (python -m farm.openjd.bundle), or in the installed extension's package
+    protocol = importlib.import_module(".".join([*__name__.split(".")[:-3], "protocol"]))
+
+CHUNKINGS, METHODS, DEVICES = protocol.CHUNKINGS, protocol.METHODS, protocol.DEVICES
 CODE_ROOT = Path(__file__).resolve().parents[2]  # holds nst_addon/, engine/, scripts/ and farm/
 
 
@@ -91,11 +96,6 @@ class NstJob:
     @property
     def job_name(self) -> str:
         return self.name or f"NST {Path(self.blend_file).stem} {self.frame_range} ({self.chunking})"
-
-
-def chunks(first: int, last: int, size: int) -> list[tuple[int, int]]:
-    """Contiguous chunks of at most `size` frames covering first..last."""
-    return [(start, min(start + size - 1, last)) for start in range(first, last + 1, size)]
 
 
 def _parameters(job: NstJob) -> list[dict]:
@@ -191,7 +191,7 @@ def _step(name: str, script: dict, after: list[str], chunk_list: list[str] | Non
 def job_template(job: NstJob) -> dict:
     """The OpenJD job template (jobtemplate-2023-09) for this job; raises ValueError on bad settings."""
     job.validate()
-    chunk_list = [f"{a}-{b}" for a, b in chunks(*job.frames, job.chunk_size)]
+    chunk_list = [f"{a}-{b}" for a, b in protocol.split_chunks(*job.frames, job.chunk_size)]
     chunk = "{{Task.Param.Chunk}}"
     steps = [_step("Render", _batch_command(job, "render", chunk), [], chunk_list)]
     if job.chunking == "strict":
@@ -284,11 +284,10 @@ def write_bundle(job: NstJob, parent: Path) -> Path:
 
 
 def _frame_range(text: str) -> tuple[int, int]:
-    first, _, last = text.partition("-")
     try:
-        return int(first), int(last or first)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not A-B (for example 1-48)") from None
+        return protocol.parse_frame_range(text, "--frames")
+    except protocol.FrameRangeError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def run_bundle(folder: Path, openjd_args: list[str]) -> int:
