@@ -12,6 +12,7 @@ from pathlib import Path
 from . import __version__
 from .errors import Cancelled, EngineError
 from .fast.commands import add_models_parser, add_train_parser
+from .sheet import add_sheet_parser
 
 EXIT_BAD_INPUT = 2
 EXIT_CANCELLED = 130
@@ -510,6 +511,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_texture(subparsers)
     add_train_parser(subparsers)
     add_models_parser(subparsers)
+    add_sheet_parser(subparsers)
     _add_worker(subparsers)
     return parser
 

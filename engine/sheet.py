@@ -1,0 +1,190 @@
+"""Style sheet: one picture stylized with every painting of a style library by the any-style network, laid out as
+a labelled contact sheet, with each tile's box and painting so a click on the sheet can pick a style.
+
+`python -m engine sheet --content C [--style-dir DIR] --output sheet.png`; `make_sheet` is the same in Python (the
+worker and Blender's "NST Style Sheet" use it).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shlex
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from .errors import EngineError
+
+LIBRARY_DIR = Path(__file__).resolve().parents[1] / "styles"
+LIBRARY_FILE = "library.json"
+STYLE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".exr", ".webp", ".bmp")
+LABEL_PX = 26  # the title strip under each tile
+GAP_PX = 8
+
+
+@dataclass
+class LibraryStyle:
+    """A painting of the library: its id (file stem unless the library names one), title and file."""
+
+    id: str
+    name: str
+    path: Path
+
+
+@dataclass
+class SheetTile:
+    """Where one painting's result lies on the sheet (pixels, origin top left), and which painting it is."""
+
+    style_id: str
+    name: str
+    path: str
+    x: int
+    y: int
+    width: int
+    height: int
+
+    def contains(self, x: float, y: float) -> bool:
+        return self.x <= x < self.x + self.width and self.y <= y < self.y + self.height + LABEL_PX
+
+
+@dataclass
+class StyleSheet:
+    """The sheet (H x W x 3 sRGB in [0, 1]), the original's box, one tile per painting, and the time it took."""
+
+    image: np.ndarray
+    original: tuple[int, int, int, int]
+    tiles: list[SheetTile]
+    elapsed_s: float
+
+    def pick(self, x: float, y: float) -> SheetTile | None:
+        """The tile (painting) under a point of the sheet, or None (the original, a gap or a label-less margin)."""
+        return next((tile for tile in self.tiles if tile.contains(x, y)), None)
+
+
+def library_styles(style_dir: Path | str | None = None) -> list[LibraryStyle]:
+    """The paintings of a style folder: those its library.json lists (with titles), else every image in it."""
+    folder = Path(style_dir) if style_dir is not None else LIBRARY_DIR
+    if not folder.is_dir():
+        raise EngineError(f"style folder {folder} does not exist; give a folder of paintings")
+    listing = folder / LIBRARY_FILE
+    if listing.is_file():
+        try:
+            entries = json.loads(listing.read_text())["styles"]
+            styles = [LibraryStyle(str(e.get("id") or Path(e["file"]).stem), str(e.get("name") or e["file"]),
+                                   folder / e["file"]) for e in entries]
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise EngineError(f"{listing} is not a style library (need {{\"styles\": [{{\"file\": ..., \"name\": "
+                              f"...}}]}}): {exc.__class__.__name__}; fix or remove it") from None
+    else:
+        styles = [LibraryStyle(p.stem, p.stem.replace("_", " ").capitalize(), p) for p in sorted(folder.iterdir())
+                  if p.suffix.lower() in STYLE_SUFFIXES and not p.name.startswith(".")]
+    if not styles:
+        raise EngineError(f"style folder {folder} holds no paintings ({', '.join(STYLE_SUFFIXES)}); add some")
+    return styles
+
+
+def _font(size_px: int):
+    try:
+        return ImageFont.load_default(size=size_px)
+    except (TypeError, OSError):  # Pillow without FreeType: the fixed bitmap font
+        return ImageFont.load_default()
+
+
+def _fit_label(draw: ImageDraw.ImageDraw, text: str, font, width_px: int) -> str:
+    if draw.textlength(text, font=font) <= width_px:
+        return text
+    while text and draw.textlength(text + "…", font=font) > width_px:
+        text = text[:-1]
+    return text + "…"
+
+
+def make_sheet(content: np.ndarray, styles: list[LibraryStyle], *, size_px: int = 512, columns: int | None = None,
+               device: str = "auto", cache_dir: Path | str | None = "default",
+               callback: Callable[[int, int, str], None] | None = None) -> StyleSheet:
+    """Stylize `content` (H x W x 3 sRGB in [0, 1]) with each painting at `size_px` longest side and lay the results
+    out after the original, `columns` a row (default: near square), each titled underneath.
+
+    `callback(done, total, name)` is called after each painting.
+    """
+    import torch
+
+    from .anystyle import get_any_stylizer
+    from .imageio import read_rgb
+    from .stylize import _resize, _to_numpy, _to_tensor
+
+    if not styles:
+        raise EngineError("no paintings for the style sheet; give a style folder with images")
+    started = time.perf_counter()
+    stylizer = get_any_stylizer(device, cache_dir)
+    paintings = [read_rgb(style.path, f"style image '{style.name}'") for style in styles]  # all read before any work
+    results = []
+    for done, (style, painting) in enumerate(zip(styles, paintings), 1):
+        results.append(stylizer.stylize(content, painting, size_px=size_px).image)
+        if callback is not None:
+            callback(done, len(styles), style.name)
+    height, width = results[0].shape[:2]
+    original = _to_numpy(_resize(_to_tensor(np.asarray(content, np.float32), torch.device("cpu")), height, width))
+    count = len(results) + 1
+    columns = columns or math.ceil(math.sqrt(count * height / width))
+    rows = math.ceil(count / columns)
+    sheet = Image.new("RGB", (columns * (width + GAP_PX) + GAP_PX, rows * (height + LABEL_PX + GAP_PX) + GAP_PX),
+                      "white")
+    draw = ImageDraw.Draw(sheet)
+    font = _font(max(11, min(18, width // 24)))
+    boxes = []
+    for n, (name, image) in enumerate([("Original", original)] + [(s.name, r) for s, r in zip(styles, results)]):
+        row, column = divmod(n, columns)
+        x, y = GAP_PX + column * (width + GAP_PX), GAP_PX + row * (height + LABEL_PX + GAP_PX)
+        sheet.paste(Image.fromarray(np.rint(np.clip(image, 0, 1) * 255).astype(np.uint8)), (x, y))
+        draw.text((x + 4, y + height + 4), _fit_label(draw, name, font, width - 8), fill="black", font=font)
+        boxes.append((x, y, width, height))
+    tiles = [SheetTile(s.id, s.name, str(s.path), *box) for s, box in zip(styles, boxes[1:])]
+    return StyleSheet(np.asarray(sheet, np.float32) / 255.0, boxes[0], tiles, time.perf_counter() - started)
+
+
+def add_sheet_parser(subparsers) -> None:
+    p = subparsers.add_parser("sheet", help="one picture with every painting of a style library (any-style), as a "
+                                            "labelled contact sheet",
+                              description="Stylize a picture with every painting in a style folder using the "
+                                          "any-style network and write a contact sheet titled per painting.")
+    p.add_argument("--content", required=True, help="the picture (PNG, JPEG, TIFF, EXR)")
+    p.add_argument("--style-dir", help="folder of paintings, titled by its library.json when it has one (default: "
+                                       "the bundled styles/)")
+    p.add_argument("--output", required=True, help="the sheet (.png, .jpg, .tif or .exr)")
+    p.add_argument("--size", type=int, default=512, help="longest side of each tile in pixels (default 512)")
+    p.add_argument("--columns", type=int, default=None, help="tiles a row (default: near square)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default auto)")
+    p.add_argument("--cache-dir", default="default", help="style-vector cache folder")
+    p.add_argument("--no-cache", action="store_true", help="do not read or write the style-vector cache")
+    p.add_argument("--json", action="store_true", help="also print the tiles' boxes and paintings as JSON")
+    p.set_defaults(run=run_sheet)
+
+
+def run_sheet(args) -> int:
+    from .imageio import check_output_path, read_rgb, write_image
+
+    output = check_output_path(args.output)
+    styles = library_styles(args.style_dir)
+    inputs = [Path(args.content), *(s.path for s in styles)]
+    if any(output.exists() and p.exists() and output.samefile(p) for p in inputs) or \
+            output.resolve() in {p.resolve() for p in inputs}:
+        raise EngineError(f"output {output} is one of the inputs; choose another file name")
+    if args.size < 32 or (args.columns is not None and args.columns < 1):
+        raise EngineError("--size must be at least 32 px and --columns at least 1")
+    content = read_rgb(args.content, "content image")
+    sheet = make_sheet(content, styles, size_px=args.size, columns=args.columns, device=args.device,
+                       cache_dir=None if args.no_cache else args.cache_dir)
+    settings = dict(kind="style sheet", content=str(Path(args.content).resolve()), size_px=args.size,
+                    original=sheet.original, tiles=[asdict(t) for t in sheet.tiles],
+                    command=shlex.join(["python", "-m", "engine", *args.argv]))
+    write_image(output, sheet.image, settings)
+    if args.json:
+        print(json.dumps({"output": str(output), "original": sheet.original,
+                          "tiles": [asdict(t) for t in sheet.tiles]}))
+    print(f"wrote {output}: {len(sheet.tiles)} paintings at {args.size} px, {sheet.elapsed_s:.1f} s")
+    return 0
