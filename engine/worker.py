@@ -3,7 +3,7 @@
 Every message is one JSON object per line with "v" (protocol.PROTOCOL_VERSION) and "type". Each request is
 checked against protocol's schema before anything runs; any line that fails (not JSON, not UTF-8, too deeply nested,
 a wrong or missing field) gets one `bad_input` error naming the field, and the worker reads on.
-Requests: hello, check, stylize, stylize_sequence, join_chunks, stylize_texture, train, cancel, shutdown.
+Requests: hello, check, stylize, stylize_sequence, join_chunks, stylize_texture, style_sheet, train, cancel, shutdown.
 Events: ready, check, progress, result, error, cancelled. Jobs run one at a time in arrival order; cancel is
 honoured at the next convolution the job runs (engine/cancel.py), well within a second. A stylize request marked
 "preview" that has not started when a newer preview arrives is dropped (cancelled, "superseded": true).
@@ -100,7 +100,8 @@ class Worker:
                     raise Cancelled()
                 handler = {"hello": self.hello, "check": self.check, "stylize": self.stylize,
                            "stylize_sequence": self.stylize_sequence, "join_chunks": self.join_chunks,
-                           "stylize_texture": self.stylize_texture, "train": self.train}.get(request.get("type"))
+                           "stylize_texture": self.stylize_texture, "style_sheet": self.style_sheet,
+                           "train": self.train}.get(request.get("type"))
                 if handler is None:
                     raise EngineError(f"unknown request type '{request.get('type')}'")
                 # hello stays free of torch (its import takes seconds); every other job can be cancelled mid-pass
@@ -318,6 +319,30 @@ class Worker:
                    "width_px": result.settings["width_px"], "height_px": result.settings["height_px"],
                    "changed_fraction": float(result.changed.mean())})
 
+    def style_sheet(self, job: str, request: dict) -> None:
+        """The picture stylized with each painting (any-style) as one labelled sheet, with each tile's box."""
+        from .imageio import check_output_path, read_rgb, write_image
+        from .sheet import LibraryStyle, make_sheet
+
+        output = check_output_path(request["output"])
+        content = read_rgb(request["content"], "content image")
+        names = list(request.get("names") or [])
+        styles = [LibraryStyle(Path(path).stem, names[i] if i < len(names) else Path(path).stem, Path(path))
+                  for i, path in enumerate(request["styles"])]
+
+        def on_painting(done: int, total: int, name: str) -> None:
+            if job in self.cancelled:
+                raise Cancelled()
+            self.send({"type": "progress", "job": job, "fraction": round(done / total, 4),
+                       "message": f"painting {done}/{total}: {name}"})
+
+        sheet = make_sheet(content, styles, size_px=request.get("size_px", 512), device=request.get("device", "auto"),
+                           cache_dir=request.get("cache_dir", "default"), callback=on_painting)
+        write_image(output, sheet.image, {"kind": "style sheet", "content": request["content"],
+                                          "styles": request["styles"], "size_px": request.get("size_px", 512)})
+        self.send({"type": "result", "job": job, "output": str(output), "elapsed_s": sheet.elapsed_s,
+                   "tiles": [{"name": tile.name, "style": tile.path, "box": [tile.x, tile.y, tile.width, tile.height]}
+                             for tile in sheet.tiles]})
 
     def train(self, job: str, request: dict) -> None:
         """Train a fast-stylization model on the user's renders (Train from This Scene), or with keyframes in the

@@ -9,11 +9,13 @@ import atexit
 
 import bpy
 
-from . import engine_setup, farm, farm_task, library, operators, preview, properties, texture_operator, ui
+from . import (engine_setup, farm, farm_task, library, operators, preview, properties, style_sheet, texture_operator,
+               ui)
 from .worker_client import shutdown_shared
 
 CLASSES = (*properties.CLASSES, *operators.CLASSES, *farm_task.CLASSES, *texture_operator.CLASSES,
-           *engine_setup.CLASSES, *ui.CLASSES, *farm.CLASSES, *preview.CLASSES)
+           *engine_setup.CLASSES, *ui.CLASSES, *farm.CLASSES, *preview.CLASSES,
+           *style_sheet.CLASSES)
 
 
 def register() -> None:
@@ -23,12 +25,14 @@ def register() -> None:
     texture_operator.register()
     farm.register()
     preview.register()
+    style_sheet.register()
     atexit.register(shutdown_shared)
 
 
 def unregister() -> None:
     atexit.unregister(shutdown_shared)
     shutdown_shared()
+    style_sheet.unregister()
     preview.unregister()
     library.clear_thumbnails()
     farm.unregister()

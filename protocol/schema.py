@@ -131,6 +131,10 @@ REQUESTS: dict[str, dict[str, Field]] = {
         "style_blend": BLEND, "views": list_of(text(), nullable=True), "object_index": whole(nullable=True),
         "uv_mask": text(nullable=True), "seamless": flag(), "options": record(TEXTURE_OPTIONS, nullable=True),
         **ENGINE},
+    "style_sheet": {
+        "job": JOB, "content": text(required=True), "output": text(required=True),
+        "styles": list_of(text(), required=True, min_length=1), "names": list_of(text()), "size_px": whole(32, 65_536),
+        "device": ENGINE["device"], "cache_dir": ENGINE["cache_dir"]},
     "train": {
         "job": JOB, "style": text(required=True), "content_dirs": list_of(text(), required=True, min_length=1),
         "output": text(required=True), "settings": record(TRAIN_SETTINGS, nullable=True),

@@ -1,0 +1,140 @@
+"""The Style Sheet: the frame rendered once, stylized with every painting in the style library by the any-style
+network and laid out as one labelled contact sheet, the image "NST Style Sheet"; picking a tile makes its painting
+the scene's style.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import bpy
+from bpy.props import CollectionProperty, IntProperty, IntVectorProperty, StringProperty
+
+from . import library, rendering
+from .images import load_result, show_in_image_editor
+from .operators import Step, WorkerOperator
+from .properties import scene_settings, user_folder
+from .worker_client import AddonError
+
+SHEET_IMAGE = "NST Style Sheet"
+
+
+class NST_SheetTile(bpy.types.PropertyGroup):
+    """One tile of the sheet: the painting's title (`name`), its file and licence, and where the tile is."""
+
+    style_path: StringProperty(name="Style", subtype="FILE_PATH")  # type: ignore[valid-type]
+    licence: StringProperty(name="Licence")  # type: ignore[valid-type]
+    box: IntVectorProperty(name="Box", size=4, description="Left, top, width, height in the sheet, in pixels")  # type: ignore[valid-type]
+
+
+class NST_StyleSheetSettings(bpy.types.PropertyGroup):
+    tile_px: IntProperty(  # type: ignore[valid-type]
+        name="Tile Size", default=512, min=64, max=2048, subtype="PIXEL",
+        description="Longest side of each stylized tile in the sheet")
+    tiles: CollectionProperty(type=NST_SheetTile)  # type: ignore[valid-type]
+
+
+def sheet_settings(scene: bpy.types.Scene) -> NST_StyleSheetSettings:
+    """The scene's Style Sheet (`scene.nst_sheet`, added at registration)."""
+    return getattr(scene, "nst_sheet")
+
+
+class NST_OT_style_sheet(WorkerOperator):
+    """Render the frame once and stylize it with every painting in the style library (any-style network) into one
+    labelled sheet, the image 'NST Style Sheet'; then pick a tile to use its painting"""
+
+    bl_idname = "nst.style_sheet"
+    bl_label = "Make Style Sheet"
+
+    def plan(self, context):
+        scene = context.scene
+        rendering.check_camera(scene)
+        styles = library.library_styles()
+        if not styles:
+            raise AddonError("the style library is empty; put paintings in the user folder's styles/ (Style Library)")
+        folder = user_folder("jobs", "style-sheet")
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        files = rendering.FrameFiles.in_folder(folder, scene.frame_current)
+        sheet = sheet_settings(scene)
+        self.count = len(styles)
+
+        def prepare():
+            rendering.render_frame(scene, files)
+            return {"type": "style_sheet", "content": str(files.display), "output": str(folder / "style_sheet.png"),
+                    "styles": [str(style.path) for style in styles], "names": [style.name for style in styles],
+                    "size_px": sheet.tile_px, "device": self.engine.device,
+                    "cache_dir": str(Path(self.engine.cache_folder) / "styles")}
+
+        def finish(result):
+            image = load_result(Path(result["output"]), SHEET_IMAGE)
+            image["nst_content"] = str(files.display)
+            licences = {str(style.path): style.licence for style in styles}
+            sheet.tiles.clear()
+            for placed in result["tiles"]:
+                tile = sheet.tiles.add()
+                tile.name, tile.style_path, tile.box = placed["name"], placed["style"], placed["box"]
+                tile.licence = licences.get(placed["style"], "")
+            show_in_image_editor(context, image)
+
+        return [Step(f"style sheet of {len(styles)} paintings", prepare, finish)]
+
+    def finished(self, context, done, skipped):
+        return f"made the image '{SHEET_IMAGE}' with {self.count} paintings; pick one to make it the scene's style"
+
+
+class NST_OT_pick_sheet_tile(bpy.types.Operator):
+    """Make this tile's painting the scene's style (it replaces the scene's styles)"""
+
+    bl_idname = "nst.pick_sheet_tile"
+    bl_label = "Use This Style"
+    bl_options = {"REGISTER", "UNDO"}
+
+    name: StringProperty(name="Tile", description="The painting's title on the sheet")  # type: ignore[valid-type]
+
+    def execute(self, context):
+        tile = sheet_settings(context.scene).tiles.get(self.name)
+        if tile is None:
+            self.report({"ERROR"}, f"the style sheet has no tile '{self.name}'; make the style sheet again")
+            return {"CANCELLED"}
+        settings = scene_settings(context.scene)
+        settings.styles.clear()
+        item = settings.styles.add()
+        item.filepath, item.licence = tile.style_path, tile.licence
+        settings.active_style_index = 0
+        self.report({"INFO"}, f"the scene's style is now '{tile.name}'")
+        return {"FINISHED"}
+
+
+class NST_PT_style_sheet(bpy.types.Panel):
+    bl_label = "Style Sheet"
+    bl_space_type = "PROPERTIES"
+    bl_region_type = "WINDOW"
+    bl_context = "render"
+    bl_parent_id = "NST_PT_render"
+    bl_options = {"DEFAULT_CLOSED"}
+
+    def draw(self, context):
+        layout = self.layout
+        sheet = sheet_settings(context.scene)
+        row = layout.row(align=True)
+        row.prop(sheet, "tile_px")
+        row.operator("nst.style_sheet", icon="IMGDISPLAY")
+        current = {item.filepath for item in scene_settings(context.scene).styles}
+        for tile in sheet.tiles:
+            row = layout.row()
+            row.label(text=tile.name, icon="CHECKMARK" if tile.style_path in current else "BLANK1")
+            row.operator("nst.pick_sheet_tile", text="Use").name = tile.name
+
+
+CLASSES = (NST_SheetTile, NST_StyleSheetSettings, NST_OT_style_sheet, NST_OT_pick_sheet_tile, NST_PT_style_sheet)
+
+
+def register() -> None:
+    setattr(bpy.types.Scene, "nst_sheet",
+            bpy.props.PointerProperty(type=NST_StyleSheetSettings))  # type: ignore[func-returns-value]
+
+
+def unregister() -> None:
+    delattr(bpy.types.Scene, "nst_sheet")
