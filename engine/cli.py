@@ -71,6 +71,9 @@ def _add_optimizer_options(p) -> None:
     p.add_argument("--fallback", choices=("none", "classic"), default="none",
                    help="when even the CPU runs out of memory: 'classic' writes a colour-transfer and "
                         "edge-preserving filter instead of failing (default none)")
+    p.add_argument("--structure", type=float, default=0.0, metavar="S",
+                   help="keep shapes legible, 0-1: hold the colour steps across the render's object, depth and "
+                        "normal boundaries (needs the render's passes; default 0, off; the add-on uses 0.5)")
     p.add_argument("--cache-dir", default="default", help="style-target cache folder")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the style-target cache")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -82,11 +85,14 @@ def _add_stylize(subparsers) -> None:
     p.add_argument("--content", required=True, help="content image (PNG, JPEG, TIFF, EXR)")
     p.add_argument("--output", required=True, help="output image (.png, .jpg, .tif or .exr)")
     p.add_argument("--model", help="fast stylization instead: a model name (see 'python -m engine models') or a "
-                                   ".safetensors file; --size, --strength, --preserve-color and --mask apply")
+                                   ".safetensors file; --size, --strength, --preserve-color and --mask apply. "
+                                   "'any': any painting given as --style (blends, regions too), no training")
     p.add_argument("--tile", type=int, default=None, metavar="PX",
                    help="tile images larger than PX on a side: with --model the passes of the network (default "
                         "2048 on the CPU, 4096 on a GPU); by optimization the scales (default: from --memory-budget)")
     p.add_argument("--mask", help="label map: region ids per pixel (PNG/EXR) or soft masks (.npy, R x H x W)")
+    p.add_argument("--passes", metavar="FRAME.exr",
+                   help="the render's multilayer EXR (Depth; Object Index and Normal help), for --structure")
     p.add_argument("--init", default="content", help="start from 'content', 'noise' or an image path")
     p.add_argument("--save-every", type=int, default=0, metavar="N",
                    help="also save the image every N iterations as OUTPUT_STEM.sSCALE-iITER.png")
@@ -164,6 +170,8 @@ def _run_stylize(args) -> int:
     from .alpha import read_content
     from .imageio import check_output_path, read_label_map, read_rgb, write_image
 
+    if args.model and args.structure:
+        raise EngineError("--structure works with optimization (--style), not with --model; drop one of them")
     if args.model:
         from .fast.commands import stylize_with_model
 
@@ -173,6 +181,7 @@ def _run_stylize(args) -> int:
     output = check_output_path(args.output)
     picture = read_content(args.content)
     content = picture.rgb
+    structure = _structure_map(args.structure, args.passes, content.shape[:2])
     styles = [read_rgb(path, "style image") for path in args.style]
     options = dict(_optimizer_options(args), coverage=picture.coverage)
     options["init"] = args.init if args.init in ("content", "noise") else read_rgb(args.init, "init image")
@@ -181,6 +190,8 @@ def _run_stylize(args) -> int:
         raise EngineError("--region-style and --region-strength need --mask")
     if args.mask:
         options.update(label_map=read_label_map(args.mask), regions=regions or None)
+    if structure is not None:
+        options["structure_map"] = structure
     engine = _engine(args)
     bar = _progress_bar(args)
     warned = []
@@ -204,7 +215,7 @@ def _run_stylize(args) -> int:
         if bar is not None:
             bar.close()
     settings = dict(result.settings, content=str(Path(args.content).resolve()),
-                    styles=[str(Path(s).resolve()) for s in args.style], mask=args.mask,
+                    styles=[str(Path(s).resolve()) for s in args.style], mask=args.mask, passes=args.passes,
                     region_style=args.region_style, region_strength=args.region_strength,
                     command="python -m engine " + " ".join(args.argv))
     rgb, alpha = picture.finish(result.image)
@@ -218,6 +229,19 @@ def _run_stylize(args) -> int:
               f"{result.elapsed_s:.1f} s on {result.settings['device']}{memory}, "
               f"style cache {result.cache_hits} hit(s), {result.cache_misses} miss(es))")
     return 0
+
+
+def _structure_map(strength: float, passes: str | None, shape: tuple[int, int]):
+    """The structure term's map from --structure and --passes (None when off); refused without Depth passes."""
+    from .structure import PASSES_NEEDED, read_structure_passes, structure_map
+
+    if not 0.0 <= strength <= 1.0:
+        raise EngineError(f"--structure must be between 0 and 1, got {strength:g}")
+    if strength == 0:
+        return None
+    if not passes:
+        raise EngineError(f"--structure needs the render's passes: give --passes FRAME.exr, {PASSES_NEEDED}")
+    return structure_map(read_structure_passes(passes, shape), strength)
 
 
 def _warn(notices, bar) -> None:

@@ -1,6 +1,7 @@
-"""Quality measures shared by tests, benchmarks and contact sheets: style, content and flicker distances.
+"""Quality measures shared by tests, benchmarks and contact sheets: style, content, legibility and flicker.
 
-Style and content are measured with the original VGG-19 at a fixed size, so figures compare across methods and runs.
+Style and content are measured with the original VGG-19 at a fixed size, so figures compare across methods and runs;
+legibility (boundary contrast kept) with the render's passes; flicker with its motion vectors and a stated mask.
 """
 
 from __future__ import annotations
@@ -8,14 +9,18 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
+import cv2
 import numpy as np
 import torch
 
-from .flow import Motion, warp
+from .errors import EngineError
+from .flow import Motion, backward_from_vectors, forward_from_vectors, reliability, warp
 from .imageio import atomic_path
 from .losses import content_distance as _content_distance
 from .losses import gram_matrix, resize_weight_map
 from .losses import style_distance as _style_distance
+from .passes import RenderPasses
+from .structure import StructurePasses, pair_classes
 from .stylize import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, _resize, _to_tensor, fit_longest_side
 from .vgg import VGG19Features, load_vgg19
 
@@ -63,6 +68,55 @@ def content_distance(image: np.ndarray, content: np.ndarray, longest_px: int = 2
     features = model(image_pixels, [layer])[layer]
     target = model(content_pixels, [layer])[layer]
     return float(_content_distance(features, target))
+
+
+SURFACE_NOISE_FLOOR = 1.0 / 255  # surfaces flatter than one 8-bit level count as this much contrast
+FLICKER_MASKS = ("standard", "engine")
+
+
+def _pair_contrasts(image: np.ndarray, passes: StructurePasses, step_px: int) -> tuple[float, float]:
+    """Mean RGB distance of pixel pairs `step_px` apart across boundaries, and on continuous surfaces."""
+    sums, counts = [0.0, 0.0], [0, 0]
+    height, width = image.shape[:2]
+    for (dy, dx), masks in pair_classes(passes, step_px).items():
+        difference = np.linalg.norm(image[: height - dy, : width - dx] - image[dy:, dx:], axis=-1)
+        for kind, mask in enumerate(masks):
+            sums[kind] += float(difference[mask].sum())
+            counts[kind] += int(mask.sum())
+    if not counts[0] or not counts[1]:
+        what = "no boundaries (object, depth or normal changes)" if not counts[0] else "no continuous surfaces"
+        raise EngineError(f"the passes of {passes.path or 'this render'} show {what}, so legibility cannot be "
+                          "measured there; measure a frame with objects in view")
+    return sums[0] / counts[0], sums[1] / counts[1]
+
+
+def boundary_contrast(image: np.ndarray, passes: StructurePasses, step_px: int = 2) -> float:
+    """How much more colour changes across the render's boundaries than on its surfaces (pairs `step_px` apart).
+
+    `image` is H x W x 3 sRGB in [0, 1]; the passes are resized to it (nearest neighbour).
+    """
+    boundary, surface = _pair_contrasts(np.asarray(image, np.float32), passes.resized(*image.shape[:2]), step_px)
+    return boundary / max(surface, SURFACE_NOISE_FLOOR)
+
+
+def contrast_kept(stylized: np.ndarray, render: np.ndarray, passes: StructurePasses, step_px: int = 2) -> float:
+    """Legibility: the stylized image's boundary-to-surface contrast over the render's, at the stylized size
+    (1 = shapes read as in the render; style transfer without structure keeps about 0.1-0.2)."""
+    render = cv2.resize(np.asarray(render, np.float32), stylized.shape[1::-1], interpolation=cv2.INTER_AREA)
+    return boundary_contrast(stylized, passes, step_px) / boundary_contrast(render, passes, step_px)
+
+
+def standard_motion(passes: RenderPasses, previous: RenderPasses) -> Motion:
+    """The render's motion with Ruder et al.'s reliability mask only: forward-backward consistency, motion
+    boundaries and leaving the frame (the usual mask for reported warping errors; no id or depth tests)."""
+    backward = backward_from_vectors(passes.require_vector())
+    forward_prev = None if previous.vector is None else forward_from_vectors(previous.vector)
+    return Motion(backward, reliability(backward, forward_prev), "render vectors")
+
+
+def measured_shares(frames: Sequence[np.ndarray], motions: Sequence[Motion]) -> list[float]:
+    """Share of each frame's pixels that its warping error measures (the reliability mask's mean)."""
+    return [float(m.resized(*f.shape[:2]).reliable.mean()) for f, m in zip(frames[1:], motions)]
 
 
 def warping_errors(frames: Sequence[np.ndarray], motions: Sequence[Motion]) -> list[float]:

@@ -27,8 +27,8 @@ from .device import describe_device, resolve_device
 from .errors import EngineError, OutOfMemory
 from .fallback import classic_filter
 from .lbfgs import LBFGS, LossReader
-from .losses import (STYLE_LOSSES, content_distance, mix_statistics, resize_weight_map, style_distance,
-                     style_statistics, total_variation)
+from .losses import (STYLE_LOSSES, content_distance, mix_statistics, resize_weight_map, structure_distance,
+                     style_distance, style_statistics, total_variation)
 from .masks import RegionStyle, region_weight_maps
 from .imageio import MIN_SIDE_PX
 from .tiling import (GB, MIN_TILE_PX, OVERLAP_PX, MemoryModel, available_bytes, feather,
@@ -42,6 +42,8 @@ MIN_SCALE_PX = 128
 ADAM_AVERAGE_DECAY = 0.95
 LBFGS_HISTORY = 100
 PRECISIONS = ("auto", "fp32", "bf16")
+STRUCTURE_WEIGHT = 30.0  # weight of the edge term at structure 1 (as strong as the style at full strength)
+STRUCTURE_GAIN = 3.0  # boundary steps are held at (1 + gain x structure) x the render's: they stand out of the strokes
 TILE_ANCHOR_WEIGHT = 50.0  # pull of a tile's overlap toward the finished neighbours' pixels (as the temporal term)
 # Test hooks: behave as if the primary device (or the CPU fallback) ran out of memory on any pass (whole scale or
 # tile) whose longest side exceeds this many pixels. Set, the primary device also counts as a GPU-like tier, so the
@@ -252,6 +254,7 @@ class _Job:
     started: float
     notices: list[str] = field(default_factory=list)
     done: dict = field(default_factory=dict)  # the last finished scale: "scale", "image" (CPU), "losses", "tiles"
+    structure: np.ndarray | None = None  # per-pixel strength of the structure term at content size
 
 
 @dataclass
@@ -336,6 +339,7 @@ class StyleTransfer:
         tile_px: int | None = None,
         memory_budget_gb: float | None = None,
         allow_classic_fallback: bool = False,
+        structure_map: np.ndarray | None = None,
         callback: Callable[[Progress], None] | None = None,
     ) -> StylizeResult:
         """Stylize `content` (H x W x 3 sRGB in [0, 1]) with `styles`; returns the image at `size_px` longest side.
@@ -351,6 +355,9 @@ class StyleTransfer:
         longest side exceeds `tile_px`, or that would not fit `memory_budget_gb` (default: most of the device's free
         memory), run as overlapping tiles. Out of memory, the job retries with smaller tiles, then on the CPU, then,
         with `allow_classic_fallback`, writes a classic filter; settings["degraded"] says what happened.
+
+        `structure_map` (H x W at the content's size, in [0, 1]; engine/structure.py makes it from the render's
+        passes) holds the colour steps across the render's boundaries where it is above 0: shapes stay legible.
         """
         started = time.perf_counter()
         precision = precision or self.precision
@@ -361,7 +368,11 @@ class StyleTransfer:
                         style_layer_weights=None if style_layer_weights is None else list(style_layer_weights),
                         style_loss=style_loss, style_scale=style_scale, learning_rate=learning_rate,
                         temporal_weight=temporal_weight if temporal_targets else 0.0, tile_px=tile_px,
-                        memory_budget_gb=memory_budget_gb, allow_classic_fallback=allow_classic_fallback)
+                        memory_budget_gb=memory_budget_gb, allow_classic_fallback=allow_classic_fallback,
+                        structure=0.0 if structure_map is None else round(float(np.max(structure_map)), 4))
+        if structure_map is not None and structure_map.shape != content.shape[:2]:
+            raise EngineError(f"the structure map is {structure_map.shape[1]}x{structure_map.shape[0]} px but the "
+                              f"content is {content.shape[1]}x{content.shape[0]} px; make it from the same render")
         blend = self._check(styles, style_blend, size_px, iterations, optimizer, init, style_strength,
                             preserve_color, content_layers, style_layers, style_layer_weights, style_loss)
         resolve_precision(precision, self.device)
@@ -394,7 +405,7 @@ class StyleTransfer:
         groups = [self._prepare_colours(g, content, preserve_color) for g in groups]
         job = _Job(content, groups, ignored, objective, height, width, scale_sizes(max(height, width), scales), init,
                    seed, preserve_color, temporal_targets, style_scale, precision, tile_px, memory_budget_gb,
-                   callback, started)
+                   callback, started, structure=structure_map)
         hits0, misses0 = self.cache.hits, self.cache.misses
         ran = self._run_degrading(job)
         if ran is not None:
@@ -562,13 +573,16 @@ class StyleTransfer:
                                           tuple(job.notices), current))
 
             style_px = longest * job.style_scale
+            structure = None if job.structure is None else F.adaptive_max_pool2d(
+                torch.from_numpy(np.ascontiguousarray(job.structure, np.float32))[None, None],
+                (scale_h, scale_w))[0, 0].to(self.device)  # max, not mean: thin boundaries keep their strength
             try:
                 if tile is None:
                     image, losses = self._optimise_scale(image, scale_content, job.groups, job.keep, style_px,
-                                                         job.objective, temporal, report)
+                                                         job.objective, temporal, report, structure=structure)
                 else:
                     image, losses = self._optimise_tiled(image, scale_content, job.groups, job.keep, style_px,
-                                                         job.objective, temporal, report, tile)
+                                                         job.objective, temporal, report, tile, structure)
             except Exception as exc:  # noqa: BLE001 - only out-of-memory is handled; everything else goes on up
                 if not _is_out_of_memory(exc):
                     raise
@@ -666,8 +680,8 @@ class StyleTransfer:
 
     def _optimise_tiled(self, image: torch.Tensor, content: torch.Tensor, groups: list[_StyleGroup],
                         keep: np.ndarray | None, style_px: float, objective: _Objective,
-                        temporal: list[tuple[torch.Tensor, torch.Tensor]], report: Callable, tile_px: int
-                        ) -> tuple[torch.Tensor, dict]:
+                        temporal: list[tuple[torch.Tensor, torch.Tensor]], report: Callable, tile_px: int,
+                        structure: torch.Tensor | None = None) -> tuple[torch.Tensor, dict]:
         """One scale as overlapping tiles, in row order, all against the same style targets.
 
         Each tile starts from the image so far (the finished neighbours' pixels in its overlaps, the previous scale's
@@ -697,7 +711,7 @@ class StyleTransfer:
                     canvas, content[..., rows, cols], tile_groups,
                     None if keep_here is None else np.ascontiguousarray(keep_here[rows, cols]), style_px, objective,
                     [(target[..., rows, cols], mask[rows, cols]) for target, mask in temporal_here], tiles_report,
-                    anchor)
+                    anchor, None if structure is None else structure[rows, cols])
             else:  # only kept pixels here: they are composited back at the end
                 tile_image, losses = canvas, {}
             weight = feather(box, height, width, OVERLAP_PX).to(self.device)
@@ -711,10 +725,12 @@ class StyleTransfer:
     def _optimise_scale(self, image: torch.Tensor, content: torch.Tensor, groups: list[_StyleGroup],
                         keep: np.ndarray | None, style_px: float, objective: _Objective,
                         temporal: list[tuple[torch.Tensor, torch.Tensor]], report: Callable,
-                        anchor: list[tuple[torch.Tensor, torch.Tensor]] = ()) -> tuple[torch.Tensor, dict]:
+                        anchor: list[tuple[torch.Tensor, torch.Tensor]] = (), structure: torch.Tensor | None = None
+                        ) -> tuple[torch.Tensor, dict]:
         """Run one scale's (or tile's) optimization; returns the image and the last losses.
 
-        `anchor` (a tile's finished overlap: pixels and mask) pulls those pixels toward what the neighbours made.
+        `anchor` (a tile's finished overlap: pixels and mask) pulls those pixels toward what the neighbours made;
+        `structure` (this scale's structure map) holds the content's colour steps across boundaries.
 
         Nothing in the iteration loop reads a value back from the device: L-BFGS decides on the device and the
         losses reach `report` through a LossReader.
@@ -767,6 +783,8 @@ class StyleTransfer:
                 total = total + o.temporal_weight * (mask * (current - target).pow(2).sum(1)).mean()
             for target, mask in anchor:
                 total = total + TILE_ANCHOR_WEIGHT * (mask * (current - target).pow(2).sum(1)).mean()
+            if structure is not None:
+                total = total + STRUCTURE_WEIGHT * structure_distance(current, content, structure, STRUCTURE_GAIN)
             return total, c_loss, s_loss, tv
 
         image = image.detach().contiguous().clone().requires_grad_(True)

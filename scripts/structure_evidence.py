@@ -1,0 +1,216 @@
+"""Evidence for the structure term: boundary contrast kept and style distance at structure 0, the default and 1.
+
+Renders still scenes in Blender (Cycles; Depth, Object Index and Normal passes), stylizes each at every structure
+value and prints one table row per scene plus the ratios against structure 0, and writes a contact sheet.
+The 'tuning' scenes are the ones the default was chosen on; the 'held_out' scenes (other objects, cameras and
+backgrounds) are used by nothing else, so they are the acceptance figures.
+Usage: python scripts/structure_evidence.py [--scenes held_out|tuning] [--size 128] [--iterations 50] [--scales 1] [--out DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageDraw
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from engine.imageio import read_rgb, write_image  # noqa: E402
+from engine.metrics import contrast_kept, style_distance  # noqa: E402
+from engine.structure import DEFAULT_STRUCTURE, read_structure_passes, structure_map  # noqa: E402
+from engine.stylize import StyleTransfer  # noqa: E402
+
+STYLES = REPO / "styles"
+
+
+def _textured(name: str, texture: str, colors, scale: float, roughness: float = 0.6):
+    import bpy
+
+    material = bpy.data.materials.new(name)
+    tree = material.node_tree
+    node = tree.nodes.new(texture)
+    node.inputs["Scale"].default_value = scale
+    ramp = tree.nodes.new("ShaderNodeValToRGB")
+    ramp.color_ramp.elements[0].color, ramp.color_ramp.elements[1].color = (*colors[0], 1), (*colors[1], 1)
+    tree.links.new(node.outputs["Distance" if "Voronoi" in texture else "Fac"], ramp.inputs["Fac"])
+    bsdf = tree.nodes["Principled BSDF"]
+    tree.links.new(ramp.outputs["Color"], bsdf.inputs["Base Color"])
+    bsdf.inputs["Roughness"].default_value = roughness
+    return material
+
+
+def _add(op, name: str, material, index: int, smooth: bool = False, **kwargs):
+    import bpy
+
+    op(**kwargs)
+    ob = bpy.context.object
+    ob.name, ob.pass_index = name, index
+    ob.data.materials.append(material)
+    if smooth:
+        bpy.ops.object.shade_smooth()
+    return ob
+
+
+def _scene_still_life(variant: str) -> None:
+    """Tuning scenes: a ball, a box and a column on a checker floor under a sky, two camera angles."""
+    import bpy
+
+    _add(bpy.ops.mesh.primitive_plane_add, "Floor", _textured("Floor", "ShaderNodeTexChecker",
+                                                              ((0.8, 0.75, 0.6), (0.35, 0.35, 0.4)), 10), 1, size=20)
+    _add(bpy.ops.mesh.primitive_uv_sphere_add, "Ball", _textured("Ball", "ShaderNodeTexNoise",
+                                                                 ((0.9, 0.4, 0.1), (0.6, 0.2, 0.1)), 4), 2, True,
+         radius=1.0, location=(0, 0, 1))
+    _add(bpy.ops.mesh.primitive_cube_add, "Box", _textured("Box", "ShaderNodeTexNoise",
+                                                           ((0.3, 0.5, 0.8), (0.2, 0.3, 0.5)), 6), 3,
+         size=1.4, location=(2.2, 0.8, 0.7), rotation=(0, 0, 0.5))
+    _add(bpy.ops.mesh.primitive_cylinder_add, "Column", _textured("Column", "ShaderNodeTexWave",
+                                                                  ((0.85, 0.85, 0.8), (0.6, 0.55, 0.5)), 3), 4, True,
+         radius=0.4, depth=3.5, location=(-2.2, 1.2, 1.75))
+    camera = {"front": ((0, -8, 3), (1.25, 0, 0)), "side": ((6, -5, 4), (1.1, 0, 0.85))}[variant]
+    _camera_light(*camera, world=(0.5, 0.6, 0.75), sun=(0.7, 0.3, 0.5))
+
+
+def _scene_held_out(variant: str) -> None:
+    """Held-out scenes: other objects (torus, cone, monkey, rings), other cameras and backgrounds."""
+    import bpy
+
+    if variant == "dusk":
+        _add(bpy.ops.mesh.primitive_plane_add, "Ground", _textured("Ground", "ShaderNodeTexVoronoi",
+                                                                   ((0.25, 0.3, 0.2), (0.45, 0.5, 0.3)), 5), 1, size=30)
+        _add(bpy.ops.mesh.primitive_torus_add, "Torus", _textured("Torus", "ShaderNodeTexNoise",
+                                                                  ((0.8, 0.7, 0.2), (0.5, 0.3, 0.1)), 5), 2, True,
+             location=(-1.2, 0, 0.5), major_radius=1.0, minor_radius=0.35, rotation=(0.4, 0, 0))
+        _add(bpy.ops.mesh.primitive_cone_add, "Cone", _textured("Cone", "ShaderNodeTexWave",
+                                                                ((0.7, 0.2, 0.3), (0.4, 0.1, 0.2)), 4), 3,
+             radius1=0.9, depth=2.4, location=(1.6, 1.0, 1.2))
+        _camera_light((3.5, -7, 2.2), (1.35, 0, 0.45), world=(0.12, 0.1, 0.2), sun=(0.9, -0.4, 1.8))
+    else:  # "overhead": a monkey and blocks seen from above on a bright wall-like background
+        _add(bpy.ops.mesh.primitive_plane_add, "Table", _textured("Table", "ShaderNodeTexWave",
+                                                                  ((0.55, 0.35, 0.2), (0.4, 0.25, 0.15)), 2), 1,
+             size=9)
+        _add(bpy.ops.mesh.primitive_monkey_add, "Monkey", _textured("Monkey", "ShaderNodeTexNoise",
+                                                                    ((0.6, 0.65, 0.7), (0.3, 0.35, 0.45)), 3), 2, True,
+             size=1.6, location=(0, 0, 0.8), rotation=(0.9, 0, 0.3))
+        for number, (x, y) in enumerate(((2.3, -1.0), (-2.2, 1.3), (1.6, 1.9)), start=3):
+            _add(bpy.ops.mesh.primitive_cube_add, f"Block{number}",
+                 _textured(f"Block{number}", "ShaderNodeTexChecker", ((0.2, 0.6, 0.4), (0.1, 0.4, 0.3)), 4), number,
+                 size=0.9, location=(x, y, 0.45), rotation=(0, 0, 0.3 * number))
+        _camera_light((0.5, -4.5, 7.5), (0.55, 0, 0.1), world=(0.9, 0.9, 0.85), sun=(0.3, 0.5, 0.2))
+
+
+def _camera_light(location, rotation, world, sun) -> None:
+    import bpy
+
+    scene = bpy.context.scene
+    scene.world = bpy.data.worlds.new("World")
+    scene.world.color = world
+    bpy.ops.object.camera_add(location=location, rotation=rotation)
+    scene.camera = bpy.context.object
+    bpy.ops.object.light_add(type="SUN", rotation=sun)
+    bpy.context.object.data.energy = 3.0
+
+
+SCENES = {"tuning": {"front": (_scene_still_life, "front"), "side": (_scene_still_life, "side")},
+          "held_out": {"dusk": (_scene_held_out, "dusk"), "overhead": (_scene_held_out, "overhead")}}
+STYLE_FOR = {"front": "starry_night.jpg", "side": "shipwreck.jpg", "dusk": "starry_night.jpg",
+             "overhead": "shipwreck.jpg"}
+
+
+def render_scene(name: str, folder: Path, width: int, height: int) -> tuple[Path, Path]:
+    """One still of a scene: display PNG and multilayer EXR (Depth, Object Index, Normal)."""
+    import bpy
+
+    png, exr = folder / f"{name}.png", folder / f"{name}.exr"
+    if png.exists() and exr.exists():
+        return png, exr
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    scene = bpy.context.scene
+    scene.render.engine = "CYCLES"
+    scene.cycles.device, scene.cycles.samples, scene.cycles.use_denoising = "CPU", 16, True
+    scene.render.resolution_x, scene.render.resolution_y, scene.render.resolution_percentage = width, height, 100
+    builder, variant = {k: v for group in SCENES.values() for k, v in group.items()}[name]
+    builder(variant)
+    layer = scene.view_layers[0]
+    layer.use_pass_z = layer.use_pass_object_index = layer.use_pass_normal = True
+    folder.mkdir(parents=True, exist_ok=True)
+    bpy.ops.render.render()
+    result = bpy.data.images["Render Result"]
+    settings = scene.render.image_settings
+    settings.media_type, settings.file_format, settings.color_depth = "MULTI_LAYER_IMAGE", "OPEN_EXR_MULTILAYER", "32"
+    result.save_render(str(exr), scene=scene)
+    settings.media_type, settings.file_format = "IMAGE", "PNG"
+    settings.color_mode, settings.color_depth = "RGB", "8"
+    result.save_render(str(png), scene=scene)
+    return png, exr
+
+
+def contact_sheet(rows: list[list[Path]], labels: list[str], path: Path) -> None:
+    tiles = [[Image.open(p).convert("RGB") for p in row] for row in rows]
+    w, h = tiles[0][0].size
+    sheet = Image.new("RGB", (len(labels) * (w + 4), 16 + len(rows) * (h + 4)), "white")
+    draw = ImageDraw.Draw(sheet)
+    for column, label in enumerate(labels):
+        draw.text((column * (w + 4) + 3, 2), label, fill="black")
+    for r, row in enumerate(tiles):
+        for column, tile in enumerate(row):
+            sheet.paste(tile.resize((w, h)), (column * (w + 4), 16 + r * (h + 4)))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(path, quality=90)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--scenes", choices=sorted(SCENES), default="held_out")
+    parser.add_argument("--size", type=int, default=128)
+    parser.add_argument("--iterations", type=int, default=50)
+    parser.add_argument("--scales", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a shared CPU)")
+    parser.add_argument("--structure", type=float, nargs="+", default=[0.0, DEFAULT_STRUCTURE, 1.0])
+    parser.add_argument("--out", default=str(REPO / "out" / "structure"))
+    parser.add_argument("--sheet", help="also write the contact sheet here (e.g. docs/images/structure_sheet.jpg)")
+    args = parser.parse_args()
+    out = Path(args.out) / args.scenes
+    torch.set_num_threads(args.threads)
+    engine = StyleTransfer(device="auto", cache_dir=None)
+    figures, rows = {}, []
+    print("| scene | structure | contrast kept | style distance |\n|---|---|---|---|")
+    for name in SCENES[args.scenes]:
+        png, exr = render_scene(name, out / "render", 160, 106)
+        render = read_rgb(png)
+        passes = read_structure_passes(exr, render.shape[:2])
+        style = read_rgb(STYLES / STYLE_FOR[name])
+        row = [png]
+        for value in args.structure:
+            result = engine.stylize(render, [style], size_px=args.size, iterations=args.iterations,
+                                    scales=args.scales,
+                                    structure_map=structure_map(passes, value))
+            path = out / f"{name}_structure_{value:g}.png"
+            write_image(path, result.image, result.settings)
+            row.append(path)
+            kept, distance = contrast_kept(result.image, render, passes), style_distance(result.image, style)
+            figures[f"{name} {value:g}"] = {"contrast_kept": kept, "style_distance": distance}
+            print(f"| {name} | {value:g} | {kept:.3f} | {distance:.4f} |", flush=True)
+        rows.append(row)
+    for value in args.structure[1:]:
+        kept = np.mean([figures[f"{n} {value:g}"]["contrast_kept"] / figures[f"{n} 0"]["contrast_kept"]
+                        for n in SCENES[args.scenes]])
+        distance = np.mean([figures[f"{n} {value:g}"]["style_distance"] / figures[f"{n} 0"]["style_distance"]
+                            for n in SCENES[args.scenes]])
+        print(f"structure {value:g} vs 0 ({args.scenes}): contrast kept {kept:.2f}x, style distance {distance:.2f}x")
+    (out / "figures.json").write_text(json.dumps(figures, indent=1))
+    labels = ["render"] + [f"structure {v:g}" for v in args.structure]
+    contact_sheet(rows, labels, out / "structure_sheet.jpg")
+    if args.sheet:
+        contact_sheet(rows, labels, Path(args.sheet))
+    print(f"contact sheet: {out / 'structure_sheet.jpg'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""engine.structure: boundaries from Depth, Object Index and Normal; bad passes refused; the term keeps shapes."""
+
+from __future__ import annotations
+
+import numpy as np
+import OpenEXR
+import pytest
+
+from engine.errors import EngineError
+from engine.metrics import contrast_kept
+from engine.structure import StructurePasses, edge_map, read_structure_passes, structure_map
+
+
+def _write_exr(path, **channels) -> None:
+    OpenEXR.File({"type": OpenEXR.scanlineimage},
+                 {f"ViewLayer.{k}": np.ascontiguousarray(v, np.float32) for k, v in channels.items()}).write(str(path))
+
+
+def test_boundaries_come_from_index_relative_depth_jumps_and_creases():
+    index = np.zeros((20, 30), np.int64)
+    index[:, 20:] = 2
+    depth = np.full((20, 30), 10.0, np.float32)
+    depth[:, :10] = 10.5  # 5%: a slope, not a jump
+    depth[:10, 10:20] = 30.0  # a jump
+    normal = np.zeros((20, 30, 3), np.float32)
+    normal[..., 2] = 1.0
+    normal[15:, 10:20] = (1.0, 0.0, 0.0)  # a 90 degree crease
+    edges = edge_map(StructurePasses(None, depth, index, normal))
+    assert edges[:, 19:21].all()  # object change
+    assert edges[9:11, 10:20].all()  # depth jump
+    assert edges[14:16, 10:19].all()  # crease
+    assert not edges[11:14, 8:12].any() and not edges[3:7, 2:8].any()  # gentle slope, flat surface
+    assert edge_map(StructurePasses(None, depth)).sum() < edges.sum()  # without ids and normals, fewer
+
+
+def test_structure_map_scales_with_strength_takes_object_overrides_and_is_off_at_zero():
+    index = np.zeros((20, 40), np.int64)
+    index[5:15, 5:15], index[5:15, 25:35] = 1, 2
+    passes = StructurePasses(None, np.full((20, 40), 10.0, np.float32), index)
+    assert structure_map(passes, 0.0) is None
+    half = structure_map(passes, 0.5)
+    assert half.max() == pytest.approx(0.5) and half[10, 10] == 0
+    own = structure_map(passes, 0.5, {2: 1.0, 1: 0.0})
+    assert own[10, 24:26].max() == pytest.approx(1.0) and own[10, 4:6].max() == pytest.approx(0.5)
+    assert own[10, 9:12].max() == 0  # object 1's inside
+    with pytest.raises(EngineError, match="between 0 and 1"):
+        structure_map(passes, 1.5)
+    with pytest.raises(EngineError, match="Object Index"):
+        structure_map(StructurePasses(None, passes.depth), 0.5, {1: 1.0})
+
+
+def test_passes_without_depth_or_of_another_size_are_refused_in_one_line(tmp_path):
+    index = np.zeros((24, 32), np.float32)
+    _write_exr(tmp_path / "nodepth.exr", **{"Object Index.X": index})
+    with pytest.raises(EngineError, match="no Depth pass") as error:
+        read_structure_passes(tmp_path / "nodepth.exr")
+    assert "\n" not in str(error.value)
+    _write_exr(tmp_path / "ok.exr", **{"Depth.Z": index + 5, "Object Index.X": index,
+                                       **{f"Normal.{c}": index for c in "XYZ"}})
+    with pytest.raises(EngineError, match="32x24 px but the picture is 64x48"):
+        read_structure_passes(tmp_path / "ok.exr", (48, 64))
+    passes = read_structure_passes(tmp_path / "ok.exr", (24, 32))
+    assert passes.normal.shape == (24, 32, 3) and passes.object_index.dtype == np.int64
+
+
+def test_contrast_kept_rises_with_structure(engine, starry, tmp_path, one_torch_thread):
+    from support import write_synthetic_sequence
+
+    from engine.imageio import read_rgb
+
+    png, exr = write_synthetic_sequence(tmp_path, frames=1, height=64, width=96)[0]
+    render = read_rgb(png)
+    passes = read_structure_passes(exr, render.shape[:2])
+    kept = []
+    for strength in (0.0, 0.5, 1.0):
+        result = engine.stylize(render, [starry], size_px=96, iterations=25, scales=1,
+                                structure_map=structure_map(passes, strength))
+        kept.append(contrast_kept(result.image, render, passes))
+        assert result.settings["structure"] == strength
+    assert kept[0] < kept[1] < kept[2]
+    assert kept[1] > 1.3 * kept[0]
