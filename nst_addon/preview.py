@@ -35,19 +35,17 @@ MAX_REGIONS = 7  # per-object settings the flat-colour ID render tells apart (re
 
 @dataclass
 class Round:
-    """One preview request in flight: its job, when the change it shows happened, how long its render took."""
+    """One preview request in flight: its job, when the change it shows happened, how long its render took, and
+    its files (all in `folder`, removed once a newer round is shown)."""
 
     sequence: int
     job: Job
     changed_s: float
     render_s: float
+    folder: Path
     content: Path
     output: Path
     mask: Path | None
-
-    @property
-    def files(self) -> list[Path]:
-        return [self.content, self.output] + ([self.mask] if self.mask is not None else [])
 
 
 @dataclass
@@ -59,7 +57,7 @@ class LiveState:
     scene: str = ""
     sequence: int = 0
     shown: int = 0
-    shown_files: list[Path] = field(default_factory=list)
+    shown_folder: Path | None = None
     rounds: dict[int, Round] = field(default_factory=dict)
     dirty: bool = False
     changed_s: float = 0.0
@@ -285,8 +283,7 @@ def collect(scene: bpy.types.Scene, context: bpy.types.Context) -> None:
             _live.superseded += 1
         elif preview.job.error:
             _report(scene, status=f"Live Preview: {preview.job.error}")
-        for path in preview.files:
-            remove_quietly(path)
+        shutil.rmtree(preview.folder, ignore_errors=True)
 
 
 def send_round(scene: bpy.types.Scene) -> None:
@@ -295,23 +292,26 @@ def send_round(scene: bpy.types.Scene) -> None:
     assert client is not None
     changed_s, _live.dirty = _live.changed_s, False
     sequence = _live.sequence + 1
-    folder = job_folder()
+    folder = job_folder() / f"round_{sequence:06d}"  # a round's own files: the worker may still read older ones
+    folder.mkdir(parents=True, exist_ok=True)
     settings, live = scene_settings(scene), live_settings(scene)
     try:
         rendering.check_camera(scene)
         styles, weights = rendering.scene_styles(settings, folder)
         regions, labels = preview_regions(scene)
         began = time.monotonic()
-        content, mask = render_preview(scene, live, folder, sequence, labels)
+        content, mask = render_preview(scene, live, folder, labels)
         render_s = time.monotonic() - began
     except AddonError as exc:
+        shutil.rmtree(folder, ignore_errors=True)
         _report(scene, status=f"Live Preview: {exc}")
         return
     except (RuntimeError, OSError) as exc:
+        shutil.rmtree(folder, ignore_errors=True)
         _report(scene, status=f"Live Preview: Blender could not render the preview: {str(exc).strip()}")
         return
     engine = engine_settings()
-    output = folder / f"stylized_{sequence:06d}.png"
+    output = folder / "stylized.png"
     request: dict[str, Any] = {
         "type": "stylize", "preview": True, "model": ANY_STYLE_MODEL, "content": str(content), "output": str(output),
         "styles": styles, "style_blend": weights,
@@ -324,7 +324,7 @@ def send_round(scene: bpy.types.Scene) -> None:
     except AddonError:
         _check_worker()
         raise
-    _live.rounds[sequence] = Round(sequence, job, changed_s, render_s, content, output, mask)
+    _live.rounds[sequence] = Round(sequence, job, changed_s, render_s, folder, content, output, mask)
     _live.sequence = sequence
     _live.renders += 1
 
@@ -371,12 +371,12 @@ def _render_slot() -> Iterator[None]:
         slots.active_index = active
 
 
-def render_preview(scene: bpy.types.Scene, live: NST_LivePreviewSettings, folder: Path, sequence: int,
+def render_preview(scene: bpy.types.Scene, live: NST_LivePreviewSettings, folder: Path,
                    labels: dict[str, int]) -> tuple[Path, Path | None]:
     """Render the active camera at the preview's size and engine into a PNG (and the ID map, when objects have
     their own settings); every render setting changed is put back."""
-    content = folder / f"render_{sequence:06d}.png"
-    mask = folder / f"ids_{sequence:06d}.npy" if labels else None
+    content = folder / "render.png"
+    mask = folder / "ids.npy" if labels else None
     with own_changes(), _render_slot(), contextlib.ExitStack() as stack:
         stack.enter_context(changed(scene.render, engine=live.engine, resolution_x=live.width_px,
                                     resolution_y=live.height_px, resolution_percentage=100, use_border=False))
@@ -431,9 +431,9 @@ def show(scene: bpy.types.Scene, context: bpy.types.Context, preview: Round, res
     elif image.get("nst_ids") is not None:
         del image["nst_ids"]
     latency_s = time.monotonic() - preview.changed_s
-    for path in _live.shown_files:
-        remove_quietly(path)
-    _live.shown, _live.shown_files = preview.sequence, preview.files
+    if _live.shown_folder is not None:
+        shutil.rmtree(_live.shown_folder, ignore_errors=True)
+    _live.shown, _live.shown_folder = preview.sequence, preview.folder
     _report(scene, latency_ms=latency_s * 1000, render_ms=preview.render_s * 1000,
             stylize_ms=float(result.get("elapsed_s") or 0.0) * 1000,
             status=f"Live Preview: {latency_s * 1000:.0f} ms from the change to the image")
