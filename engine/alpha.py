@@ -15,6 +15,7 @@ import numpy as np
 OPAQUE = 1.0 - 0.5 / 255  # alpha at or above this everywhere is an opaque image (8-bit 255)
 TRANSPARENT = 0.5 / 255  # alpha below this is a fully transparent pixel (8-bit 0)
 OWN_COLOUR_ALPHA = 0.25  # a pixel with at least this coverage keeps its own colour in the fill; below, it fades
+EDGE_PX = 2  # anti-aliased edges are this wide at most
 
 
 def unpremultiply(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
@@ -68,11 +69,21 @@ class Content:
     alpha: np.ndarray | None = None
 
     def finish(self, stylized: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """(colour, alpha) to write: the content's alpha at the result's size, fully transparent pixels' colour 0."""
+        """(colour, alpha) to write: the content's alpha at the result's size, fully transparent pixels' colour 0.
+
+        Anti-aliased edge pixels (partly covered, within EDGE_PX of a fully covered one) take the colour of the
+        stylized object beside them: their own was made partly from the filled background, a light or dark rim once
+        composited. Wider partly covered areas (glass, smoke) keep their own.
+        """
         if self.alpha is None:
             return stylized, None
         alpha = resize_alpha(self.alpha, *stylized.shape[:2])
-        return np.where(alpha[..., None] >= TRANSPARENT, stylized, 0.0).astype(np.float32), alpha
+        opaque = (alpha >= OPAQUE).astype(np.float32)
+        colour = stylized
+        if opaque.any() and not opaque.all():
+            near = cv2.dilate(opaque, np.ones((2 * EDGE_PX + 1,) * 2, np.uint8)) > 0
+            colour = np.where((near & (opaque == 0))[..., None], fill(stylized, opaque), stylized)
+        return np.where(alpha[..., None] >= TRANSPARENT, colour, 0.0).astype(np.float32), alpha
 
     @property
     def coverage(self) -> np.ndarray | None:

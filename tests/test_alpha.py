@@ -93,6 +93,14 @@ def edge_report(rgb: np.ndarray, alpha: np.ndarray) -> dict:
             "edge_pixels": int(edge.sum())}
 
 
+def assert_clean_edges(report: dict, band_too: bool = True) -> None:
+    """No rim: the anti-aliased edge has the colour of the stylized object beside it, and (`band_too`) the band
+    inside the edge is not darker than the interior (any-style's strokes vary too much for that at 64 px)."""
+    assert 0.9 < report["edge"] / report["band"] < 1.1, f"a rim along the edge: {report}"
+    if band_too:
+        assert report["band"] > 0.9 * report["interior"], f"dark fringe inside the edge: {report}"
+
+
 def stylize_cli(content: Path, output: Path, *extra: str) -> tuple[np.ndarray, np.ndarray]:
     assert main(["stylize", "--content", str(content), "--output", str(output), *extra]) == 0
     rgb, alpha = read_image(output)
@@ -151,10 +159,8 @@ def test_quality_keeps_the_renders_alpha_with_clean_edges(render, tmp_path, one_
     rgb, alpha = stylize_cli(content, tmp_path / output, "--style", STARRY, *QUICK)
     source_rgb, source_alpha = read_image(render[0][0])
     assert_alpha_kept(alpha, source_alpha, rgb)
-    styled, original = edge_report(rgb, source_alpha), edge_report(source_rgb, source_alpha)
     assert np.abs(rgb - source_rgb)[source_alpha > 0.99].mean() > 0.05, "the ball is stylized"
-    assert styled["band"] > 0.9 * styled["interior"], f"dark fringe inside the edge: {styled}"
-    assert styled["edge"] > 0.85 * styled["interior"], f"dark anti-aliased edge: {styled} (render: {original})"
+    assert_clean_edges(edge_report(rgb, source_alpha))
 
 
 def test_quality_ignores_what_is_under_the_transparent_area(render, tmp_path, one_torch_thread):
@@ -169,13 +175,14 @@ def test_quality_ignores_what_is_under_the_transparent_area(render, tmp_path, on
     assert np.abs(results[0] - results[1])[alpha > 0].max() <= 1 / 255
 
 
-def test_fast_model_keeps_the_renders_alpha(render, tmp_path):
-    rgb, alpha = stylize_cli(render[0][0], tmp_path / "fast.png", "--model", "starry_night", "--device", "cpu",
+@pytest.mark.parametrize("model", ["starry_night", "any"], ids=["trained", "any-style"])
+def test_fast_models_keep_the_renders_alpha(render, tmp_path, model):
+    style = ["--style", STARRY, "--no-cache"] if model == "any" else []
+    rgb, alpha = stylize_cli(render[0][0], tmp_path / "fast.png", "--model", model, *style, "--device", "cpu",
                              "--quiet")
     source_rgb, source_alpha = read_image(render[0][0])
     assert_alpha_kept(alpha, source_alpha, rgb)
-    report = edge_report(rgb, source_alpha)
-    assert report["band"] > 0.9 * report["interior"] and report["edge"] > 0.85 * report["interior"], report
+    assert_clean_edges(edge_report(rgb, source_alpha), band_too=model != "any")
 
 
 def test_sequence_keeps_every_frames_alpha(render, tmp_path, one_torch_thread):
