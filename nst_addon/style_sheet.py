@@ -1,6 +1,6 @@
 """The Style Sheet: the frame rendered once, stylized with every painting in the style library by the any-style
-network and laid out as one labelled contact sheet, the image "NST Style Sheet"; picking a tile makes its painting
-the scene's style.
+network and laid out as one labelled contact sheet, the image "NST Style Sheet"; picking a tile (its Use button, or a
+click on the sheet in an Image Editor) makes its painting the scene's style.
 """
 
 from __future__ import annotations
@@ -107,6 +107,60 @@ class NST_OT_pick_sheet_tile(bpy.types.Operator):
         return {"FINISHED"}
 
 
+def tile_at(sheet: NST_StyleSheetSettings, x_px: float, y_px: float) -> NST_SheetTile | None:
+    """The tile whose picture holds a point of the sheet (pixels from its top left corner), or None."""
+    return next((tile for tile in sheet.tiles if tile.box[0] <= x_px < tile.box[0] + tile.box[2]
+                 and tile.box[1] <= y_px < tile.box[1] + tile.box[3]), None)
+
+
+def sheet_point(screen: bpy.types.Screen, x: int, y: int) -> tuple[float, float] | None:
+    """Where a window point falls on the style sheet shown in an Image Editor (pixels from its top left)."""
+    for area in screen.areas:
+        image = getattr(area.spaces.active, "image", None) if area.type == "IMAGE_EDITOR" else None
+        if image is None or image.name != SHEET_IMAGE:
+            continue
+        for region in area.regions:
+            if region.type == "WINDOW" and 0 <= x - region.x < region.width and 0 <= y - region.y < region.height:
+                u, v = region.view2d.region_to_view(x - region.x, y - region.y)  # 0..1 across the image
+                return u * image.size[0], (1.0 - v) * image.size[1]
+    return None
+
+
+class NST_OT_pick_on_sheet(bpy.types.Operator):
+    """Click a painting on the style sheet (shown in an Image Editor) to make it the scene's style; Esc cancels"""
+
+    bl_idname = "nst.pick_on_sheet"
+    bl_label = "Pick on Sheet"
+
+    def invoke(self, context, event):
+        if not sheet_settings(context.scene).tiles or SHEET_IMAGE not in bpy.data.images:
+            self.report({"ERROR"}, "there is no style sheet yet; press Make Style Sheet first")
+            return {"CANCELLED"}
+        context.window.cursor_modal_set("EYEDROPPER")
+        context.workspace.status_text_set("Click a painting on the style sheet in an Image Editor (Esc cancels)")
+        context.window_manager.modal_handler_add(self)
+        return {"RUNNING_MODAL"}
+
+    def modal(self, context, event):
+        if event.type in {"ESC", "RIGHTMOUSE"}:
+            return self._end(context, {"CANCELLED"})
+        if event.type != "LEFTMOUSE" or event.value != "PRESS":
+            return {"RUNNING_MODAL"}
+        point = sheet_point(context.window.screen, event.mouse_x, event.mouse_y)
+        tile = tile_at(sheet_settings(context.scene), *point) if point is not None else None
+        if tile is None:
+            return {"RUNNING_MODAL"}
+        bpy.ops.nst.pick_sheet_tile(name=tile.name)
+        self.report({"INFO"}, f"the scene's style is now '{tile.name}'")
+        return self._end(context, {"FINISHED"})
+
+    @staticmethod
+    def _end(context, result):
+        context.window.cursor_modal_restore()
+        context.workspace.status_text_set(None)
+        return result
+
+
 class NST_PT_style_sheet(bpy.types.Panel):
     bl_label = "Style Sheet"
     bl_space_type = "PROPERTIES"
@@ -121,6 +175,8 @@ class NST_PT_style_sheet(bpy.types.Panel):
         row = layout.row(align=True)
         row.prop(sheet, "tile_px")
         row.operator("nst.style_sheet", icon="IMGDISPLAY")
+        if sheet.tiles:
+            layout.operator("nst.pick_on_sheet", icon="EYEDROPPER")
         current = {item.filepath for item in scene_settings(context.scene).styles}
         for tile in sheet.tiles:
             row = layout.row()
@@ -128,7 +184,8 @@ class NST_PT_style_sheet(bpy.types.Panel):
             row.operator("nst.pick_sheet_tile", text="Use").name = tile.name
 
 
-CLASSES = (NST_SheetTile, NST_StyleSheetSettings, NST_OT_style_sheet, NST_OT_pick_sheet_tile, NST_PT_style_sheet)
+CLASSES = (NST_SheetTile, NST_StyleSheetSettings, NST_OT_style_sheet, NST_OT_pick_sheet_tile, NST_OT_pick_on_sheet,
+           NST_PT_style_sheet)
 
 
 def register() -> None:

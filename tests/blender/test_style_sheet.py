@@ -43,6 +43,13 @@ def test_style_sheet_has_a_labelled_tile_per_library_style_and_picking_one_sets_
         assert np.abs(a - b).mean() > 0.03, "each painting gives its own picture"
         assert (la != lb).sum() > 30, "each tile has its own title"
 
+    style_sheet = _module("style_sheet")  # a click on the sheet: the tile under it, none on the original or a gap
+    for tile in tiles:
+        x, y, width, height = tile.box
+        assert style_sheet.tile_at(tiny_scene.nst_sheet, x + width / 2, y + height / 2).name == tile.name
+    assert style_sheet.tile_at(tiny_scene.nst_sheet, 2, 2) is None
+    assert style_sheet.tile_at(tiny_scene.nst_sheet, 8 + TILE_PX / 2, 8 + 10) is None  # the original, top left
+
     chosen = tiles[2]
     assert bpy.ops.nst.pick_sheet_tile(name=chosen.name) == {"FINISHED"}
     assert [(item.filepath, item.licence) for item in tiny_scene.nst.styles] == [(chosen.style_path, styles[2].licence)]
