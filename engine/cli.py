@@ -323,6 +323,7 @@ def _add_sequence(subparsers) -> None:
 
 def _run_sequence(args) -> int:
     from .imageio import read_rgb
+    from .structure import PASSES_NEEDED
     from .temporal import SequenceFrame, SequenceSettings, stylize_sequence
 
     if not args.style and not args.model:
@@ -343,7 +344,12 @@ def _run_sequence(args) -> int:
     settings = SequenceSettings(temporal=not args.no_temporal, temporal_weight=args.temporal_weight,
                                 later_iterations=args.later_iterations, long_term_frames=args.long_term,
                                 multipass=args.multipass, flow=args.flow, overwrite=args.overwrite,
-                                model=args.model, fast_blend=args.fast_blend, stylize_options=options)
+                                model=args.model, fast_blend=args.fast_blend, structure=args.structure,
+                                stylize_options=options)
+    if args.model and args.structure:
+        raise EngineError("--structure works with optimization (--style), not with --model; drop one of them")
+    if args.structure and not all(item.passes for item in items):
+        raise EngineError(f"--structure needs the render's passes: give --passes (one EXR per frame), {PASSES_NEEDED}")
     bar = _progress_bar(args)
 
     warned: set[str] = set()
@@ -414,7 +420,14 @@ def _add_metrics(subparsers) -> None:
     p.add_argument("--sequence", action="append", required=True, metavar="NAME=FRAMES",
                    help="a version of the sequence to measure, e.g. temporal=out/stylized; repeat to compare")
     p.add_argument("--flow", choices=("auto", "vectors", "estimated"), default="auto")
+    p.add_argument("--mask", choices=("standard", "engine"), default="standard",
+                   help="pixels the warping error measures: 'standard' = Ruder et al.'s forward-backward and "
+                        "motion-boundary tests (default, for reported figures); 'engine' = the temporal term's own "
+                        "mask, which also drops pixels whose object id or depth changed")
     p.add_argument("--style", help="also report the mean style distance to this painting")
+    p.add_argument("--render", metavar="FRAMES",
+                   help="the render's pictures (as stylized): also report legibility, the boundary contrast kept "
+                        "(needs Depth in the passes)")
     p.add_argument("--plot", help="write a per-frame plot (PNG)")
     p.set_defaults(run=_run_metrics)
 
@@ -423,13 +436,20 @@ def _run_metrics(args) -> int:
     import numpy as np
 
     from .imageio import read_rgb
-    from .metrics import plot_warping_errors, style_distance, warping_errors
+    from .metrics import (contrast_kept, measured_shares, plot_warping_errors, standard_motion, style_distance,
+                          warping_errors)
+    from .structure import read_structure_passes
     from .temporal import SequenceFrame, frame_motion
 
     passes = _frame_files(args.passes, "render passes", exr_only=True)
     style = read_rgb(args.style, "style image") if args.style else None
+    renders = [] if not args.render else [read_rgb(f, "render") for f in _frame_files(args.render, "render frames")]
+    if renders and len(renders) != len(passes):
+        raise EngineError(f"--render has {len(renders)} frames but there are {len(passes)} passes files")
+    structures = [read_structure_passes(p, r.shape[:2]) for p, r in zip(passes, renders)]
     curves, cache = {}, {}
-    print("| sequence | frames | warping error | style distance |\n|---|---|---|---|")
+    print(f"warping error over the pixels the '{args.mask}' mask keeps (measured = their share)")
+    print("| sequence | frames | warping error | measured | style distance | contrast kept |\n|---|---|---|---|---|---|")
     for spec in args.sequence:
         name, sep, folder = spec.partition("=")
         if not sep:
@@ -441,9 +461,15 @@ def _run_metrics(args) -> int:
         items = [SequenceFrame(f, f, p) for f, p in zip(frames, passes)]
         motions = [frame_motion(b, a, ib, ia, args.flow, cache)
                    for a, b, ia, ib in zip(items, items[1:], images, images[1:])]
+        if args.mask == "standard":  # estimated flow already has only Ruder's tests
+            motions = [standard_motion(cache[b.passes], cache[a.passes]) if m.source == "render vectors" else m
+                       for m, a, b in zip(motions, items, items[1:])]
         curves[name] = warping_errors(images, motions)
+        share = np.mean(measured_shares(images, motions))
         style_text = f"{np.mean([style_distance(i, style) for i in images]):.4f}" if style is not None else "-"
-        print(f"| {name} | {len(frames)} | {np.mean(curves[name]):.5f} | {style_text} |")
+        kept = (f"{np.mean([contrast_kept(i, r, s) for i, r, s in zip(images, renders, structures)]):.3f}"
+                if renders else "-")
+        print(f"| {name} | {len(frames)} | {np.mean(curves[name]):.5f} | {share:.0%} | {style_text} | {kept} |")
     if args.plot:
         plot_warping_errors(curves, Path(args.plot))
     return 0

@@ -22,6 +22,7 @@ from .flow import (Motion, backward_from_vectors, estimated_motion, forward_from
 from .imageio import read_rgb, write_image
 from .masks import RegionStyle
 from .passes import RenderPasses, read_passes
+from .structure import PASSES_NEEDED, read_structure_passes, structure_map
 from .stylize import Progress, StyleTransfer, fit_longest_side
 
 FLOW_SOURCES = ("auto", "vectors", "estimated")
@@ -51,6 +52,8 @@ class SequenceSettings:
     overwrite: bool = False
     model: str | None = None  # a fast-stylization model instead of optimization
     fast_blend: float = 0.6  # fast mode: share of the warped previous frame kept where it is reliable
+    structure: float = 0.0  # keep shapes legible (engine/structure.py), from each frame's passes; 0 = off
+    region_structure: dict[int, float] | None = None  # per Object Index: its own structure
     stylize_options: dict = field(default_factory=dict)
 
 
@@ -165,6 +168,8 @@ def stylize_sequence(engine: StyleTransfer, frames: Sequence[SequenceFrame], sty
         height, width = fit_longest_side(*shape, size_px)
         frame_options = dict(options, seed=seed + index, label_map=label_map, regions=frame_regions,
                              coverage=picture.coverage)
+        if not settings.model:
+            frame_options["structure_map"] = _structure_for_frame(frame, settings, shape)
         if settings.model:
             result = _fast_frame(frames, position, rgb, settings, dict(frame_options, device=fast_device),
                                  passes_cache, styles)
@@ -188,6 +193,16 @@ def stylize_sequence(engine: StyleTransfer, frames: Sequence[SequenceFrame], sty
         _backward_pass(engine, frames, styles, settings, regions, iterations=later_iterations, seed=seed,
                        passes_cache=passes_cache, report=callback)
     return SequenceReport(written, skipped, sources, time.perf_counter() - started)
+
+
+def _structure_for_frame(frame: SequenceFrame, settings: SequenceSettings, shape) -> np.ndarray | None:
+    """The structure term's map for one frame from its passes; None when structure is off."""
+    if settings.structure == 0 and not any((settings.region_structure or {}).values()):
+        return None
+    if frame.passes is None:
+        raise EngineError(f"--structure needs the render's passes and frame {frame.content} has none; give --passes "
+                          f"(one EXR per frame), {PASSES_NEEDED}")
+    return structure_map(read_structure_passes(frame.passes, shape), settings.structure, settings.region_structure)
 
 
 def _fast_frame(frames, position, rgb, settings, options, passes_cache, styles):
@@ -287,7 +302,8 @@ def _backward_pass(engine, frames, styles, settings, regions, iterations, seed, 
         result = engine.stylize(rgb, styles, **dict(options, iterations=iterations, seed=seed + index, scales=1,
                                                     init=init, temporal_targets=targets,
                                                     temporal_weight=settings.temporal_weight, label_map=label_map,
-                                                    regions=frame_regions, coverage=picture.coverage))
+                                                    regions=frame_regions, coverage=picture.coverage,
+                                                    structure_map=_structure_for_frame(frame, settings, rgb.shape[:2])))
         image, alpha = picture.finish(result.image)
         write_image(frame.output, image, dict(result.settings, frame=index, multipass=True), alpha=alpha)
         if report is not None:

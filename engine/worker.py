@@ -200,6 +200,24 @@ class Worker:
 
         return on_progress
 
+    @staticmethod
+    def region_structure(request: dict) -> dict[int, float]:
+        """Per-object structure overrides from a request's `regions`."""
+        return {int(i): r["structure"] for i, r in (request.get("regions") or {}).items()
+                if r.get("structure") is not None}
+
+    @staticmethod
+    def structure_map(request: dict, shape: tuple[int, int]):
+        """The structure term's map from `structure`, per-object overrides and `passes`; None when off."""
+        from .structure import PASSES_NEEDED, read_structure_passes, structure_map
+
+        strength, overrides = request.get("structure", 0.0), Worker.region_structure(request)
+        if not strength and not any(overrides.values()):
+            return None
+        if not request.get("passes"):
+            raise EngineError(f"structure needs the render's passes: give 'passes', {PASSES_NEEDED}")
+        return structure_map(read_structure_passes(request["passes"], shape), strength, overrides or None)
+
     def stylize(self, job: str, request: dict) -> None:
         import numpy as np
 
@@ -238,6 +256,7 @@ class Worker:
             result = self.engine_for(request).stylize(content, styles, style_blend=request.get("style_blend"),
                                                       label_map=label_map, regions=regions or None,
                                                       coverage=picture.coverage,
+                                                      structure_map=self.structure_map(request, content.shape[:2]),
                                                       callback=self.progress_reporter(job), **options)
         settings = dict(result.settings, content=request["content"], styles=request.get("styles"),
                         mask=request.get("mask"))
@@ -267,7 +286,9 @@ class Worker:
                                     long_term_frames=request.get("long_term_frames", 2),
                                     multipass=request.get("multipass", False), flow=request.get("flow", "auto"),
                                     overwrite=request.get("overwrite", False), model=request.get("model"),
-                                    fast_blend=request.get("fast_blend", 0.6), stylize_options=options)
+                                    fast_blend=request.get("fast_blend", 0.6),
+                                    structure=request.get("structure", 0.0),
+                                    region_structure=self.region_structure(request) or None, stylize_options=options)
         step_reporter = self.progress_reporter(job, len(frames))
 
         def on_progress(progress):

@@ -99,7 +99,7 @@ TRAIN_SETTINGS = {
 }
 
 REGION = record({"keep_original": flag(), "strength": STRENGTH, "styles": PATHS, "style_blend": BLEND,
-                 "model": text(nullable=True)})
+                 "model": text(nullable=True), "structure": STRENGTH})
 REGIONS = Field("map", items=REGION, nullable=True, int_keys=True)
 FRAME = record({"content": text(required=True), "output": text(required=True), "passes": text(nullable=True),
                 "number": whole()})
@@ -116,6 +116,7 @@ REQUESTS: dict[str, dict[str, Field]] = {
     "stylize": {
         "job": JOB, "content": text(required=True), "output": text(required=True), "styles": PATHS,
         "style_blend": BLEND, "mask": text(nullable=True), "ignore_absent_regions": flag(), "regions": REGIONS,
+        "passes": text(nullable=True), "structure": number(0.0, 1.0),  # keep shapes (engine/structure.py)
         "options": record(STYLIZE_OPTIONS, nullable=True), "model": text(nullable=True),
         "preview": flag(),  # a live preview: dropped unstarted when a newer preview arrives
         **ENGINE},
@@ -124,7 +125,7 @@ REQUESTS: dict[str, dict[str, Field]] = {
         "options": record(STYLIZE_OPTIONS, nullable=True), "temporal": flag(), "temporal_weight": number(0.0),
         "later_iterations": whole(0, 1_000_000, nullable=True), "long_term_frames": whole(0, 1000),
         "multipass": flag(), "flow": text(), "overwrite": flag(), "model": text(nullable=True),
-        "fast_blend": number(0.0, 1.0), "regions": REGIONS, **ENGINE},
+        "fast_blend": number(0.0, 1.0), "regions": REGIONS, "structure": number(0.0, 1.0), **ENGINE},
     "join_chunks": {"job": JOB, "output_dir": text(required=True), "overwrite": flag()},
     "stylize_texture": {
         "job": JOB, "texture": text(required=True), "output": text(required=True), "styles": PATHS,

@@ -1,0 +1,89 @@
+"""--structure and --passes on the command line and in the worker: refusals in one line, the map reaches the optimizer,
+and `metrics` reports legibility and the flicker mask's share."""
+
+from __future__ import annotations
+
+import numpy as np
+import OpenEXR
+import pytest
+
+from engine.cli import main
+from engine.imageio import read_rgb, read_settings
+
+from support import STYLES, write_synthetic_sequence
+
+STARRY = str(STYLES / "starry_night.jpg")
+QUICK = ["--size", "48", "--iterations", "3", "--scales", "1", "--quiet", "--no-cache"]
+
+
+@pytest.fixture(scope="module")
+def shot(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("shot")
+    pairs = write_synthetic_sequence(folder, frames=3, height=48, width=64)
+    no_depth = folder / "no_depth.exr"
+    OpenEXR.File({"type": OpenEXR.scanlineimage},
+                 {"ViewLayer.Object Index.X": np.zeros((48, 64), np.float32)}).write(str(no_depth))
+    small = folder / "small.exr"
+    OpenEXR.File({"type": OpenEXR.scanlineimage},
+                 {"ViewLayer.Depth.Z": np.ones((24, 32), np.float32)}).write(str(small))
+    return folder, pairs, no_depth, small
+
+
+def _refused(args, capsys, expected, folder) -> None:
+    before = sorted(p.name for p in folder.iterdir())
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and expected in err and len(err.strip().splitlines()) == 1, err
+    assert sorted(p.name for p in folder.iterdir()) == before
+
+
+def test_structure_is_refused_without_passes_or_with_bad_ones(shot, tmp_path, capsys):
+    folder, pairs, no_depth, small = shot
+    base = ["stylize", "--content", str(pairs[0][0]), "--style", STARRY, "--output", str(tmp_path / "o.png"), *QUICK]
+    _refused([*base, "--structure", "0.5"], capsys, "--structure needs the render's passes: give --passes", tmp_path)
+    _refused([*base, "--structure", "0.5", "--passes", str(no_depth)], capsys, "has no Depth pass", tmp_path)
+    _refused([*base, "--structure", "0.5", "--passes", str(small)], capsys, "32x24 px but the picture is 64x48",
+             tmp_path)
+    _refused([*base, "--structure", "2", "--passes", str(pairs[0][1])], capsys, "between 0 and 1", tmp_path)
+    out = tmp_path / "seq"
+    out.mkdir()
+    _refused(["sequence", "--frames", str(folder / "frame_*.png"), "--style", STARRY, "--output-dir", str(out),
+              "--structure", "0.5", *QUICK], capsys, "--structure needs the render's passes", out)
+
+
+def test_stylize_with_passes_records_its_structure(shot, tmp_path, capsys):
+    _, pairs, _, _ = shot
+    output = tmp_path / "o.png"
+    assert main(["stylize", "--content", str(pairs[0][0]), "--style", STARRY, "--output", str(output), *QUICK,
+                 "--passes", str(pairs[0][1]), "--structure", "0.5"]) == 0, capsys.readouterr().err
+    settings = read_settings(output)
+    assert settings["structure"] == 0.5 and settings["passes"] == str(pairs[0][1])
+
+
+def test_worker_structure_map_takes_per_object_overrides_and_needs_passes(shot):
+    from engine.errors import EngineError
+    from engine.worker import Worker
+
+    _, pairs, _, _ = shot
+    request = {"structure": 0.25, "passes": str(pairs[0][1]), "regions": {"1": {"structure": 1.0}}}
+    weights = Worker.structure_map(request, (48, 64))
+    assert weights.max() == pytest.approx(1.0) and np.isclose(weights, 0.25).any()
+    assert Worker.structure_map({"structure": 0.0}, (48, 64)) is None
+    with pytest.raises(EngineError, match="give 'passes'"):
+        Worker.structure_map({"structure": 0.5}, (48, 64))
+
+
+def test_metrics_reports_the_mask_its_share_and_legibility(shot, capsys):
+    folder, _, _, _ = shot
+    frames = str(folder / "frame_*.png")
+    assert main(["metrics", "--passes", str(folder / "frame_*.exr"), "--sequence", f"render={frames}",
+                 "--render", frames]) == 0
+    out = capsys.readouterr().out
+    assert "'standard' mask" in out
+    row = next(line for line in out.splitlines() if line.startswith("| render |")).split("|")
+    assert row[6].strip() == "1.000"  # the render keeps all its own contrast
+    assert 50 < float(row[4].strip().rstrip("%")) <= 100
+    assert main(["metrics", "--passes", str(folder / "frame_*.exr"), "--sequence", f"render={frames}",
+                 "--mask", "engine"]) == 0
+    engine_row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("| render |"))
+    assert float(engine_row.split("|")[4].strip().rstrip("%")) <= float(row[4].strip().rstrip("%"))
