@@ -201,6 +201,8 @@ def command_line(command: dict, variables: dict[str, str], python: str = sys.exe
                 *params.get("args", []), "-r", fps, params["outputFile"]]
     if name == "blender-render":
         args = params.get("args", [])
+        if args[:1] == ["--python-exit-code"]:  # Blender's exit status after a failed script; ours is the batch's
+            args = args[2:]
         if params.get("argsBefore") or len(args) < 3 or args[0] not in ("--python", "-P") or args[2] != "--":
             raise HarnessError(f"blender-render {args[:3]}...: this harness has no Blender executable and runs only "
                                f"the batch entry, `--python {BATCH_SCRIPT.relative_to(REPO)} -- ARGS`")

@@ -65,7 +65,8 @@ class NST_FarmSettings(bpy.types.PropertyGroup):
     priority: IntProperty(name="Priority", default=50, min=0, max=100)  # type: ignore[valid-type]
     worker_command: EnumProperty(  # type: ignore[valid-type]
         name="Workers Run",
-        items=[("BLENDER", "Blender", "blender -b scene.blend -P scripts/blender_batch.py"),
+        items=[("BLENDER", "Blender", f"blender -b scene.blend {' '.join(openjd.BLENDER_EXIT_CODE)} -P "
+                                      f"{openjd.BATCH_SCRIPT}"),
                ("PYTHON", "Python with bpy", "The worker Python runs Blender as a module (pip install bpy)")],
         default="BLENDER", description="OpenJD: how the workers open the scene")
     worker_blender: StringProperty(  # type: ignore[valid-type]
@@ -128,7 +129,7 @@ def flamenco_job(job: openjd.NstJob, engine_python: str) -> dict:
             "frames": job.frame_range, "chunk_size": job.chunk_size, "chunking": job.chunking,
             "warmup": job.warmup, "keyframes": job.keyframes, "styles": ";".join(job.styles),
             "method": job.method, "size": job.size, "iterations": job.iterations, "device": job.device,
-            "engine_python": engine_python, "batch_script": f"{job.code_folder}/scripts/blender_batch.py",
+            "engine_python": engine_python, "batch_script": f"{job.code_folder}/{openjd.BATCH_SCRIPT}",
             "output_dir": job.output_dir, "blendfile": job.blend_file, "fps": job.fps,
         },
         "metadata": {"user.name": _user_name(), "project": Path(job.blend_file).stem,

@@ -166,7 +166,9 @@ function batchCommand(settings, args) {
         exeArgs: "{blenderArgs}",
         argsBefore: [],
         blendfile: settings.blendfile,
-        args: ["--python", settings.batch_script, "--", "--output", settings.output_dir, ...args],
+        // --python-exit-code: a batch entry that fails (even before it can exit with its status) fails the task
+        args: ["--python-exit-code", "1", "--python", settings.batch_script, "--", "--output", settings.output_dir,
+               ...args],
     });
 }
 

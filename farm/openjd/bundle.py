@@ -34,7 +34,10 @@ else:  # protocol/ sits beside farm/: top-level (python -m farm.openjd.bundle), 
     protocol = importlib.import_module(".".join([*__name__.split(".")[:-3], "protocol"]))
 
 CHUNKINGS, METHODS, DEVICES = protocol.CHUNKINGS, protocol.METHODS, protocol.DEVICES
-CODE_ROOT = Path(__file__).resolve().parents[2]  # holds nst_addon/, engine/, scripts/ and farm/
+CODE_ROOT = Path(__file__).resolve().parents[2]  # holds nst_addon/, engine/, protocol/, farm/ and scripts/
+BATCH_SCRIPT = "scripts/blender_batch.py"  # the batch entry inside a Blender executable, relative to CODE_ROOT
+# Blender ends with status 0 after a script that raised, unless told otherwise: a failed task must fail on the farm
+BLENDER_EXIT_CODE = ["--python-exit-code", "1"]
 
 
 @dataclass
@@ -160,8 +163,8 @@ def _definition(param: dict) -> dict:
 def _batch_command(job: NstJob, stage: str, frames: str) -> dict:
     """One run of the batch entry (nst_addon.batch) for a stage and frames, with the job's settings."""
     if job.blender:
-        command, args = "{{Param.Blender}}", ["-b", "{{Param.BlendFile}}", "-P",
-                                              "{{Param.CodeFolder}}/scripts/blender_batch.py", "--"]
+        command, args = "{{Param.Blender}}", ["-b", "{{Param.BlendFile}}", *BLENDER_EXIT_CODE, "-P",
+                                              f"{{{{Param.CodeFolder}}}}/{BATCH_SCRIPT}", "--"]
     else:
         command, args = "{{Param.Python}}", ["-m", "nst_addon.batch", "{{Param.BlendFile}}"]
     args += ["--stage", stage, "--frames", frames, "--shot", "{{Param.Frames}}", "--output", "{{Param.OutputDir}}",

@@ -24,7 +24,7 @@ function compile(overrides) {
   return { names: job.tasks.map((t) => t.name), byName: Object.fromEntries(job.tasks.map((t) => [t.name, t])) };
 }
 
-// The batch entry's arguments of a task's only command (after `--python <script> --`).
+// The batch entry's arguments of a task's only command (after `--python-exit-code 1 --python <script> --`).
 function batchArgs(task) {
   assert.equal(task.commands.length, 1);
   const { name, parameters } = task.commands[0];
@@ -33,9 +33,9 @@ function batchArgs(task) {
   assert.equal(parameters.exe, "{blender}");
   assert.equal(parameters.exeArgs, "{blenderArgs}");
   assert.equal(parameters.blendfile, SUBMITTED.blendfile);
-  assert.deepEqual(parameters.args.slice(0, 5), ["--python", "{nst}/scripts/blender_batch.py", "--", "--output",
-                                                 "/farm/out/job1"]);
-  return parameters.args.slice(5);
+  assert.deepEqual(parameters.args.slice(0, 7), ["--python-exit-code", "1", "--python", "{nst}/scripts/blender_batch.py",
+                                                 "--", "--output", "/farm/out/job1"]);
+  return parameters.args.slice(7);
 }
 
 const ENGINE = ["--style", "/styles/a.jpg", "--style", "/styles/b.jpg", "--method", "quality", "--iterations", "5",
