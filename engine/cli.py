@@ -9,6 +9,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from protocol import CHUNKINGS, PRESERVE_COLORS
+
 from . import __version__
 from .errors import Cancelled, EngineError
 from .fast.commands import add_models_parser, add_train_parser
@@ -45,7 +47,7 @@ def _add_optimizer_options(p) -> None:
     p.add_argument("--scales", type=int, default=None, help="coarse-to-fine scales; 1 = single scale (default: auto)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--strength", type=float, default=1.0, help="style strength in [0, 1] (default 1)")
-    p.add_argument("--preserve-color", choices=("none", "luminance", "histogram"), default="none")
+    p.add_argument("--preserve-color", choices=PRESERVE_COLORS, default="none")
     p.add_argument("--region-style", action="append", metavar="ID=PATH|keep",
                    help="style image for one region (object index), or 'keep' to leave it unchanged")
     p.add_argument("--region-strength", action="append", metavar="ID=S", help="style strength for one region")
@@ -308,7 +310,7 @@ def _add_sequence(subparsers) -> None:
     farm = p.add_argument_group("render-farm chunks", "stylize part of the shot; frames are numbered by the digits "
                                                       "ending their names")
     farm.add_argument("--chunk", metavar="A-B", help="only frames A to B of the shot in --frames")
-    farm.add_argument("--chunking", choices=("strict", "overlap", "anchors"), default="strict",
+    farm.add_argument("--chunking", choices=CHUNKINGS, default="strict",
                       help="strict: continue the previous chunk's results (identical to one run; chunks in order); "
                            "overlap: start --warmup frames early into OUTPUT/chunks/A-B/, then 'join' (chunks in "
                            "parallel); anchors: independent chunks of a per-shot --model (from --warmup frames before, "
