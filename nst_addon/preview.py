@@ -12,6 +12,7 @@ import contextlib
 import os
 import shutil
 import time
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -238,6 +239,9 @@ def _tick() -> float | None:
             advance(scene, bpy.context)
     except AddonError as exc:
         print(f"[nst] {exc}", flush=True)
+    except Exception as exc:  # noqa: BLE001 - a timer that raises is dropped silently: say so, and stop cleanly
+        traceback.print_exc()
+        stop(f"Live Preview turned off by an unexpected error: {exc.__class__.__name__}: {exc}")
     return TICK_S if _live.client is not None else None
 
 
@@ -306,7 +310,7 @@ def send_round(scene: bpy.types.Scene) -> None:
         shutil.rmtree(folder, ignore_errors=True)
         _report(scene, status=f"Live Preview: {exc}")
         return
-    except (RuntimeError, OSError) as exc:
+    except (RuntimeError, OSError, TypeError, ValueError) as exc:  # TypeError: an engine that is not available
         shutil.rmtree(folder, ignore_errors=True)
         _report(scene, status=f"Live Preview: Blender could not render the preview: {str(exc).strip()}")
         return
