@@ -40,6 +40,9 @@ def build_parser(with_blend_file: bool) -> argparse.ArgumentParser:
     parser.add_argument("--iterations", type=int, metavar="N", help="optimizer iterations per frame")
     parser.add_argument("--strength", type=float, help="style strength in [0, 1]")
     parser.add_argument("--seed", type=int)
+    parser.add_argument("--structure", type=float, metavar="S",
+                        help="Keep Shapes in [0, 1]: hold silhouettes and edges from the render's passes (quality "
+                             "method, Cycles; default: the scene's, 0.5 in a new scene; 0 = off)")
     parser.add_argument("--keep-original", action="append", default=[], metavar="OBJECT",
                         help="leave this object as rendered; repeatable")
     parser.add_argument("--object-style", action="append", default=[], metavar="OBJECT=PATH",
@@ -95,6 +98,10 @@ def apply_arguments(scene: bpy.types.Scene, args: argparse.Namespace) -> None:
         settings.strength = args.strength
     if args.seed is not None:
         settings.seed = args.seed
+    if args.structure is not None:
+        if not 0.0 <= args.structure <= 1.0:
+            raise ValueError(f"--structure takes a value from 0 to 1, got {args.structure:g}")
+        settings.keep_shapes = args.structure
     settings.overwrite = args.overwrite
     if args.no_temporal:
         settings.temporal = False

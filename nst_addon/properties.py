@@ -177,6 +177,10 @@ class NST_SceneSettings(bpy.types.PropertyGroup):
     strength: FloatProperty(  # type: ignore[valid-type]
         name="Strength", default=1.0, min=0.0, max=1.0, subtype="FACTOR",
         description="How strongly the style replaces the render's look")
+    keep_shapes: FloatProperty(  # type: ignore[valid-type]
+        name="Keep Shapes", default=0.5, min=0.0, max=1.0, subtype="FACTOR",
+        description="Quality method: keep silhouettes and edges legible by holding the colour steps where the "
+                    "render's Depth, Object Index and Normal passes change (Cycles turns them on); 0 = off")
     preserve_color: EnumProperty(  # type: ignore[valid-type]
         name="Preserve Colour",
         items=[("none", "Off", "Take the style's colours"),
@@ -250,6 +254,12 @@ class NST_ObjectSettings(bpy.types.PropertyGroup):
     style_path: StringProperty(name="Style Image", subtype="FILE_PATH")  # type: ignore[valid-type]
     strength: FloatProperty(name="Strength", default=1.0, min=0.0, max=1.0,  # type: ignore[valid-type]
                             subtype="FACTOR")
+    own_keep_shapes: BoolProperty(  # type: ignore[valid-type]
+        name="Own Keep Shapes", default=False,
+        description="Give this object its own Keep Shapes instead of the scene's (through the Object Index pass)")
+    keep_shapes: FloatProperty(  # type: ignore[valid-type]
+        name="Keep Shapes", default=0.5, min=0.0, max=1.0, subtype="FACTOR",
+        description="This object's Keep Shapes: how firmly its silhouette and edges are held (0 = off)")
 
 
 CLASSES = (NST_AddonPreferences, NST_StyleItem, NST_SceneSettings, NST_ObjectSettings)

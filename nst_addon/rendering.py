@@ -38,6 +38,19 @@ def styled_objects(scene: bpy.types.Scene) -> list[bpy.types.Object]:
                   key=lambda ob: ob.name)
 
 
+def shaped_objects(scene: bpy.types.Scene) -> list[bpy.types.Object]:
+    """Objects with their own Keep Shapes, in a stable order."""
+    return sorted((ob for ob in scene.objects if object_settings(ob).own_keep_shapes and not ob.hide_render),
+                  key=lambda ob: ob.name)
+
+
+def keep_shapes(scene: bpy.types.Scene) -> bool:
+    """Whether the structure term runs: the Quality method on Cycles (its passes), with Keep Shapes somewhere."""
+    settings = scene_settings(scene)
+    wanted = settings.keep_shapes > 0 or any(object_settings(ob).keep_shapes > 0 for ob in shaped_objects(scene))
+    return wanted and settings.method == "QUALITY" and scene.render.engine in MASK_PASS_ENGINES
+
+
 def _style_file(path: str, what: str) -> str:
     resolved = Path(bpy.path.abspath(path)) if path else None
     if resolved is None or not path:
@@ -70,7 +83,7 @@ def scene_styles(settings: NST_SceneSettings, job_folder: Path) -> tuple[list[st
 
 def assign_pass_indices(scene: bpy.types.Scene) -> list[str]:
     """Give each styled object a pass index no other object uses; returns what was changed, in words."""
-    styled = styled_objects(scene)
+    styled = sorted(set(styled_objects(scene)) | set(shaped_objects(scene)), key=lambda ob: ob.name)
     styled_set = set(styled)
     taken = {ob.pass_index for ob in scene.objects if ob not in styled_set} | {0}
     changes, mine = [], set()
@@ -86,9 +99,10 @@ def assign_pass_indices(scene: bpy.types.Scene) -> list[str]:
 
 
 def prepare_passes(scene: bpy.types.Scene, with_motion: bool) -> list[str]:
-    """Turn on the passes we need (Object Index for per-object styles; Depth and Vector for animations)."""
+    """Turn on the passes we need (Object Index for per-object settings; Depth and Vector for animations; Depth and
+    Normal for Keep Shapes)."""
     changes = []
-    needs_index = bool(styled_objects(scene))
+    needs_index = bool(styled_objects(scene)) or (keep_shapes(scene) and bool(shaped_objects(scene)))
     if needs_index and scene.render.engine not in MASK_PASS_ENGINES:
         raise AddonError("per-object styles need the Object Index pass, which only Cycles renders; set the render "
                          "engine to Cycles, or set every object's style to Scene Style")
@@ -96,6 +110,8 @@ def prepare_passes(scene: bpy.types.Scene, with_motion: bool) -> list[str]:
     wanted = [("use_pass_object_index", "Object Index", needs_index)]
     if with_motion and scene.render.engine in MASK_PASS_ENGINES:
         wanted += [("use_pass_z", "Depth", True), ("use_pass_vector", "Vector", not scene.render.use_motion_blur)]
+    if keep_shapes(scene):
+        wanted += [("use_pass_z", "Depth", True), ("use_pass_normal", "Normal", True)]
     for attribute, label, needed in wanted:
         if needed and not getattr(view_layer, attribute):
             setattr(view_layer, attribute, True)
@@ -118,6 +134,9 @@ def region_settings(scene: bpy.types.Scene) -> dict[str, dict]:
         else:
             regions[str(ob.pass_index)] = {"styles": [_style_file(own.style_path, f"object '{ob.name}'")],
                                            "strength": own.strength}
+    if keep_shapes(scene):
+        for ob in shaped_objects(scene):
+            regions.setdefault(str(ob.pass_index), {})["structure"] = object_settings(ob).keep_shapes
     return regions
 
 
@@ -221,6 +240,7 @@ def sequence_request(scene: bpy.types.Scene, engine: EngineSettings, frames: lis
         "options": {"size_px": size_px, "iterations": iterations, "seed": settings.seed,
                     "style_strength": settings.strength, "preserve_color": settings.preserve_color},
         "temporal": True, "temporal_weight": settings.temporal_weight, "overwrite": settings.overwrite,
+        "structure": settings.keep_shapes if keep_shapes(scene) else 0.0,
         "device": engine.device, "weights": engine.weights, "cache_dir": str(Path(engine.cache_folder) / "styles"),
         **method_fields(settings, style_paths, own_styles(scene)),
     }
@@ -245,4 +265,6 @@ def stylize_request(scene: bpy.types.Scene, engine: EngineSettings, files: Frame
     }
     if regions:
         request.update(mask=str(files.passes), regions=regions, ignore_absent_regions=True)
+    if keep_shapes(scene):
+        request.update(passes=str(files.passes), structure=settings.keep_shapes)
     return request

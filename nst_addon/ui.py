@@ -51,6 +51,7 @@ class NST_PT_render(bpy.types.Panel):
                 layout.label(text="No licence recorded for this style", icon="ERROR")
         layout.use_property_split = True
         layout.prop(settings, "strength")
+        layout.prop(settings, "keep_shapes")
         layout.prop(settings, "preserve_color")
         layout.prop(settings, "method")
         if settings.method == "FAST":
@@ -121,7 +122,10 @@ class NST_PT_object(bpy.types.Panel):
         if settings.mode == "OWN":
             layout.prop(settings, "style_path")
             layout.prop(settings, "strength")
-        if settings.mode != "INHERIT":
+        layout.prop(settings, "own_keep_shapes")
+        if settings.own_keep_shapes:
+            layout.prop(settings, "keep_shapes")
+        if settings.mode != "INHERIT" or settings.own_keep_shapes:
             layout.label(text=f"Masked through the Object Index pass (pass index {context.object.pass_index})")
 
 
