@@ -108,7 +108,7 @@ _PHASE_SUMS = torch.tensor([[[1., 0., 0.], [0., 1., 1.], [0., 0., 0.]],
 class ConvNorm(nn.Module):
     """Convolution (after nearest 2x upsampling if `upsample`), conditional instance norm, activation."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel: int, activation=F.relu, upsample: bool = False):
+    def __init__(self, in_channels: int, out_channels: int, kernel: int, activation=F.relu_, upsample: bool = False):
         super().__init__()
         self.conv = ReflectConv(in_channels, out_channels, kernel)
         self.norm = ConditionalNorm(out_channels)
@@ -147,7 +147,7 @@ class StyleTransformer(nn.Module):
         self.contract = nn.ModuleList([ReflectConv(3, c1, 9), ReflectConv(c1, c2, 3, 2), ReflectConv(c2, c3, 3, 2)])
         self.residuals = nn.Sequential(*(StyledResidual(c3) for _ in range(RESIDUAL_BLOCKS)))
         self.expand = nn.ModuleList([ConvNorm(c3, c2, 3, upsample=True), ConvNorm(c2, c1, 3, upsample=True),
-                                     ConvNorm(c1, 3, 9, torch.sigmoid)])
+                                     ConvNorm(c1, 3, 9, torch.sigmoid_)])
 
     def set_style(self, vector: torch.Tensor) -> None:
         for norm in self.norms():
@@ -162,7 +162,7 @@ class StyleTransformer(nn.Module):
         if pad_h or pad_w:
             x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
         for conv in self.contract:
-            x = F.relu(conv(x))
+            x = F.relu_(conv(x))
         for layer in (self.residuals, *self.expand):
             x = layer(x)
         return x[..., :height, :width]

@@ -1,7 +1,7 @@
 """Stylization with any painting: style vectors (cached on disk), blends, strength, colour, regions, tiled frames.
 
-The transformer runs at the frame's own size through `FastStylizer.run` (mirrored border, tiles with shared
-instance-norm statistics above `tile_px`); style vectors come from the painting at 256 px, once per painting.
+The transformer runs at the frame's own size through `FastStylizer.run` (tiles with shared instance-norm statistics
+above `tile_px`); style vectors come from the painting at 256 px, once per painting.
 """
 
 from __future__ import annotations
@@ -47,8 +47,8 @@ def _as_pixels(image: np.ndarray, what: str) -> np.ndarray:
 class AnyStyleStylizer(FastStylizer):
     """Magenta's networks on one device, ready for many frames and paintings.
 
-    Shares `FastStylizer.run`/`_forward` (mirrored border, tiling, instance-norm statistics frozen across tiles);
-    `network` is the transformer, set to a style vector before each run.
+    Shares `FastStylizer.run` (tiling, instance-norm statistics frozen across tiles); `network` is the transformer,
+    set to a style vector before each run.
     """
 
     def __init__(self, device: str = "auto", cache_dir: Path | str | None = "default"):
@@ -60,9 +60,7 @@ class AnyStyleStylizer(FastStylizer):
         if self.device.type == "cuda":
             self.dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         self.predictor = copy.deepcopy(predictor).to(self.device)  # float32: a 256 px image, once per painting
-        self.network = copy.deepcopy(transformer).to(self.device, self.dtype)
-        if self.device.type == "cuda":
-            self.network = self.network.to(memory_format=torch.channels_last)
+        self.network = copy.deepcopy(transformer).to(self.device, self.dtype).to(memory_format=torch.channels_last)
         self.cache = StyleTargetCache(default_cache_dir() if cache_dir == "default" else cache_dir)  # None: memory
         self._weights_id = hashlib.sha256((weights_dir() / PREDICT_FILE).read_bytes()).hexdigest()[:16]
 
@@ -70,14 +68,21 @@ class AnyStyleStylizer(FastStylizer):
     def needs_guides(self) -> bool:
         return False
 
+    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The network alone, channels-last on every device (faster on the CPU too); its own mirror padding at each
+        layer handles the borders, as in training, so no extra border is added."""
+        return self.network(x.to(self.device, self.dtype).contiguous(memory_format=torch.channels_last)).float()
+
     @torch.inference_mode()
     def style_vector(self, image: Style, cache: bool = True) -> torch.Tensor:
         """The (100,) float32 CPU style vector of a painting (H x W x 3 in [0, 1]), from its centred square at 256 px.
 
-        Cached by the painting's pixels at that size (in memory, and on disk when `cache`); a vector is returned as is.
+        Cached by the painting's pixels at that size (in memory and on disk) unless `cache` is False (a video frame's
+        own vector); a vector is returned as it is.
         """
         if isinstance(image, torch.Tensor) or np.asarray(image).ndim == 1:
-            vector = torch.as_tensor(np.asarray(image, dtype=np.float32)).reshape(-1)
+            vector = (image.detach().float().cpu() if isinstance(image, torch.Tensor)
+                      else torch.from_numpy(np.asarray(image, dtype=np.float32))).reshape(-1)
             if vector.numel() != STYLE_DIM:
                 raise EngineError(f"a style vector has {STYLE_DIM} numbers, got {vector.numel()}")
             return vector
@@ -86,16 +91,14 @@ class AnyStyleStylizer(FastStylizer):
         side = min(height, width)
         top, left = (height - side) // 2, (width - side) // 2
         square = _resize(_to_tensor(pixels[top:top + side, left:left + side], torch.device("cpu")), STYLE_PX, STYLE_PX)
+        if not cache:
+            return self.predictor(square.to(self.device))[0].float().cpu()
         key = style_key(square, {"kind": "anystyle-vector", "size_px": STYLE_PX, "weights": self._weights_id})
-        found = self.cache.get(key, torch.device("cpu")) if cache else self.cache.memory.get(key)
-        if found is not None:
-            return found["anystyle"]["vector"]
-        vector = self.predictor(square.to(self.device))[0].float().cpu()
-        if cache:
-            self.cache.put(key, {"anystyle": {"vector": vector}})
-        else:
-            self.cache.memory[key] = {"anystyle": {"vector": vector}}
-        return vector
+        found = self.cache.get(key, torch.device("cpu"))
+        if found is None:
+            found = {"anystyle": {"vector": self.predictor(square.to(self.device))[0].float().cpu()}}
+            self.cache.put(key, found)
+        return found["anystyle"]["vector"]
 
     def blend(self, styles: Sequence[Style], style_weights: Sequence[float] | None = None) -> torch.Tensor:
         """The weighted mean of the paintings' style vectors (equal weights by default)."""
@@ -168,8 +171,9 @@ class AnyStyleStylizer(FastStylizer):
             for known, image in painted:
                 if torch.equal(known, vector):
                     return image
-            image = _finish(_to_numpy(self.paint_strokes(pixels, vector, stroke_px, tile_px)), base, 1.0,
-                            preserve_color)
+            image = _to_numpy(self.paint_strokes(pixels, vector, stroke_px, tile_px))
+            if preserve_color != "none":
+                image = _finish(image, base, 1.0, preserve_color)
             painted.append((vector, image))
             return image
 
@@ -197,6 +201,7 @@ class AnyStyleStylizer(FastStylizer):
                 result = result + alpha * region_image
                 covered += alpha
             result = result + (1 - np.clip(covered, 0, 1)) * base  # pixels no region fully covers keep the original
+            result = np.clip(result, 0, 1)
         settings = dict(method="fast", model="any", network=NETWORK, weights_file=str(self.path),
                         style_vector_px=STYLE_PX, style_weights=list(style_weights) if style_weights else None,
                         width_px=width, height_px=height, stroke_px=stroke_px, style_strength=strength,
@@ -204,7 +209,7 @@ class AnyStyleStylizer(FastStylizer):
                         tile_px=tile_px or DEFAULT_TILE_PX.get(self.device.type, DEFAULT_TILE_PX["cpu"]),
                         precision=str(self.dtype).removeprefix("torch."), device=describe_device(self.device),
                         engine_version=__version__)
-        return FastResult(np.clip(result, 0, 1).astype(np.float32), settings, time.perf_counter() - started)
+        return FastResult(np.asarray(result, np.float32), settings, time.perf_counter() - started)
 
 
 def _check_strength(strength: float, what: str) -> None:
