@@ -9,7 +9,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from protocol import CHUNKINGS, PRESERVE_COLORS
+from protocol import CHUNKINGS, PRESERVE_COLORS, OverwritesInput
 
 from . import __version__
 from .errors import Cancelled, EngineError
@@ -552,6 +552,41 @@ def _run_worker(args) -> int:
     return worker_main()
 
 
+def _spec_files(spec: str) -> list[str]:
+    """What a path option names: a file, a folder and the files in it, or the files a pattern matches."""
+    import glob
+
+    if Path(spec).is_dir():
+        return [spec, *(str(p) for p in Path(spec).iterdir())]
+    return glob.glob(spec) or [spec]
+
+
+def _refuse_overwriting(args) -> None:
+    """Before any work: no output of the command (--output, --output-dir's frames, --plot) is one of its inputs."""
+    from protocol import refuse_input_folder, refuse_overwrite, refuse_overwrite_all
+
+    value = lambda name: getattr(args, name, None)  # noqa: E731
+    inputs = {f"--{name.replace('_', '-')}": [value(name)] if isinstance(value(name), str) else value(name)
+              for name in ("content", "style", "mask", "texture", "uv_mask", "content_dir")}
+    init, model, weights = value("init"), value("model"), value("weights")
+    inputs["--init"] = [init] if init not in (None, "content", "noise") else []
+    inputs["--model"] = [model] if model and Path(model).is_file() else []
+    inputs["--weights"] = [weights] if weights and Path(weights).is_file() else []
+    inputs["--region-style"] = [v.partition("=")[2] for v in value("region_style") or []]
+    for name in ("passes", "views", "render", "frames"):
+        inputs[f"--{name}"] = _spec_files(value(name)) if value(name) else []
+    inputs["--sequence"] = [f for spec in value("sequence") or [] for f in _spec_files(spec.partition("=")[2])]
+    for name in ("output", "plot"):
+        if value(name):
+            refuse_overwrite(value(name), inputs, f"--{name}")
+    if value("output_dir") and value("frames"):
+        output_dir = Path(value("output_dir"))
+        refuse_input_folder(output_dir, {"--frames": inputs["--frames"], "--passes": inputs["--passes"]},
+                            "--output-dir")
+        refuse_overwrite_all([output_dir / f"{Path(f).stem}.png" for f in inputs["--frames"]], inputs,
+                             "--output-dir's frame")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m engine", description="Neural style transfer engine (PyTorch).")
     parser.add_argument("--version", action="version", version=f"nst-engine {__version__}")
@@ -575,8 +610,9 @@ def main(argv=None) -> int:
         return int(exc.code or 0)
     args.argv = sys.argv[1:] if argv is None else list(argv)
     try:
+        _refuse_overwriting(args)
         return args.run(args)
-    except EngineError as exc:
+    except (EngineError, OverwritesInput) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except (Cancelled, KeyboardInterrupt):

@@ -22,7 +22,7 @@ import traceback
 from contextlib import nullcontext
 from pathlib import Path
 
-from protocol import PROTOCOL_VERSION, BadRequest, decode_request
+from protocol import PROTOCOL_VERSION, BadRequest, OverwritesInput, check_request, decode_request
 
 from . import __version__
 from .cancel import cancellable
@@ -104,6 +104,10 @@ class Worker:
                            "train": self.train}.get(request.get("type"))
                 if handler is None:
                     raise EngineError(f"unknown request type '{request.get('type')}'")
+                try:  # before any work: no job writes over one of its own inputs
+                    check_request(request)
+                except OverwritesInput as exc:
+                    raise EngineError(str(exc)) from None
                 # hello stays free of torch (its import takes seconds); every other job can be cancelled mid-pass
                 with nullcontext() if handler == self.hello else cancellable(lambda: job in self.cancelled):
                     handler(job, request)

@@ -5,8 +5,11 @@ enumerations, and frame ranges. Standard library only, so Blender's Python, the 
 from .enums import CHUNKINGS, DEVICES, METHODS, PRESERVE_COLORS, Chunking, Device, Method, PreserveColor
 from .frames import FrameRangeError, parse_frame_range, split_chunks
 from .messages import PROTOCOL_VERSION, BadRequest, Event, Request, decode_event, decode_request
+from .paths import (OverwritesInput, check_request, refuse_input_folder, refuse_overwrite, refuse_overwrite_all,
+                    same_path)
 from .schema import REQUESTS, Field
 
 __all__ = ["CHUNKINGS", "DEVICES", "METHODS", "PRESERVE_COLORS", "PROTOCOL_VERSION", "REQUESTS", "BadRequest",
-           "Chunking", "Device", "Event", "Field", "FrameRangeError", "Method", "PreserveColor", "Request",
-           "decode_event", "decode_request", "parse_frame_range", "split_chunks"]
+           "Chunking", "Device", "Event", "Field", "FrameRangeError", "Method", "OverwritesInput", "PreserveColor",
+           "Request", "check_request", "decode_event", "decode_request", "parse_frame_range", "refuse_input_folder",
+           "refuse_overwrite", "refuse_overwrite_all", "same_path", "split_chunks"]
