@@ -55,3 +55,17 @@ def test_style_sheet_has_a_labelled_tile_per_library_style_and_picking_one_sets_
     assert [(item.filepath, item.licence) for item in tiny_scene.nst.styles] == [(chosen.style_path, styles[2].licence)]
     with pytest.raises(RuntimeError, match="the style sheet has no tile 'Mona Lisa'; make the style sheet again"):
         bpy.ops.nst.pick_sheet_tile(name="Mona Lisa")
+
+
+def test_a_library_painting_that_is_not_an_image_is_one_clear_error_and_no_sheet(tiny_scene):
+    broken = _module("properties").user_folder("styles") / "torn_canvas.jpg"
+    broken.write_bytes(b"not a JPEG at all")
+    if "NST Style Sheet" in bpy.data.images:
+        bpy.data.images.remove(bpy.data.images["NST Style Sheet"])
+    try:
+        with pytest.raises(RuntimeError, match="style image 'torn_canvas'.*torn_canvas.jpg") as raised:
+            bpy.ops.nst.style_sheet()
+    finally:
+        broken.unlink()
+    assert "Traceback" not in str(raised.value) and len(str(raised.value).strip().splitlines()) == 1
+    assert "NST Style Sheet" not in bpy.data.images
