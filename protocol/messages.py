@@ -9,7 +9,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from .schema import REQUESTS, Field
+from .schema import REQUESTS, REQUIRED_WITH, Field
 
 PROTOCOL_VERSION = 1
 MAX_INT_DIGITS = 64  # longer integers are out of every field's range; Python would refuse past 4300 digits
@@ -113,6 +113,11 @@ def _checked(message: dict[str, Any]) -> Request:
                                  f"{', '.join(REQUESTS)}", job)
     fields = {key: value for key, value in message.items() if key != "type"}
     _check_object(fields, table, "", job)
+    for request_type, given, items, key in REQUIRED_WITH:
+        if kind == request_type and fields.get(given) is not None:
+            for index, item in enumerate(fields.get(items) or ()):
+                if key not in item:
+                    raise BadRequest(f"{items}[{index}].{key}", f"missing; with a {given}, every entry needs it", job)
     return Request(kind, job, {"type": kind, **fields})
 
 

@@ -141,3 +141,7 @@ REQUESTS: dict[str, dict[str, Field]] = {
         "output": text(required=True), "settings": record(TRAIN_SETTINGS, nullable=True),
         "device": ENGINE["device"], "checkpoint_every": whole(1, 10_000_000)},
 }
+
+# Fields that become required when another one is given: (request type, the field given, a list field, the key every
+# item of that list then needs). A chunk of a shot finds its frames by number.
+REQUIRED_WITH = [("stylize_sequence", "chunk", "frames", "number")]

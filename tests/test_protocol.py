@@ -89,12 +89,17 @@ def test_another_protocol_version_is_a_protocol_error():
 
 
 def test_lists_and_records_inside_requests_are_checked():
-    sequence = {"v": 1, "type": "stylize_sequence", "job": "s", "frames": [{"content": "a.png", "output": "o.png"}],
+    sequence = {"v": 1, "type": "stylize_sequence", "job": "s",
+                "frames": [{"content": "a.png", "output": "o.png", "number": 1}],
                 "chunk": {"first": 1, "last": 4, "chunking": "overlap", "warmup": 2}}
     assert decode_request(json.dumps(sequence)).type == "stylize_sequence"
+    sequence["frames"] = [{"content": "a.png", "output": "o.png"}]
     assert refusal({**sequence, "frames": []}).field == "frames"
     assert refusal({**sequence, "frames": [{"content": "a.png"}]}).field == "frames[0].output"
     assert refusal({**sequence, "chunk": {"first": 1, "last": 2, "chunking": "wild"}}).field == "chunk.chunking"
+    assert refusal(sequence).field == "frames[0].number"  # a chunk finds its frames by number
+    del sequence["chunk"]
+    assert decode_request(json.dumps(sequence)).type == "stylize_sequence"
     train = {"v": 1, "type": "train", "job": "t", "style": "s.jpg", "content_dirs": ["d"], "output": "m.safetensors",
              "settings": {"steps": 10, "bogus": 1}}
     assert refusal(train).field == "settings.bogus"
