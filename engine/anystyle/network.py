@@ -115,13 +115,20 @@ class ConvNorm(nn.Module):
         self.activation = activation
         self.upsample = upsample
 
-    def _upsampled_conv(self, x: torch.Tensor) -> torch.Tensor:
+    def _phase_kernel(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(4 x out, in, 3, 3) kernel and bias of the four phases, made once per weight tensor (device, dtype)."""
         conv = self.conv[1]
-        sums = _PHASE_SUMS.to(conv.weight.device, conv.weight.dtype)
-        kernel = torch.einsum("aij,ocjl,bml->oabcim", sums, conv.weight, sums)  # (out, 2, 2, in, 3, 3)
-        kernel = kernel.reshape(-1, *conv.weight.shape[1:])
-        y = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), kernel, conv.bias.repeat_interleave(4))
-        return F.pixel_shuffle(y, 2)
+        key = (conv.weight.data_ptr(), conv.weight.dtype, conv.weight.device, conv.weight._version)
+        if getattr(self, "_phase_key", None) != key:
+            sums = _PHASE_SUMS.to(conv.weight.device, conv.weight.dtype)
+            kernel = torch.einsum("aij,ocjl,bml->oabcim", sums, conv.weight, sums)  # (out, 2, 2, in, 3, 3)
+            self._phase = (kernel.reshape(-1, *conv.weight.shape[1:]).contiguous(), conv.bias.repeat_interleave(4))
+            self._phase_key = key
+        return self._phase
+
+    def _upsampled_conv(self, x: torch.Tensor) -> torch.Tensor:
+        kernel, bias = self._phase_kernel()
+        return F.pixel_shuffle(F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), kernel, bias), 2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.norm(self._upsampled_conv(x) if self.upsample else self.conv(x))
