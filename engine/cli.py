@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from protocol import CHUNKINGS, PRESERVE_COLORS, OverwritesInput
+from protocol.numbers import FRACTION, ITERATIONS, PIXELS, SCALES, SEED, WEIGHT, number, whole
 
 from . import __version__
 from .errors import Cancelled, EngineError
@@ -40,13 +41,15 @@ def _region_pairs(values, option: str) -> dict[int, str]:
 def _add_optimizer_options(p) -> None:
     """Options shared by every optimization command (one image or a sequence)."""
     p.add_argument("--style", action="append", help="style image; repeat to blend styles")
-    p.add_argument("--style-weights", type=float, nargs="+", metavar="W", help="blend weight per --style")
-    p.add_argument("--size", type=int, default=None, help="longest side of the output in pixels (default 512)")
-    p.add_argument("--iterations", type=int, default=300, help="optimizer iterations per scale (default 300)")
+    p.add_argument("--style-weights", type=WEIGHT, nargs="+", metavar="W", help="blend weight per --style")
+    p.add_argument("--size", type=PIXELS, default=None,
+                   help="longest side of the output in pixels, 16 or more (default 512)")
+    p.add_argument("--iterations", type=ITERATIONS, default=300, help="optimizer iterations per scale (default 300)")
     p.add_argument("--optimizer", choices=("lbfgs", "adam"), default="lbfgs")
-    p.add_argument("--scales", type=int, default=None, help="coarse-to-fine scales; 1 = single scale (default: auto)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--strength", type=float, default=1.0, help="style strength in [0, 1] (default 1)")
+    p.add_argument("--scales", type=SCALES, default=None,
+                   help="coarse-to-fine scales, 1-16; 1 = single scale (default: auto)")
+    p.add_argument("--seed", type=SEED, default=0)
+    p.add_argument("--strength", type=FRACTION, default=1.0, help="style strength in [0, 1] (default 1)")
     p.add_argument("--preserve-color", choices=PRESERVE_COLORS, default="none")
     p.add_argument("--region-style", action="append", metavar="ID=PATH|keep",
                    help="style image for one region (object index), or 'keep' to leave it unchanged")
@@ -55,25 +58,26 @@ def _add_optimizer_options(p) -> None:
                    help="loss network: 'caffe' (original VGG-19, offline), 'torchvision', or a weights file")
     p.add_argument("--pooling", choices=("max", "avg"), default="max")
     p.add_argument("--style-loss", choices=("gram", "mean_cov"), default="gram")
-    p.add_argument("--content-weight", type=float, default=1.0)
-    p.add_argument("--style-weight", type=float, default=30.0, help="style loss weight (default 30)")
-    p.add_argument("--tv-weight", type=float, default=10.0, help="total variation (smoothness) weight")
+    p.add_argument("--content-weight", type=WEIGHT, default=1.0)
+    p.add_argument("--style-weight", type=WEIGHT, default=30.0, help="style loss weight (default 30)")
+    p.add_argument("--tv-weight", type=WEIGHT, default=10.0, help="total variation (smoothness) weight")
     p.add_argument("--content-layers", nargs="+", metavar="LAYER")
     p.add_argument("--style-layers", nargs="+", metavar="LAYER")
-    p.add_argument("--style-layer-weights", type=float, nargs="+", metavar="W",
+    p.add_argument("--style-layer-weights", type=WEIGHT, nargs="+", metavar="W",
                    help="weight per style layer: more on relu1_1/relu2_1 gives fine strokes, relu4_1/relu5_1 coarse")
-    p.add_argument("--style-scale", type=float, default=1.0, help="size of the style relative to the output")
+    p.add_argument("--style-scale", type=number(above=0.0, maximum=64.0), default=1.0,
+                   help="size of the style relative to the output (above 0, up to 64)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default auto)")
     p.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
                    help="loss network arithmetic (default auto = fp32; bf16 is faster but moves single results "
                         "more than fp32's own noise, see scripts/precision_check.py)")
-    p.add_argument("--memory-budget", type=float, default=None, metavar="GB",
+    p.add_argument("--memory-budget", type=number(above=0.0), default=None, metavar="GB",
                    help="memory the job may use on its device; larger scales run as tiles to stay under it "
                         "(default: most of the free GPU memory or RAM)")
     p.add_argument("--fallback", choices=("none", "classic"), default="none",
                    help="when even the CPU runs out of memory: 'classic' writes a colour-transfer and "
                         "edge-preserving filter instead of failing (default none)")
-    p.add_argument("--structure", type=float, default=0.0, metavar="S",
+    p.add_argument("--structure", type=FRACTION, default=0.0, metavar="S",
                    help="keep shapes legible, 0-1: hold the colour steps across the render's object, depth and "
                         "normal boundaries (needs the render's passes; default 0, off; the add-on uses 0.5)")
     p.add_argument("--cache-dir", default="default", help="style-target cache folder")
@@ -89,14 +93,14 @@ def _add_stylize(subparsers) -> None:
     p.add_argument("--model", help="fast stylization instead: a model name (see 'python -m engine models') or a "
                                    ".safetensors file; --size, --strength, --preserve-color and --mask apply. "
                                    "'any': any painting given as --style (blends, regions too), no training")
-    p.add_argument("--tile", type=int, default=None, metavar="PX",
+    p.add_argument("--tile", type=PIXELS, default=None, metavar="PX",
                    help="tile images larger than PX on a side: with --model the passes of the network (default "
                         "2048 on the CPU, 4096 on a GPU); by optimization the scales (default: from --memory-budget)")
     p.add_argument("--mask", help="label map: region ids per pixel (PNG/EXR) or soft masks (.npy, R x H x W)")
     p.add_argument("--passes", metavar="FRAME.exr",
                    help="the render's multilayer EXR (Depth; Object Index and Normal help), for --structure")
     p.add_argument("--init", default="content", help="start from 'content', 'noise' or an image path")
-    p.add_argument("--save-every", type=int, default=0, metavar="N",
+    p.add_argument("--save-every", type=whole(0), default=0, metavar="N",
                    help="also save the image every N iterations as OUTPUT_STEM.sSCALE-iITER.png")
     _add_optimizer_options(p)
     p.set_defaults(run=_run_stylize)
@@ -293,11 +297,12 @@ def _add_sequence(subparsers) -> None:
                                     "per frame; default: the frames themselves when they are EXRs")
     p.add_argument("--output-dir", required=True, help="folder for the stylized frames (PNG, same names)")
     p.add_argument("--no-temporal", action="store_true", help="stylize each frame on its own")
-    p.add_argument("--temporal-weight", type=float, default=50.0, help="pull toward earlier frames (default 50)")
-    p.add_argument("--later-iterations", type=int, default=None,
+    p.add_argument("--temporal-weight", type=WEIGHT, default=50.0, help="pull toward earlier frames (default 50)")
+    p.add_argument("--later-iterations", type=whole(0, 1_000_000), default=None,
                    help="iterations of frames after the first, which start from the warped previous frame "
                         "(default: half of --iterations)")
-    p.add_argument("--long-term", type=int, default=2, metavar="N", help="earlier frames each frame is held to")
+    p.add_argument("--long-term", type=whole(0, 1000), default=2, metavar="N",
+                   help="earlier frames each frame is held to")
     p.add_argument("--multipass", action="store_true", help="add a backward pass over the sequence")
     p.add_argument("--flow", choices=("auto", "vectors", "estimated"), default="auto",
                    help="motion from the Vector pass, or estimated with OpenCV DIS (auto: vectors when present)")
@@ -305,7 +310,7 @@ def _add_sequence(subparsers) -> None:
     p.add_argument("--model", help="fast stylization with this model (name or .safetensors) instead of --style; "
                                    "--region-style then takes ID=MODEL|keep; 'any': any --style painting, "
                                    "--region-style ID=PATH|keep")
-    p.add_argument("--fast-blend", type=float, default=0.6,
+    p.add_argument("--fast-blend", type=FRACTION, default=0.6,
                    help="with --model: share of the warped previous frame kept where reliable (default 0.6)")
     farm = p.add_argument_group("render-farm chunks", "stylize part of the shot; frames are numbered by the digits "
                                                       "ending their names")
@@ -315,7 +320,7 @@ def _add_sequence(subparsers) -> None:
                            "overlap: start --warmup frames early into OUTPUT/chunks/A-B/, then 'join' (chunks in "
                            "parallel); anchors: independent chunks of a per-shot --model (from --warmup frames before, "
                            "for the blend)")
-    farm.add_argument("--warmup", type=int, default=4, metavar="W",
+    farm.add_argument("--warmup", type=whole(0, 100_000), default=4, metavar="W",
                       help="overlap and anchors: frames run before the chunk (default 4)")
     farm.add_argument("--resume-from", metavar="DIR",
                       help="strict: folder with the previous chunk's results, when not in --output-dir")
@@ -485,24 +490,25 @@ def _add_texture(subparsers) -> None:
                                           "the style from every side.")
     p.add_argument("--texture", required=True, help="the colour texture (PNG, JPEG, TIFF, EXR)")
     p.add_argument("--style", action="append", required=True, help="style image; repeat to blend styles")
-    p.add_argument("--style-weights", type=float, nargs="+", metavar="W", help="blend weight per --style")
+    p.add_argument("--style-weights", type=WEIGHT, nargs="+", metavar="W", help="blend weight per --style")
     p.add_argument("--output", required=True, help="the new texture (.png, .jpg, .tif or .exr)")
     p.add_argument("--seamless", action="store_true", help="flat: keep a tileable texture tileable (wrap-around)")
-    p.add_argument("--size", type=int, help="flat: longest side of the new texture (default: the texture's own)")
-    p.add_argument("--iterations", type=int, default=200, help="optimizer iterations (per scale in flat mode)")
-    p.add_argument("--scales", type=int, default=None, help="flat: coarse-to-fine scales (default: auto)")
+    p.add_argument("--size", type=PIXELS, help="flat: longest side of the new texture (default: the texture's own)")
+    p.add_argument("--iterations", type=ITERATIONS, default=200, help="optimizer iterations (per scale in flat mode)")
+    p.add_argument("--scales", type=SCALES, default=None, help="flat: coarse-to-fine scales (default: auto)")
     p.add_argument("--uv-mask", help="flat: image of the mesh's UV islands (white inside) at the texture's size; only "
                                      "the islands change")
-    p.add_argument("--island-padding", type=int, default=4, metavar="PX",
+    p.add_argument("--island-padding", type=whole(0, 4096), default=4, metavar="PX",
                    help="flat with --uv-mask: texels the islands bleed outward, against seams (default 4)")
     p.add_argument("--views", help="from-views mode: folder or pattern of Blender multilayer EXRs with the UV pass "
                                    "(a display PNG of the same name beside each is used as the picture)")
-    p.add_argument("--object-index", type=int, help="from views: the object's pass index in the views' Object Index")
-    p.add_argument("--strength", type=float, default=1.0, help="style strength in [0, 1] (default 1)")
-    p.add_argument("--content-weight", type=float, default=1.0)
-    p.add_argument("--style-weight", type=float, default=30.0)
-    p.add_argument("--tv-weight", type=float, default=10.0)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--object-index", type=whole(0),
+                   help="from views: the object's pass index in the views' Object Index")
+    p.add_argument("--strength", type=FRACTION, default=1.0, help="style strength in [0, 1] (default 1)")
+    p.add_argument("--content-weight", type=WEIGHT, default=1.0)
+    p.add_argument("--style-weight", type=WEIGHT, default=30.0)
+    p.add_argument("--tv-weight", type=WEIGHT, default=10.0)
+    p.add_argument("--seed", type=SEED, default=0)
     p.add_argument("--weights", default="caffe", help="loss network: 'caffe', 'torchvision', or a weights file")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default auto)")
     p.add_argument("--cache-dir", default="default", help="style-target cache folder")
@@ -573,7 +579,7 @@ def _refuse_overwriting(args) -> None:
     inputs["--model"] = [model] if model and Path(model).is_file() else []
     inputs["--weights"] = [weights] if weights and Path(weights).is_file() else []
     inputs["--region-style"] = [v.partition("=")[2] for v in value("region_style") or []]
-    for name in ("passes", "views", "render", "frames"):
+    for name in ("passes", "views", "render", "frames", "style_dir"):
         inputs[f"--{name}"] = _spec_files(value(name)) if value(name) else []
     inputs["--sequence"] = [f for spec in value("sequence") or [] for f in _spec_files(spec.partition("=")[2])]
     for name in ("output", "plot"):

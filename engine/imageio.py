@@ -119,6 +119,7 @@ def read_image(path, what: str = "image") -> tuple[np.ndarray, np.ndarray | None
             warnings.simplefilter("ignore")
             with Image.open(path) as image:
                 _check_size(image.width, image.height, path, what)
+                frames = getattr(image, "n_frames", 1)
                 image = ImageOps.exif_transpose(image)
                 image.load()
     except EngineError:
@@ -126,6 +127,9 @@ def read_image(path, what: str = "image") -> tuple[np.ndarray, np.ndarray | None
     except Exception as exc:  # noqa: BLE001 - Pillow signals corrupt data with many exception types
         raise EngineError(f"cannot read {what} {path}: the file is truncated, corrupt or not an image "
                           f"({exc.__class__.__name__}); re-export it") from None
+    if frames > 1:  # an animated GIF/WebP/PNG or a multi-page TIFF: say which picture is used
+        kind = "pages" if path.suffix.lower() in (".tif", ".tiff") else "frames"
+        print(f"warning: {what} {path} has {frames} {kind}; using {kind[:-1]} 1 of {frames}", file=sys.stderr)
     mode = image.mode
     if mode in ("I;16", "I;16B", "I;16L", "I"):
         grey = np.asarray(image, dtype=np.float32) / 65535.0

@@ -18,6 +18,8 @@ from typing import Callable
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from protocol.numbers import whole
+
 from .errors import EngineError
 
 LIBRARY_DIR = Path(__file__).resolve().parents[1] / "styles"
@@ -156,8 +158,8 @@ def add_sheet_parser(subparsers) -> None:
     p.add_argument("--style-dir", help="folder of paintings, titled by its library.json when it has one (default: "
                                        "the bundled styles/)")
     p.add_argument("--output", required=True, help="the sheet (.png, .jpg, .tif or .exr)")
-    p.add_argument("--size", type=int, default=512, help="longest side of each tile in pixels (default 512)")
-    p.add_argument("--columns", type=int, default=None, help="tiles a row (default: near square)")
+    p.add_argument("--size", type=whole(32, 65_536), default=512, help="longest side of each tile in pixels (default 512)")
+    p.add_argument("--columns", type=whole(1, 1000), default=None, help="tiles a row (default: near square)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default auto)")
     p.add_argument("--cache-dir", default="default", help="style-vector cache folder")
     p.add_argument("--no-cache", action="store_true", help="do not read or write the style-vector cache")

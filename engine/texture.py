@@ -450,8 +450,16 @@ def stylize_texture_files(engine: StyleTransfer, texture_path, style_paths: Sequ
     """One texture job from files to file, for the command line and the worker: flat without `views`, else from
     the views. The texture's alpha (cut-outs) passes through; the output carries its settings; nothing is written
     on a bad input."""
+    from protocol import OverwritesInput, refuse_overwrite
+
     from .imageio import check_output_path, read_image, write_image
 
+    try:  # never over an input, the views' display pictures included
+        refuse_overwrite(output, {"the texture": [texture_path], "a style": list(style_paths),
+                                  "the UV mask": [uv_mask_path], "a view": [*views, *(Path(v).with_suffix(".png")
+                                                                                      for v in views)]})
+    except OverwritesInput as exc:
+        raise EngineError(str(exc)) from None
     output = check_output_path(output)
     texture, alpha = read_image(texture_path, "texture")
     check_colour_texture(texture, f"the texture {texture_path}")

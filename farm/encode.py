@@ -13,6 +13,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from protocol import OverwritesInput, refuse_overwrite
+
 
 class EncodeError(Exception):
     """A problem with the frames or the output, in words that name the fix."""
@@ -40,9 +42,13 @@ def encode(frames_dir: Path, output: Path, fps: float) -> Path:
     """Encode the frames into `output` (replaced only once the new video is complete)."""
     import imageio_ffmpeg
 
-    if fps <= 0:
-        raise EncodeError(f"--fps {fps}: give a positive frame rate")
+    if not 0 < fps <= 1000:
+        raise EncodeError(f"--fps {fps:g}: give a frame rate above 0, up to 1000")
     frames = shot_frames(frames_dir)
+    try:
+        refuse_overwrite(output, {"a frame of the shot": frames, "the frames folder": [frames_dir]}, "--output")
+    except OverwritesInput as exc:
+        raise EncodeError(str(exc)) from None
     if not output.parent.is_dir():
         raise EncodeError(f"the folder of {output} does not exist; create it first")
     listing = output.with_name(f".{output.name}.frames.txt")

@@ -15,6 +15,8 @@ import bpy
 from .properties import object_settings, scene_settings
 from .worker_client import protocol
 
+numbers = protocol.numbers  # argparse types that refuse out-of-range numbers
+
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
 
@@ -36,10 +38,11 @@ def build_parser(with_blend_file: bool) -> argparse.ArgumentParser:
     parser.add_argument("--output", metavar="DIR", help="output folder; gets render/ and stylized/ "
                                                         "(default: the scene's, //nst/)")
     parser.add_argument("--method", choices=protocol.METHODS, default="quality")
-    parser.add_argument("--size", type=int, metavar="PX", help="longest side of the results (default: the render's)")
-    parser.add_argument("--iterations", type=int, metavar="N", help="optimizer iterations per frame")
-    parser.add_argument("--strength", type=float, help="style strength in [0, 1]")
-    parser.add_argument("--seed", type=int)
+    parser.add_argument("--size", type=numbers.whole(0, 65_536), metavar="PX",
+                        help="longest side of the results; 0 or absent: the render's own size")
+    parser.add_argument("--iterations", type=numbers.ITERATIONS, metavar="N", help="optimizer iterations per frame")
+    parser.add_argument("--strength", type=numbers.FRACTION, help="style strength in [0, 1]")
+    parser.add_argument("--seed", type=numbers.whole(0, 2**31 - 1))
     parser.add_argument("--structure", type=float, metavar="S",
                         help="Keep Shapes in [0, 1]: hold silhouettes and edges from the render's passes (quality "
                              "method, Cycles; default: the scene's, 0.5 in a new scene; 0 = off)")
@@ -63,10 +66,12 @@ def build_parser(with_blend_file: bool) -> argparse.ArgumentParser:
                       help="strict: continue the previous chunk (identical to one machine, chunks in order); overlap: "
                            "start --warmup frames early, join after (parallel); anchors: a network trained on "
                            "--keyframes (parallel)")
-    farm.add_argument("--warmup", type=int, default=4, metavar="W", help="overlap and anchors: frames run before the chunk "
-                                                                          "(default 4)")
-    farm.add_argument("--keyframes", type=int, default=4, metavar="N", help="anchors: keyframes (default 4)")
-    farm.add_argument("--train-steps", type=int, metavar="N", help="anchors: training steps of the shot's network")
+    farm.add_argument("--warmup", type=numbers.whole(0, 100_000), default=4, metavar="W",
+                      help="overlap and anchors: frames run before the chunk (default 4)")
+    farm.add_argument("--keyframes", type=numbers.whole(1, 100_000), default=4, metavar="N",
+                      help="anchors: keyframes (default 4)")
+    farm.add_argument("--train-steps", type=numbers.whole(1, 10_000_000), metavar="N",
+                      help="anchors: training steps of the shot's network")
     farm.add_argument("--resume-from", metavar="DIR", help="strict: the previous chunk's stylized frames, if not in "
                                                           "OUTPUT/stylized")
     return parser
@@ -107,8 +112,6 @@ def apply_arguments(scene: bpy.types.Scene, args: argparse.Namespace) -> None:
         settings.temporal = False
     if args.train_steps is not None:
         settings.train_steps = args.train_steps
-    if args.warmup < 0 or args.keyframes < 1:
-        raise ValueError("--warmup takes 0 or more frames and --keyframes 1 or more")
     if args.shot:
         shot = protocol.parse_frame_range(args.shot, "--shot")
         if args.frames and not (shot[0] <= scene.frame_start <= scene.frame_end <= shot[1]):
@@ -126,6 +129,25 @@ def apply_arguments(scene: bpy.types.Scene, args: argparse.Namespace) -> None:
         ob = _object(scene, name)
         own = object_settings(ob)
         own.mode, own.style_path = "OWN", str(Path(path).resolve())
+
+
+def refuse_overwriting(scene: bpy.types.Scene) -> None:
+    """ValueError if a file the job renders or stylizes (OUTPUT/render/, OUTPUT/stylized/) is one of its inputs: a
+    style, an object's style, the .blend file; checked before any work."""
+    from .rendering import FrameFiles
+
+    settings = scene_settings(scene)
+    folder = Path(bpy.path.abspath(settings.output_folder))
+    frames = [FrameFiles.in_folder(folder, n) for n in range(scene.frame_start, scene.frame_end + 1)]
+    own = [object_settings(ob).style_path for ob in scene.objects if object_settings(ob).mode == "OWN"]
+    inputs = {"a style": [bpy.path.abspath(s.filepath) for s in settings.styles if s.filepath],
+              "an object's style": [bpy.path.abspath(path) for path in own if path],
+              "the .blend file": [bpy.data.filepath]}
+    try:
+        protocol.refuse_overwrite_all([p for f in frames for p in (f.display, f.passes, f.stylized)], inputs,
+                                      "the frame file")
+    except protocol.OverwritesInput as exc:
+        raise ValueError(str(exc)) from None
 
 
 def _object(scene: bpy.types.Scene, name: str) -> bpy.types.Object:
@@ -159,6 +181,7 @@ def run(args: argparse.Namespace) -> int:
     assert scene is not None
     try:
         apply_arguments(scene, args)
+        refuse_overwriting(scene)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -61,6 +61,12 @@ class NST_OT_farm_task(WorkerOperator):
         styles, weights = rendering.scene_styles(settings, user_folder("jobs", "farm-styles"))
         regions, _ = object_regions(scene, with_motion=True)
         files = {frame: rendering.FrameFiles.in_folder(self.folder, frame) for frame in shot}
+        try:  # before any work: no file the task renders or stylizes is one of its styles or the .blend
+            protocol.refuse_overwrite_all([p for f in files.values() for p in (f.display, f.passes, f.stylized)],
+                                          {"a style": list(styles), "the .blend file": [bpy.data.filepath]},
+                                          "the frame file")
+        except protocol.OverwritesInput as exc:
+            raise AddonError(str(exc)) from None
         steps = [] if self.stage in ("STYLIZE", "TRAIN") else render_steps(
             scene, [(frame, files[frame]) for frame in chunk], settings.overwrite)
         if self.stage == "RENDER":

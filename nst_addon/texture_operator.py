@@ -18,7 +18,7 @@ from .images import export_png, is_data_image, load_result
 from .operators import Step, WorkerOperator, active_texture_node
 from .properties import scene_settings, user_folder
 from .texture_views import orbit_cameras, remove_cameras, render_views, write_island_mask
-from .worker_client import AddonError
+from .worker_client import AddonError, protocol
 
 
 class NST_TextureSettings(bpy.types.PropertyGroup):
@@ -81,6 +81,13 @@ class NST_OT_stylize_texture(WorkerOperator):
         if texture.mode == "VIEWS" and texture.view_source == "CAMERAS" and not cameras:
             raise AddonError("select the cameras to render the views from (or choose the Orbit views)")
         folder = user_folder("jobs", "texture")
+        own_files = [bpy.path.abspath(item.filepath) for item in scene_settings(scene).styles if item.filepath]
+        try:  # the job folder is emptied first: it must hold none of the job's inputs (a style, the image's file)
+            protocol.refuse_input_folder(folder, {"a style": own_files, "the image's file": [
+                bpy.path.abspath(image.filepath)] if image.filepath and not image.packed_file else []},
+                "the texture job folder")
+        except protocol.OverwritesInput as exc:
+            raise AddonError(str(exc)) from None
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
         styles, weights = rendering.scene_styles(scene_settings(scene), folder)

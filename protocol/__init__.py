@@ -2,6 +2,7 @@
 enumerations, and frame ranges. Standard library only, so Blender's Python, the engine and the farm all import it.
 """
 
+from . import numbers  # the command lines' argparse types: protocol.numbers.whole(1), ...
 from .enums import CHUNKINGS, DEVICES, METHODS, PRESERVE_COLORS, Chunking, Device, Method, PreserveColor
 from .frames import FrameRangeError, parse_frame_range, split_chunks
 from .messages import PROTOCOL_VERSION, BadRequest, Event, Request, decode_event, decode_request
@@ -11,5 +12,5 @@ from .schema import REQUESTS, Field
 
 __all__ = ["CHUNKINGS", "DEVICES", "METHODS", "PRESERVE_COLORS", "PROTOCOL_VERSION", "REQUESTS", "BadRequest",
            "Chunking", "Device", "Event", "Field", "FrameRangeError", "Method", "OverwritesInput", "PreserveColor",
-           "Request", "check_request", "decode_event", "decode_request", "parse_frame_range", "refuse_input_folder",
-           "refuse_overwrite", "refuse_overwrite_all", "same_path", "split_chunks"]
+           "Request", "check_request", "decode_event", "decode_request", "numbers", "parse_frame_range",
+           "refuse_input_folder", "refuse_overwrite", "refuse_overwrite_all", "same_path", "split_chunks"]

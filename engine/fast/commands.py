@@ -9,6 +9,8 @@ import json
 import shlex
 from pathlib import Path
 
+from protocol.numbers import ITERATIONS, PIXELS, SEED, WEIGHT, number, whole
+
 from ..errors import EngineError
 from .train import TrainSettings
 
@@ -24,28 +26,28 @@ def add_train_parser(subparsers) -> None:
     p.add_argument("--content-dir", required=True, nargs="+", metavar="DIR",
                    help="folders of content images or renders (PNG, JPEG, EXR); in per-shot mode, the shot's frames")
     p.add_argument("--output", required=True, help="model file to write (.safetensors)")
-    p.add_argument("--steps", type=int, default=defaults.steps, help=f"training steps (default {defaults.steps})")
-    p.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    p.add_argument("--crop", type=int, default=defaults.crop_px, dest="crop_px",
+    p.add_argument("--steps", type=whole(1, 10_000_000), default=defaults.steps, help=f"training steps (default {defaults.steps})")
+    p.add_argument("--batch-size", type=whole(1, 1024), default=defaults.batch_size)
+    p.add_argument("--crop", type=PIXELS, default=defaults.crop_px, dest="crop_px",
                    help=f"side of the random training crops in pixels (default {defaults.crop_px})")
     p.add_argument("--variant", choices=("small", "johnson"), default=defaults.variant,
                    help="network size: small (1.7 MB, default) or johnson (the paper's, 6.7 MB)")
-    p.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
-    p.add_argument("--content-weight", type=float, default=defaults.content_weight)
-    p.add_argument("--style-weight", type=float, default=defaults.style_weight)
-    p.add_argument("--tv-weight", type=float, default=defaults.tv_weight)
+    p.add_argument("--learning-rate", type=number(above=0.0, maximum=1.0), default=defaults.learning_rate)
+    p.add_argument("--content-weight", type=WEIGHT, default=defaults.content_weight)
+    p.add_argument("--style-weight", type=WEIGHT, default=defaults.style_weight)
+    p.add_argument("--tv-weight", type=WEIGHT, default=defaults.tv_weight)
     p.add_argument("--content-layers", nargs="+", metavar="LAYER", default=list(defaults.content_layers))
     p.add_argument("--style-layers", nargs="+", metavar="LAYER", default=list(defaults.style_layers))
-    p.add_argument("--style-size", type=int, default=defaults.style_size_px, dest="style_size_px",
+    p.add_argument("--style-size", type=PIXELS, default=defaults.style_size_px, dest="style_size_px",
                    help="longest side of the style image for its statistics; larger gives finer strokes")
     p.add_argument("--weights", default=defaults.weights, help="loss network: caffe (default), torchvision or a file")
-    p.add_argument("--seed", type=int, default=defaults.seed)
-    p.add_argument("--keyframes", type=int, default=0, help="per-shot mode: stylize this many keyframes first")
+    p.add_argument("--seed", type=SEED, default=defaults.seed)
+    p.add_argument("--keyframes", type=whole(0, 100_000), default=0, help="per-shot mode: stylize this many keyframes first")
     p.add_argument("--guides", nargs="+", default=[], metavar="PASS",
                    help="per-shot mode: EXR render passes fed to the network, e.g. Normal UV 'Object Index'")
-    p.add_argument("--keyframe-size", type=int, default=defaults.keyframe_size_px, dest="keyframe_size_px")
-    p.add_argument("--keyframe-iterations", type=int, default=defaults.keyframe_iterations)
-    p.add_argument("--checkpoint-every", type=int, default=200, metavar="N",
+    p.add_argument("--keyframe-size", type=PIXELS, default=defaults.keyframe_size_px, dest="keyframe_size_px")
+    p.add_argument("--keyframe-iterations", type=ITERATIONS, default=defaults.keyframe_iterations)
+    p.add_argument("--checkpoint-every", type=whole(0), default=200, metavar="N",
                    help="save OUTPUT.ckpt.safetensors every N steps (0: never)")
     p.add_argument("--resume", action="store_true", help="continue from OUTPUT.ckpt.safetensors")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default auto)")
