@@ -109,6 +109,8 @@ def test_a_burst_of_changes_stylizes_only_the_last(tiny_scene, live):
     live.enabled = True
     assert bpy.ops.nst.live_preview_step() == {"FINISHED"}  # the worker is up
     state = preview.state()
+    bpy.context.view_layer.update()
+    assert not state.dirty, "the preview's own render settings and figures must not count as a change"
     renders, stylized, shown = state.renders, state.stylized, state.shown
     cube = bpy.data.objects["Cube"]
     for _ in range(5):  # changes closer together than the debounce: noted, nothing rendered yet
