@@ -62,7 +62,8 @@ def render_transparent(folder: Path, frames: int = 2, width: int = 64, height: i
         scene.frame_set(frame)
         bpy.ops.render.render()
         png, exr = folder / f"frame_{frame:04d}.png", folder / f"frame_{frame:04d}.exr"
-        settings.media_type, settings.file_format, settings.color_depth = "MULTI_LAYER_IMAGE", "OPEN_EXR_MULTILAYER", "32"
+        settings.media_type, settings.file_format = "MULTI_LAYER_IMAGE", "OPEN_EXR_MULTILAYER"
+        settings.color_depth = "32"
         bpy.data.images["Render Result"].save_render(str(exr), scene=scene)
         settings.media_type, settings.file_format = "IMAGE", "PNG"
         settings.color_mode, settings.color_depth = "RGBA", "8"
