@@ -87,3 +87,15 @@ def test_metrics_reports_the_mask_its_share_and_legibility(shot, capsys):
                  "--mask", "engine"]) == 0
     engine_row = next(line for line in capsys.readouterr().out.splitlines() if line.startswith("| render |"))
     assert float(engine_row.split("|")[4].strip().rstrip("%")) <= float(row[4].strip().rstrip("%"))
+
+
+def test_sequence_takes_structure_from_each_frames_passes(shot, tmp_path, capsys):
+    folder, _, _, _ = shot
+    out = tmp_path / "seq"
+    out.mkdir()
+    assert main(["sequence", "--frames", str(folder / "frame_*.png"), "--passes", str(folder / "frame_*.exr"),
+                 "--style", STARRY, "--output-dir", str(out), "--structure", "0.5", *QUICK]) == 0, \
+        capsys.readouterr().err
+    written = sorted(out.glob("*.png"))
+    assert len(written) == 3 and all(read_settings(p)["structure"] == 0.5 for p in written)
+    assert read_rgb(written[0]).shape == (36, 48, 3)
