@@ -8,6 +8,7 @@ resumed produces exactly the frames an uninterrupted run would have.
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
@@ -26,6 +27,29 @@ from .structure import PASSES_NEEDED, read_structure_passes, structure_map
 from .stylize import Progress, StyleTransfer, fit_longest_side
 
 FLOW_SOURCES = ("auto", "vectors", "estimated")
+
+
+class PassesCache(OrderedDict):
+    """Render passes by file, each read once; only the `size` most recently used stay in memory, so memory is flat
+    however long the shot (a step needs its frame, the earlier frames it is held to and, in multi-pass, the next)."""
+
+    def __init__(self, size: int):
+        super().__init__()
+        self.size = size
+
+    def __missing__(self, path: Path) -> RenderPasses:
+        self[path] = read_passes(path)
+        return super().__getitem__(path)
+
+    def __getitem__(self, path: Path) -> RenderPasses:
+        passes = super().__getitem__(path)
+        self.move_to_end(path)
+        return passes
+
+    def __setitem__(self, path: Path, passes: RenderPasses) -> None:
+        super().__setitem__(path, passes)
+        while len(self) > self.size:
+            self.popitem(last=False)
 
 
 @dataclass
@@ -135,7 +159,7 @@ def stylize_sequence(engine: StyleTransfer, frames: Sequence[SequenceFrame], sty
     fast_device = options.pop("device", "auto")  # the optimizer's device is its engine's
     size_px = options.get("size_px") or 512
     written, skipped, sources = [], [], []
-    passes_cache: dict = {}
+    passes_cache = PassesCache(settings.long_term_frames + 2)
     shape = None
     history = sum(frame.context for frame in frames)  # context frames come first
     for position, frame in enumerate(frames):
@@ -159,7 +183,7 @@ def stylize_sequence(engine: StyleTransfer, frames: Sequence[SequenceFrame], sty
 
         passes = None
         if frame.passes is not None:
-            passes = passes_cache.setdefault(frame.passes, read_passes(frame.passes))
+            passes = passes_cache[frame.passes]
             if passes.shape != shape:
                 raise EngineError(f"the passes in {frame.passes} are {passes.shape[1]}x{passes.shape[0]} px but the "
                                   f"frame {frame.content} is {shape[1]}x{shape[0]} px; give the passes of the same "
@@ -296,7 +320,7 @@ def _backward_pass(engine, frames, styles, settings, regions, iterations, seed, 
                                          SequenceSettings(long_term_frames=1, flow=settings.flow), passes_cache)[0]
         blend = 0.5 * motion.reliable[..., None]
         init = (1 - blend) * current + blend * following_result
-        passes = passes_cache.get(frame.passes) if frame.passes else None
+        passes = passes_cache[frame.passes] if frame.passes else None
         label_map, frame_regions = _regions_for_frame(passes, regions, frame)
         index = position if frame.index is None else frame.index
         result = engine.stylize(rgb, styles, **dict(options, iterations=iterations, seed=seed + index, scales=1,
@@ -312,8 +336,8 @@ def _backward_pass(engine, frames, styles, settings, regions, iterations, seed, 
 
 def _forward_motion(frame, following, rgb, following_rgb, flow, passes_cache) -> Motion:
     """How `frame` maps onto `following` (the next frame), from the vectors' forward half or estimated flow."""
-    current = passes_cache.setdefault(frame.passes, read_passes(frame.passes)) if frame.passes else None
-    after = passes_cache.setdefault(following.passes, read_passes(following.passes)) if following.passes else None
+    current = passes_cache[frame.passes] if frame.passes else None
+    after = passes_cache[following.passes] if following.passes else None
     if flow != "estimated" and current is not None and current.vector is not None and after is not None \
             and after.vector is not None:
         forward = forward_from_vectors(current.vector)
