@@ -1,16 +1,22 @@
-"""Preferences actions: Check engine (torch version and device, or how to fix what is missing) and Install engine.
+"""Preferences actions: Check Engine (torch version and device, or how to fix what is missing) and Install Engine.
 
-Install engine makes a venv in the extension's user folder and pip-installs the engine's pinned requirements into
-it on a background thread, reporting pip's progress; it needs Blender's online access.
+Install Engine makes a venv in the extension's user folder and pip-installs the engine's pinned requirements into
+it on a background thread (it needs Blender's online access). It checks the free disk space before it starts,
+reports which package pip is at, and when it fails says why in one line: no network, pip's own ERROR line, or a
+Python that cannot make venvs. Test hook: the environment variable NST_INSTALL_NEEDS_BYTES replaces the disk space
+it asks for (e.g. a huge number, to see the refusal).
 """
 
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import subprocess
 import sys
 import threading
 from pathlib import Path
+from typing import Callable
 
 import bpy
 
@@ -18,7 +24,20 @@ from .operators import Step, WorkerOperator
 from .properties import ENGINE_VENV_FOLDER, engine_settings, installed_engine_python, preferences, user_folder
 from .worker_client import EXTENSION_ROOT, AddonError, python_has_torch
 
-INSTALL_TIMEOUT_S = 3600
+GB = 1024 ** 3
+# Free space Install Engine asks for: the venv (6.6 GB measured on Linux, where PyTorch from PyPI brings its CUDA
+# libraries; much less on macOS and Windows) plus pip's downloads (3.6 GB of wheels on Linux).
+NEEDS_BYTES = 11 * GB if sys.platform.startswith("linux") else 4 * GB
+NEEDS_BYTES_HOOK = "NST_INSTALL_NEEDS_BYTES"
+# pip's words for a connection that could not be made (urllib3's exceptions and the OS's errors it carries)
+NO_NETWORK = re.compile(r"NewConnectionError|ConnectTimeoutError|ProxyError|Failed to establish a new connection|"
+                        r"Temporary failure in name resolution|Name or service not known|Network is unreachable|"
+                        r"nodename nor servname|getaddrinfo failed")
+OS_ERROR = re.compile(r"\[Errno -?\d+\] [^'\")]+|Cannot connect to proxy|timed out")
+
+
+class InstallError(Exception):
+    """Install Engine failed; the message is the cause, in one line."""
 
 
 def _set_report(text: str) -> None:
@@ -56,37 +75,99 @@ class NST_OT_check_engine(WorkerOperator):
         return super()._fail(context, message)
 
 
+def check_disk_space(folder: Path) -> None:
+    """Refuse to start when the disk holding `folder` has less free space than the install needs."""
+    needs = int(os.environ.get(NEEDS_BYTES_HOOK) or NEEDS_BYTES)
+    free = shutil.disk_usage(folder).free
+    if free < needs:
+        raise InstallError(f"not enough disk space: the engine (PyTorch) needs about {needs / GB:.1f} GB free in "
+                           f"{folder}, and there are {free / GB:.1f} GB; free some space there and press Install "
+                           "Engine again")
+
+
+def pip_failure(lines: list[str]) -> str:
+    """The real cause of a failed pip run: no network, else pip's first ERROR line, else its last line."""
+    for line in lines:
+        if NO_NETWORK.search(line):
+            reason = OS_ERROR.search(line)
+            return (f"no network: pip could not reach the package index ({reason.group(0) if reason else line}); "
+                    "connect to the internet (behind a proxy, set HTTPS_PROXY) and press Install Engine again")
+    errors = [line.removeprefix("ERROR: ") for line in lines if line.startswith("ERROR:")]
+    if errors and "No space left on device" in errors[0]:
+        return f"the disk filled up while installing: {errors[0]}; free some space and press Install Engine again"
+    return errors[0] if errors else (lines[-1] if lines else "pip stopped without a word")
+
+
+def pip_progress(line: str, packages: list[str]) -> str | None:
+    """What a line of pip's output says pip is doing, for the panel; None for lines that say nothing new."""
+    found = re.match(r"(?:Collecting|Requirement already satisfied:) ([A-Za-z0-9_.\-]+)", line)
+    local = re.match(r"Processing (\S+)", line)  # a wheel from a local folder or file index
+    if found or local:
+        packages.append(found.group(1) if found else Path(local.group(1)).name.split("-")[0])
+        return f"collecting {packages[-1]} ({len(packages)} packages so far)"
+    found = re.match(r"\s*Downloading \S*?([A-Za-z0-9_.]+)-[0-9][^\s/]*\.whl \((.+)\)", line)
+    if found:
+        return f"downloading {found.group(1)} ({found.group(2)})"
+    if line.startswith("Installing collected packages:"):
+        count = len(line.split(":", 1)[1].split(","))
+        return f"installing {count} packages (PyTorch alone takes minutes)"
+    return None
+
+
+def _run(command: list[str], on_line: Callable[[str], None]) -> tuple[int, list[str]]:
+    env = dict(os.environ, PIP_USER="0", PIP_PROGRESS_BAR="off")
+    env.pop("PYTHONHOME", None)  # Blender sets it for its own Python; the venv's must not inherit it
+    env.pop("PYTHONPATH", None)
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    assert process.stdout is not None
+    lines = []
+    for line in process.stdout:
+        lines.append(line.rstrip())
+        on_line(lines[-1])
+    return process.wait(), lines
+
+
+def install_engine(python: str, venv: Path, requirements: Path, on_progress: Callable[[str], None]) -> None:
+    """Make the venv with `python` and pip-install `requirements` into it; raises InstallError with the cause."""
+    check_disk_space(venv.parent)
+    code, lines = _run([python, "-m", "venv", str(venv)], lambda line: None)
+    if code != 0:
+        cause = next((line for line in lines if "ensurepip" in line), None)
+        if cause:
+            raise InstallError(f"the Python {python} cannot make venvs ({cause.strip()}); on Debian or Ubuntu "
+                               "install the python3-venv package, or use Blender's own build from blender.org")
+        raise InstallError(f"the Python {python} cannot make a venv in {venv}: {lines[-1] if lines else code}")
+    engine_python = venv / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
+    packages: list[str] = []
+
+    def on_line(line: str) -> None:
+        said = pip_progress(line, packages)
+        if said:
+            on_progress(said)
+
+    on_progress("starting pip")
+    code, lines = _run([str(engine_python), "-m", "pip", "install", "--disable-pip-version-check", "-r",
+                        str(requirements)], on_line)
+    if code != 0:
+        raise InstallError(pip_failure(lines))
+    ok, why = python_has_torch(str(engine_python))
+    if not ok:
+        raise InstallError(why)
+
+
 class _Install:
-    """The install running on its background thread: its last line of output and how it ended."""
+    """The install running on its background thread: what it is doing and how it ended."""
 
     thread: threading.Thread | None = None
-    lines = 0
-    last_line = ""
+    progress: list[str] = []
     error: str | None = None
     done = False
 
 
-def _install(python: str, venv: Path, requirements: Path) -> None:
+def _install_in_background(python: str, venv: Path, requirements: Path) -> None:
     try:
-        commands = [[python, "-m", "venv", str(venv)],
-                    [str(installed_engine_python()), "-m", "pip", "install", "--upgrade", "pip"],
-                    [str(installed_engine_python()), "-m", "pip", "install", "-r", str(requirements)]]
-        env = dict(os.environ)
-        env.pop("PYTHONHOME", None)
-        env.pop("PYTHONPATH", None)
-        for command in commands:
-            process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-            assert process.stdout is not None
-            for line in process.stdout:
-                _Install.lines += 1
-                _Install.last_line = line.strip()[:120]
-            if process.wait(timeout=INSTALL_TIMEOUT_S) != 0:
-                _Install.error = f"'{' '.join(command[-3:])}' failed: {_Install.last_line}"
-                return
-        ok, why = python_has_torch(str(installed_engine_python()))
-        if not ok:
-            _Install.error = why
-    except (OSError, subprocess.TimeoutExpired) as exc:
+        install_engine(python, venv, requirements, _Install.progress.append)
+    except (InstallError, OSError) as exc:
         _Install.error = str(exc)
     finally:
         _Install.done = True
@@ -107,30 +188,35 @@ class NST_OT_install_engine(bpy.types.Operator):
             self.report({"WARNING"}, "the engine is already being installed")
             return {"CANCELLED"}
         venv = user_folder(ENGINE_VENV_FOLDER)
-        _Install.lines, _Install.last_line, _Install.error, _Install.done = 0, "", None, False
-        _Install.thread = threading.Thread(target=_install, daemon=True,
+        try:
+            check_disk_space(venv.parent)
+        except InstallError as exc:
+            return self._failed(str(exc))
+        _Install.progress, _Install.error, _Install.done = [], None, False
+        _Install.thread = threading.Thread(target=_install_in_background, daemon=True,
                                            args=(sys.executable, venv, EXTENSION_ROOT / "requirements.txt"))
         _Install.thread.start()
         if bpy.app.background:
             _Install.thread.join()
-            return self._report_end()
+            if _Install.error:
+                return self._failed(_Install.error)
+            self.report({"INFO"}, f"the engine is installed in {venv}")
+            return {"FINISHED"}
         bpy.app.timers.register(_poll_install, first_interval=1.0)
-        _set_report("Installing the engine (PyTorch is about 2 GB; this takes several minutes)")
+        _set_report(f"Installing the engine into {venv} (PyTorch: several GB; this takes minutes)")
         return {"FINISHED"}
 
-    def _report_end(self):
-        if _Install.error:
-            self.report({"ERROR"}, f"Install engine failed: {_Install.error}")
-            return {"CANCELLED"}
-        self.report({"INFO"}, f"the engine is installed in {installed_engine_python().parent.parent}")
-        return {"FINISHED"}
+    def _failed(self, message: str):
+        _set_report(f"Install Engine failed: {message}")
+        self.report({"ERROR"}, f"Install Engine failed: {message}")
+        return {"CANCELLED"}
 
 
 def _poll_install() -> float | None:
     if not _Install.done:
-        _set_report(f"Installing the engine: {_Install.lines} lines of pip output; {_Install.last_line}")
+        _set_report(f"Installing the engine: {_Install.progress[-1] if _Install.progress else 'making the venv'}")
         return 1.0
-    _set_report(f"Install engine failed: {_Install.error}" if _Install.error
+    _set_report(f"Install Engine failed: {_Install.error}" if _Install.error
                 else "Engine installed; press Check Engine")
     return None
 
