@@ -152,11 +152,36 @@ class Worker:
 
 @pytest.fixture
 def worker(tmp_path):
+    """A started worker: it has answered a hello (its start imports torch, which a busy machine makes slow)."""
     started = Worker(tmp_path)
+    assert started.ask(b'{"v": 1, "type": "hello", "job": "start"}', timeout_s=300)["type"] == "ready"
     yield started
     started.process.kill()
     started.process.wait()
     started.stderr.close()
+
+
+def test_the_lines_that_killed_the_worker_each_get_one_reply_naming_the_field(worker, tmp_path):
+    stylize = {"v": 1, "type": "stylize", "job": "j", "content": "a.png", "output": str(tmp_path / "o.png")}
+    cases = [
+        (b"[" * 1100, None, "request"),  # 1.1 KB that raised RecursionError in the reader
+        (b"\xff\xfe\x00{}", None, "request"),
+        (json.dumps({**stylize, "options": {"size_px": 1}}).replace('"size_px": 1', '"size_px": ' + "9" * 5000)
+         .encode(), "j", "options.size_px"),
+        (json.dumps({**stylize, "options": {"style_strength": float("nan")}}).encode(), "j", "options.style_strength"),
+        (json.dumps({k: v for k, v in stylize.items() if k != "output"}).encode(), "j", "output"),
+        (json.dumps({**stylize, "options": "fast"}).encode(), "j", "options"),
+        (json.dumps({**stylize, "type": ["stylize"]}).encode(), "j", "type"),
+        (json.dumps({**stylize, "options": {"colour": "red"}}).encode(), "j", "options.colour"),
+    ]
+    for line, job, field in cases:
+        reply = worker.ask(line)
+        assert (reply["type"], reply["kind"], reply["job"], reply["field"]) == ("error", "bad_input", job, field)
+        assert reply["message"].startswith(f"{field}: ") or field == "request", reply
+    assert worker.ask(b'{"v": 1, "type": "hello", "job": "after"}')["type"] == "ready"
+    assert worker.replies.empty() and worker.process.poll() is None  # one reply each, and still running
+    worker.stderr.seek(0)
+    assert worker.stderr.read() == ""  # nothing on stderr at all, so no traceback
 
 
 def test_the_worker_answers_every_line_once_and_keeps_working(worker, tmp_path):
