@@ -226,6 +226,25 @@ def test_worker_keeps_the_renders_alpha(render, tmp_path):
     assert (raw["R"][alpha == 0] == 0).all(), "premultiplied EXR: zero colour where transparent"
 
 
+def test_joining_overlap_chunks_keeps_alpha(tmp_path):
+    """Farm overlap chunks: the crossfaded frames keep the frames' alpha."""
+    from engine.chunks import join_overlaps
+
+    rng = np.random.default_rng(0)
+    alpha = np.zeros((24, 32), np.float32)
+    alpha[4:20, 6:26] = 1.0
+    alpha[4:20, 5] = 0.5
+    for folder, frames in (("0-2", range(0, 3)), ("3-5", range(1, 6))):  # the second starts 2 frames early
+        (tmp_path / "chunks" / folder).mkdir(parents=True)
+        for frame in frames:
+            write_image(tmp_path / "chunks" / folder / f"frame_{frame:04d}.png", rng.random((24, 32, 3)), alpha=alpha)
+    written, _ = join_overlaps(tmp_path)
+    assert len(written) == 6
+    for path in written:
+        rgb, kept = read_image(path)
+        assert kept is not None and np.abs(kept - alpha).max() <= 1 / 255, path.name
+
+
 def test_opaque_content_is_unchanged_by_the_alpha_layer(content_png):
     content = read_content(content_png)
     assert content.alpha is None and content.coverage is None
