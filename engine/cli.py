@@ -573,7 +573,8 @@ def _refuse_overwriting(args) -> None:
 
     value = lambda name: getattr(args, name, None)  # noqa: E731
     inputs = {f"--{name.replace('_', '-')}": [value(name)] if isinstance(value(name), str) else value(name)
-              for name in ("content", "style", "mask", "texture", "uv_mask", "content_dir")}
+              for name in ("content", "style", "mask", "texture", "uv_mask")}
+    inputs["--content-dir"] = [f for folder in value("content_dir") or [] for f in _spec_files(folder)]
     init, model, weights = value("init"), value("model"), value("weights")
     inputs["--init"] = [init] if init not in (None, "content", "noise") else []
     inputs["--model"] = [model] if model and Path(model).is_file() else []

@@ -86,7 +86,7 @@ def refuse_input_folder(folder: PathLike, inputs: Inputs, what: str = "the outpu
         holder = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
         if same_path(folder, holder):
             raise OverwritesInput(f"{what} {os.fspath(folder)} is the folder of {name} ({Path(path)}); "
-                                  "write the results to a folder of their own")
+                                  "writing there could destroy those inputs: give the results a folder of their own")
 
 
 def _region_styles(request: Mapping) -> list:
