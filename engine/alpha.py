@@ -1,7 +1,7 @@
 """Transparent content: colour and coverage apart, transparent areas filled for the networks, alpha put back.
 
 Every entry (quality, fast, any-style, sequences, the worker) reads content through `read_content`, stylizes its
-`rgb` (with `alpha` as the optimizer's coverage), and writes `finish(result)`; the networks never see alpha.
+`rgb` (quality: with `coverage` weighting its terms), and writes `finish(result)`; no network sees alpha.
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ def prepare(rgb: np.ndarray, alpha: np.ndarray | None) -> Content:
     """Content from straight colour and alpha (as `imageio.read_image` gives them): opaque images pass through."""
     if alpha is None or float(alpha.min()) >= OPAQUE:
         return Content(rgb)
-    if float(alpha.max()) < TRANSPARENT:  # nothing covered: nothing to stylize, all of it stays transparent
+    if float(alpha.max()) < TRANSPARENT:  # nothing covered: stylized as it is, written all transparent
         return Content(rgb, alpha)
     return Content(fill(rgb, alpha), alpha)
 
