@@ -108,7 +108,7 @@ def test_stylize_model_command_end_to_end(tmp_path, model, content_png, capsys, 
     (["--model", "{pickle}"], "Python pickle"),
     (["--model", "a", "--style", "x.jpg"], "not both"),
     ([], "give --style (optimization) or --model"),
-    (["--model", "a", "--size", "4"], "at least 16 px"),
+    (["--model", "a", "--size", "4"], "--size: 4 is out of range"),
 ])
 def test_bad_fast_input_exits_2_with_one_line_and_no_output(tmp_path, model, content_png, capsys, monkeypatch,
                                                             args, message):

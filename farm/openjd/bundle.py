@@ -34,6 +34,7 @@ else:  # protocol/ sits beside farm/: top-level (python -m farm.openjd.bundle), 
     protocol = importlib.import_module(".".join([*__name__.split(".")[:-3], "protocol"]))
 
 CHUNKINGS, METHODS, DEVICES = protocol.CHUNKINGS, protocol.METHODS, protocol.DEVICES
+numbers = protocol.numbers  # argparse types that refuse out-of-range numbers
 CODE_ROOT = Path(__file__).resolve().parents[2]  # holds nst_addon/, engine/, protocol/, farm/ and scripts/
 BATCH_SCRIPT = "scripts/blender_batch.py"  # the batch entry inside a Blender executable, relative to CODE_ROOT
 # Blender ends with status 0 after a script that raised, unless told otherwise: a failed task must fail on the farm
@@ -322,21 +323,21 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument("--style", action="append", default=[], metavar="PATH",
                         help="style image; repeatable (default: the styles saved in the .blend)")
     export.add_argument("--bundle-dir", required=True, metavar="DIR", help="a new bundle folder is made in here")
-    export.add_argument("--chunk-size", type=int, default=10)
+    export.add_argument("--chunk-size", type=numbers.whole(1, 100_000), default=10)
     export.add_argument("--chunking", choices=CHUNKINGS, default="strict")
-    export.add_argument("--warmup", type=int, default=4, help="overlap, anchors: frames run before each chunk")
-    export.add_argument("--keyframes", type=int, default=4, help="anchors: keyframes the shot network learns from")
+    export.add_argument("--warmup", type=numbers.whole(0, 100_000), default=4, help="overlap, anchors: frames run before each chunk")
+    export.add_argument("--keyframes", type=numbers.whole(1, 100_000), default=4, help="anchors: keyframes the shot network learns from")
     export.add_argument("--method", choices=METHODS, default="quality")
-    export.add_argument("--size", type=int, default=0, help="longest side in px; 0 = the render's size")
-    export.add_argument("--iterations", type=int, default=300)
-    export.add_argument("--fps", type=float, default=24.0)
+    export.add_argument("--size", type=numbers.whole(0, 65_536), default=0, help="longest side in px; 0 = the render's size")
+    export.add_argument("--iterations", type=numbers.ITERATIONS, default=300)
+    export.add_argument("--fps", type=numbers.number(above=0.0, maximum=1000.0), default=24.0)
     export.add_argument("--device", choices=DEVICES, default="auto")
     export.add_argument("--python", default="python3", help="the workers' Python with torch (and bpy without "
                                                              "--blender)")
     export.add_argument("--blender", default="", help="the workers' Blender executable (default: run bpy in "
                                                       "--python)")
     export.add_argument("--code-folder", default=str(CODE_ROOT), help="this repository as the workers see it")
-    export.add_argument("--priority", type=int, default=50)
+    export.add_argument("--priority", type=numbers.whole(0, 100), default=50)
     run = commands.add_parser("run", help="run a bundle here with openjd run; arguments after the folder go to it")
     run.add_argument("folder", type=Path, help="a bundle folder written by export")
     run.add_argument("openjd_args", nargs=argparse.REMAINDER, help="e.g. --step Render --preserve")
