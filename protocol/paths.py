@@ -35,7 +35,7 @@ def same_path(a: PathLike, b: PathLike) -> bool:
 
 
 def _flatten(inputs: Inputs) -> list[tuple[str, str]]:
-    pairs = []
+    pairs: list[tuple[str, str]] = []
     for name, value in inputs.items():
         if value is None or value == "":
             continue
