@@ -86,6 +86,8 @@ def test_install_engine_end_to_end_in_a_fresh_blender(extension_zip, tmp_path):
                               text=True, timeout=3600, cwd=tmp_path)
         assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
         seen = json.loads(next(line for line in done.stdout.splitlines() if line.startswith("RESULT "))[7:])
+        stylized = np.asarray(Image.open(seen["stylized"]).convert("RGB"), np.float32)
+        render = np.asarray(Image.open(seen["render"]).convert("RGB"), np.float32)
     finally:
         shutil.rmtree(user, ignore_errors=True)  # the venv is several GB
     print(f"Install Engine {seen['install_s']:.0f} s, venv {seen['venv_bytes'] / 1024 ** 3:.2f} GB, "
@@ -95,8 +97,6 @@ def test_install_engine_end_to_end_in_a_fresh_blender(extension_zip, tmp_path):
     assert seen["check_report"].startswith("Engine OK: torch 2.") and seen["check_report"].endswith(f"at {installed}")
     assert any(step.startswith("collecting torch ") for step in seen["progress"])
     assert any(step.startswith("installing ") for step in seen["progress"])
-    stylized = np.asarray(Image.open(seen["stylized"]).convert("RGB"), np.float32)
-    render = np.asarray(Image.open(seen["render"]).convert("RGB"), np.float32)
     assert stylized.shape == render.shape and np.abs(stylized - render).mean() > 5
 
 
