@@ -298,7 +298,7 @@ def _add_sequence(subparsers) -> None:
     p.add_argument("--output-dir", required=True, help="folder for the stylized frames (PNG, same names)")
     p.add_argument("--no-temporal", action="store_true", help="stylize each frame on its own")
     p.add_argument("--temporal-weight", type=WEIGHT, default=50.0, help="pull toward earlier frames (default 50)")
-    p.add_argument("--later-iterations", type=whole(0, 1_000_000), default=None,
+    p.add_argument("--later-iterations", type=ITERATIONS, default=None,
                    help="iterations of frames after the first, which start from the warped previous frame "
                         "(default: half of --iterations)")
     p.add_argument("--long-term", type=whole(0, 1000), default=2, metavar="N",

@@ -18,6 +18,7 @@ from typing import Callable
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from protocol import OverwritesInput, refuse_overwrite
 from protocol.numbers import whole
 
 from .errors import EngineError
@@ -170,14 +171,13 @@ def add_sheet_parser(subparsers) -> None:
 def run_sheet(args) -> int:
     from .imageio import check_output_path, read_rgb, write_image
 
-    output = check_output_path(args.output)
     styles = library_styles(args.style_dir)
-    inputs = [Path(args.content), *(s.path for s in styles)]
-    if any(output.exists() and p.exists() and output.samefile(p) for p in inputs) or \
-            output.resolve() in {p.resolve() for p in inputs}:
-        raise EngineError(f"output {output} is one of the inputs; choose another file name")
-    if args.size < 32 or (args.columns is not None and args.columns < 1):
-        raise EngineError("--size must be at least 32 px and --columns at least 1")
+    try:  # the bundled library too, when no --style-dir is given
+        refuse_overwrite(args.output, {"--content": [args.content], "a painting of the library": [
+            s.path for s in styles]}, "--output")
+    except OverwritesInput as exc:
+        raise EngineError(str(exc)) from None
+    output = check_output_path(args.output)
     content = read_rgb(args.content, "content image")
     sheet = make_sheet(content, styles, size_px=args.size, columns=args.columns, device=args.device,
                        cache_dir=None if args.no_cache else args.cache_dir)

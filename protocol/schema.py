@@ -71,7 +71,7 @@ ENGINE = {"device": text(choices=DEVICES), "weights": text(), "pooling": text(),
 # keyword arguments of StyleTransfer.stylize that a request may set (the fast path reads size_px, style_strength and
 # preserve_color)
 STYLIZE_OPTIONS = {
-    "size_px": whole(1, 65_536, nullable=True), "iterations": whole(0, 1_000_000), "scales": whole(1, 16, nullable=True),
+    "size_px": whole(1, 65_536, nullable=True), "iterations": whole(1, 1_000_000), "scales": whole(1, 16, nullable=True),
     "optimizer": text(), "init": text(), "seed": whole(), "style_strength": number(0.0, 1.0),
     "preserve_color": text(choices=PRESERVE_COLORS), "content_weight": number(0.0), "style_weight": number(0.0),
     "tv_weight": number(0.0), "content_layers": list_of(text(), max_length=64),
@@ -85,7 +85,7 @@ STYLIZE_OPTIONS = {
 
 # keyword arguments of engine.texture.stylize_texture_files (and the objective's style_strength)
 TEXTURE_OPTIONS = {
-    "size_px": whole(1, 65_536, nullable=True), "iterations": whole(0, 1_000_000), "scales": whole(1, 16, nullable=True),
+    "size_px": whole(1, 65_536, nullable=True), "iterations": whole(1, 1_000_000), "scales": whole(1, 16, nullable=True),
     "island_padding_px": whole(0, 4096), "seed": whole(), "style_strength": number(0.0, 1.0),
 }
 
@@ -95,7 +95,7 @@ TRAIN_SETTINGS = {
     "learning_rate": number(0.0), "content_weight": number(0.0), "style_weight": number(0.0), "tv_weight": number(0.0),
     "content_layers": list_of(text(), max_length=64), "style_layers": list_of(text(), max_length=64),
     "style_size_px": whole(16, 65_536), "weights": text(), "seed": whole(), "guides": list_of(text(), max_length=64),
-    "keyframes": whole(0, 100_000), "keyframe_size_px": whole(16, 65_536), "keyframe_iterations": whole(0, 1_000_000),
+    "keyframes": whole(0, 100_000), "keyframe_size_px": whole(16, 65_536), "keyframe_iterations": whole(1, 1_000_000),
 }
 
 REGION = record({"keep_original": flag(), "strength": STRENGTH, "styles": PATHS, "style_blend": BLEND,
@@ -123,7 +123,7 @@ REQUESTS: dict[str, dict[str, Field]] = {
     "stylize_sequence": {
         "job": JOB, "frames": list_of(FRAME, required=True, min_length=1), "chunk": CHUNK, "styles": PATHS, "style_blend": BLEND,
         "options": record(STYLIZE_OPTIONS, nullable=True), "temporal": flag(), "temporal_weight": number(0.0),
-        "later_iterations": whole(0, 1_000_000, nullable=True), "long_term_frames": whole(0, 1000),
+        "later_iterations": whole(1, 1_000_000, nullable=True), "long_term_frames": whole(0, 1000),
         "multipass": flag(), "flow": text(), "overwrite": flag(), "model": text(nullable=True),
         "fast_blend": number(0.0, 1.0), "regions": REGIONS, "structure": number(0.0, 1.0), **ENGINE},
     "join_chunks": {"job": JOB, "output_dir": text(required=True), "overwrite": flag()},

@@ -63,7 +63,7 @@ def test_bad_input_writes_nothing(tmp_path, content_png, capsys):
     base = ["sheet", "--content", str(content_png), "--size", "48", "--device", "cpu", "--no-cache"]
     before = content_png.read_bytes()
     assert main([*base, "--output", str(content_png)]) == 2
-    assert "one of the inputs" in capsys.readouterr().err and content_png.read_bytes() == before
+    assert "would destroy that input" in capsys.readouterr().err and content_png.read_bytes() == before
     styles = tmp_path / "styles"
     styles.mkdir()
     (styles / "broken.png").write_bytes(b"not an image")

@@ -36,7 +36,7 @@ NOT_INPUTS = {"optimizer", "preserve_color", "region_strength", "pooling", "styl
 ZERO_MEANS = {"seed": "seed 0", "strength": "no style", "content_weight": "no content term",
               "style_weight": "no style term", "tv_weight": "no smoothing", "style_layer_weights": "layer off",
               "style_weights": "style off", "structure": "off", "save_every": "never", "temporal_weight": "off",
-              "later_iterations": "the warped frame as is", "long_term": "no long-term frames",
+              "long_term": "no long-term frames",
               "fast_blend": "no blend", "warmup": "no warm-up", "island_padding": "no padding",
               "object_index": "object 0", "keyframes": "not per-shot", "checkpoint_every": "never"}
 
