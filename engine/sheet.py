@@ -159,7 +159,8 @@ def add_sheet_parser(subparsers) -> None:
     p.add_argument("--style-dir", help="folder of paintings, titled by its library.json when it has one (default: "
                                        "the bundled styles/)")
     p.add_argument("--output", required=True, help="the sheet (.png, .jpg, .tif or .exr)")
-    p.add_argument("--size", type=whole(32, 65_536), default=512, help="longest side of each tile in pixels (default 512)")
+    p.add_argument("--size", type=whole(32, 65_536), default=512,
+                   help="longest side of each tile in pixels, 32 or more (default 512)")
     p.add_argument("--columns", type=whole(1, 1000), default=None, help="tiles a row (default: near square)")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default auto)")
     p.add_argument("--cache-dir", default="default", help="style-vector cache folder")

@@ -26,7 +26,8 @@ class _Bounded:
         if self.above is not None:
             return f"{noun} above {_show(self.above)}" + (f", up to {high}" if high else "")
         if self.minimum is not None:
-            return f"{noun} between {_show(self.minimum)} and {high}" if high else f"{noun} of {_show(self.minimum)} or more"
+            low = _show(self.minimum)
+            return f"{noun} between {low} and {high}" if high else f"{noun} of {low} or more"
         return f"{noun} up to {high}" if high else noun
 
     def __call__(self, text: str):

@@ -111,7 +111,8 @@ def request_paths(request: Mapping) -> tuple[list[tuple[str, str]], dict[str, li
                   "a frame's passes ('passes')": [f.get("passes") for f in frames]}
     else:
         outputs = [("output", request.get("output"))]
-        inputs = {"the content ('content')": [request.get("content")], "the texture ('texture')": [request.get("texture")],
+        inputs = {"the content ('content')": [request.get("content")],
+                  "the texture ('texture')": [request.get("texture")],
                   "the mask ('mask')": [request.get("mask")], "the passes ('passes')": [request.get("passes")],
                   "the UV mask ('uv_mask')": [request.get("uv_mask")],
                   "a view ('views')": list(request.get("views") or []) + _beside(request.get("views")),

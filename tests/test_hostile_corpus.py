@@ -122,7 +122,8 @@ def base_arguments(root: Path) -> dict[str, list]:
         "stylize": ["stylize", "--content", i / "content.png", "--style", STARRY, "--output", out / "a.png", *quick],
         "sequence": ["sequence", "--frames", i / "frames", "--style", STARRY, "--output-dir", out, *quick],
         "texture": ["texture", "--texture", i / "texture.png", "--style", STARRY, "--output", out / "t.png", "--quiet"],
-        "train": ["train", "--style", i / "style.png", "--content-dir", i / "frames", "--output", out / "m.safetensors"],
+        "train": ["train", "--style", i / "style.png", "--content-dir", i / "frames", "--output",
+                  out / "m.safetensors"],
         "metrics": ["metrics", "--passes", i / "frames", "--sequence", f"a={i / 'frames'}", "--plot", out / "p.png"],
         "sheet": ["sheet", "--content", i / "content.png", "--style-dir", i / "styles", "--output", out / "s.png"],
     }
@@ -287,7 +288,8 @@ def schema_number_cases(root: Path) -> list[dict]:
                 if field.kind not in ("int", "float") or field.minimum <= -2**31 + 1:
                     continue
                 value = field.minimum - 1
-                request = {"type": kind, "job": f"{kind} {where or ''}.{name}={value}", "output": str(root / "out" / "w.png")}
+                request = {"type": kind, "job": f"{kind} {where or ''}.{name}={value}",
+                           "output": str(root / "out" / "w.png")}
                 request.update({f: "x" for f, spec in table.items() if spec.required and f not in ("job", "output")})
                 if kind == "stylize_sequence":
                     request["frames"] = [{"content": "x.png", "output": str(root / "out" / "f.png")}]

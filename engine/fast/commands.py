@@ -26,7 +26,8 @@ def add_train_parser(subparsers) -> None:
     p.add_argument("--content-dir", required=True, nargs="+", metavar="DIR",
                    help="folders of content images or renders (PNG, JPEG, EXR); in per-shot mode, the shot's frames")
     p.add_argument("--output", required=True, help="model file to write (.safetensors)")
-    p.add_argument("--steps", type=whole(1, 10_000_000), default=defaults.steps, help=f"training steps (default {defaults.steps})")
+    p.add_argument("--steps", type=whole(1, 10_000_000), default=defaults.steps,
+                   help=f"training steps (default {defaults.steps})")
     p.add_argument("--batch-size", type=whole(1, 1024), default=defaults.batch_size)
     p.add_argument("--crop", type=PIXELS, default=defaults.crop_px, dest="crop_px",
                    help=f"side of the random training crops in pixels (default {defaults.crop_px})")
@@ -42,7 +43,8 @@ def add_train_parser(subparsers) -> None:
                    help="longest side of the style image for its statistics; larger gives finer strokes")
     p.add_argument("--weights", default=defaults.weights, help="loss network: caffe (default), torchvision or a file")
     p.add_argument("--seed", type=SEED, default=defaults.seed)
-    p.add_argument("--keyframes", type=whole(0, 100_000), default=0, help="per-shot mode: stylize this many keyframes first")
+    p.add_argument("--keyframes", type=whole(0, 100_000), default=0,
+                   help="per-shot mode: stylize this many keyframes first (default 0: train on the content folders)")
     p.add_argument("--guides", nargs="+", default=[], metavar="PASS",
                    help="per-shot mode: EXR render passes fed to the network, e.g. Normal UV 'Object Index'")
     p.add_argument("--keyframe-size", type=PIXELS, default=defaults.keyframe_size_px, dest="keyframe_size_px")
