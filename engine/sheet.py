@@ -91,7 +91,8 @@ def library_styles(style_dir: Path | str | None = None) -> list[LibraryStyle]:
     return styles
 
 
-def _font(size_px: int):
+def label_font(size_px: int):
+    """Pillow's default font at a size (its fixed bitmap font where FreeType is missing)."""
     try:
         return ImageFont.load_default(size=size_px)
     except (TypeError, OSError):  # Pillow without FreeType: the fixed bitmap font
@@ -138,7 +139,7 @@ def make_sheet(content: np.ndarray, styles: list[LibraryStyle], *, size_px: int 
     sheet = Image.new("RGB", (columns * (width + GAP_PX) + GAP_PX, rows * (height + LABEL_PX + GAP_PX) + GAP_PX),
                       "white")
     draw = ImageDraw.Draw(sheet)
-    font = _font(max(11, min(18, width // 24)))
+    font = label_font(max(11, min(18, width // 24)))
     boxes = []
     for n, (name, image) in enumerate([("Original", original)] + [(s.name, r) for s, r in zip(styles, results)]):
         row, column = divmod(n, columns)

@@ -30,7 +30,7 @@ sys.path[:0] = [str(REPO)]
 from engine.anystyle import AnyStyleStylizer  # noqa: E402
 from engine.imageio import read_rgb  # noqa: E402
 from engine.metrics import content_distance, style_distance  # noqa: E402
-from engine.sheet import library_styles  # noqa: E402
+from engine.sheet import label_font, library_styles  # noqa: E402
 
 PHOTOS = REPO.parent / "shared" / "data" / "photos"
 VIEWS = {"still life, front": ((0.0, -7.5, 2.6), (1.25, 0.0, 0.0)),
@@ -135,13 +135,14 @@ def contact_sheet(rows: list[tuple[str, list[np.ndarray]]], path: Path, height_p
     width = max(sum(t.width for t in row) + 6 * (len(row) - 1) for row in tiles)
     sheet = Image.new("RGB", (width, 22 + len(rows) * (height_px + 22)), "white")
     draw = ImageDraw.Draw(sheet)
+    font = label_font(13)
     x = 0
     for label, tile in zip(labels, tiles[0]):
-        draw.text((x + 4, 6), label, fill="black")
+        draw.text((x + 4, 4), label, fill="black", font=font)
         x += tile.width + 6
     for r, ((title, _), row) in enumerate(zip(rows, tiles)):
         y = 22 + r * (height_px + 22)
-        draw.text((4, y + 4), title, fill="black")
+        draw.text((4, y + 3), title, fill="black", font=font)
         x = 0
         for tile in row:
             sheet.paste(tile, (x, y + 20))
