@@ -4,7 +4,10 @@ Renders still scenes in Blender (Cycles; Depth, Object Index and Normal passes),
 value and prints one table row per scene plus the ratios against structure 0, and writes a contact sheet.
 The 'tuning' scenes are the ones the default was chosen on; the 'held_out' scenes (other objects, cameras and
 backgrounds) are used by nothing else, so they are the acceptance figures.
+`--shot` instead checks flicker: the temporal evidence shot (scripts/temporal_evidence.py's renders) stylized frame by
+frame, temporal, and temporal with the default structure, scored with both flicker masks (share of pixels measured).
 Usage: python scripts/structure_evidence.py [--scenes held_out|tuning] [--size 128] [--iterations 50] [--scales 1] [--out DIR]
+       python scripts/structure_evidence.py --shot [--frames 8] [--size 96] [--iterations 40]
 """
 
 from __future__ import annotations
@@ -20,9 +23,12 @@ from PIL import Image, ImageDraw
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "scripts"))
 
 from engine.imageio import read_rgb, write_image  # noqa: E402
-from engine.metrics import contrast_kept, style_distance  # noqa: E402
+from engine.metrics import (contrast_kept, measured_shares, standard_motion, style_distance,  # noqa: E402
+                            warping_errors)
+from engine.temporal import SequenceFrame, SequenceSettings, frame_motion, stylize_sequence  # noqa: E402
 from engine.structure import DEFAULT_STRUCTURE, read_structure_passes, structure_map  # noqa: E402
 from engine.stylize import StyleTransfer  # noqa: E402
 
@@ -164,6 +170,46 @@ def contact_sheet(rows: list[list[Path]], labels: list[str], path: Path) -> None
     sheet.save(path, quality=90)
 
 
+def flicker_check(args, engine: StyleTransfer) -> int:
+    """Warping error of frame-by-frame, temporal and temporal + structure on the occluder shot, both masks."""
+    renders = REPO / "out" / "temporal" / "render"
+    if not (renders / f"frame_{args.frames:04d}.exr").exists():
+        from temporal_evidence import render_occluder_scene
+
+        render_occluder_scene(renders, 12, 192, 108)
+    pngs, exrs = sorted(renders.glob("frame_*.png"))[: args.frames], sorted(renders.glob("frame_*.exr"))[: args.frames]
+    style = read_rgb(STYLES / "starry_night.jpg")
+    out = Path(args.out) / "shot"
+    runs = {"frame by frame": (False, 0.0), "temporal": (True, 0.0), f"temporal, structure {DEFAULT_STRUCTURE:g}":
+            (True, DEFAULT_STRUCTURE)}
+    sequences = {"render": [read_rgb(p) for p in pngs]}
+    for name, (temporal, structure) in runs.items():
+        folder = out / name.replace(" ", "_").replace(",", "")
+        folder.mkdir(parents=True, exist_ok=True)
+        frames = [SequenceFrame(p, folder / p.name, e) for p, e in zip(pngs, exrs)]
+        stylize_sequence(engine, frames, [style], SequenceSettings(
+            temporal=temporal, structure=structure, stylize_options=dict(size_px=args.size, iterations=args.iterations)))
+        sequences[name] = [read_rgb(f.output) for f in frames]
+    items, cache = [SequenceFrame(p, p, e) for p, e in zip(pngs, exrs)], {}
+    masks = {"engine": [frame_motion(b, a, None, None, "vectors", cache) for a, b in zip(items, items[1:])]}
+    masks["standard"] = [standard_motion(cache[b.passes], cache[a.passes]) for a, b in zip(items, items[1:])]
+    structures = [read_structure_passes(e, r.shape[:2]) for e, r in zip(exrs, sequences["render"])]
+    figures = {}
+    print("| sequence | warping error, standard mask | measured | warping error, engine mask | measured | "
+          "contrast kept | style distance |\n|---|---|---|---|---|---|---|")
+    for name, images in sequences.items():
+        row = {mask: (float(np.mean(warping_errors(images, motions))), float(np.mean(measured_shares(images, motions))))
+               for mask, motions in masks.items()}
+        kept = np.mean([contrast_kept(i, r, s) for i, r, s in zip(images, sequences["render"], structures)])
+        distance = np.mean([style_distance(i, style) for i in images])
+        figures[name] = {"standard": row["standard"], "engine": row["engine"], "contrast_kept": float(kept),
+                         "style_distance": float(distance)}
+        print(f"| {name} | {row['standard'][0]:.4f} | {row['standard'][1]:.0%} | {row['engine'][0]:.4f} | "
+              f"{row['engine'][1]:.0%} | {kept:.3f} | {distance:.4f} |", flush=True)
+    (out / "figures.json").write_text(json.dumps(figures, indent=1))
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scenes", choices=sorted(SCENES), default="held_out")
@@ -174,10 +220,14 @@ def main() -> int:
     parser.add_argument("--structure", type=float, nargs="+", default=[0.0, DEFAULT_STRUCTURE, 1.0])
     parser.add_argument("--out", default=str(REPO / "out" / "structure"))
     parser.add_argument("--sheet", help="also write the contact sheet here (e.g. docs/images/structure_sheet.jpg)")
+    parser.add_argument("--shot", action="store_true", help="check flicker with and without structure instead")
+    parser.add_argument("--frames", type=int, default=8, help="--shot: frames of the shot used")
     args = parser.parse_args()
     out = Path(args.out) / args.scenes
     torch.set_num_threads(args.threads)
     engine = StyleTransfer(device="auto", cache_dir=None)
+    if args.shot:
+        return flicker_check(args, engine)
     figures, rows = {}, []
     print("| scene | structure | contrast kept | style distance |\n|---|---|---|---|")
     for name in SCENES[args.scenes]:
