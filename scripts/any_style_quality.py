@@ -198,7 +198,7 @@ def main() -> int:
             rows.append(row)
             print(json.dumps(row), file=sys.stderr, flush=True)
             if s == c % len(paintings):  # one painting per content: the optimizer's reference and the sheet's row
-                sheet_rows.append((f"{content_name} × {style_name}", [content, mine, painting, theirs], row))
+                sheet_rows.append((f"{content_name}: {style_name}", [content, mine, painting, theirs], row))
     out.mkdir(parents=True, exist_ok=True)
     (out / "figures.json").write_text(json.dumps({"rows": rows}, indent=1))
     print(table(rows, [], args), flush=True)  # the acceptance figures first; the optimizer's reference is slow
