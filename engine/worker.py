@@ -117,6 +117,11 @@ class Worker:
                 self.send({"type": "error", "job": job, "kind": "out_of_memory", "message": str(exc)})
             except EngineError as exc:
                 self.send({"type": "error", "job": job, "kind": "bad_input", "message": str(exc)})
+            except OSError as exc:  # a path the system refuses (too long, no permission, ...) is the request's fault
+                name = str(exc.filename or "a file")
+                shown = name if len(name) <= 200 else f"{name[:200]}... ({len(name)} characters)"
+                self.send({"type": "error", "job": job, "kind": "bad_input",
+                           "message": f"cannot use {shown}: {exc.strerror or exc}; check the path and its folder"})
             except Exception as exc:  # noqa: BLE001 - the worker must report, never die, on a job's failure
                 out_of_memory = "out of memory" in str(exc).lower()
                 message = ("the GPU ran out of memory; lower the size, or set the device to CPU in the add-on "
@@ -124,11 +129,6 @@ class Worker:
                 traceback.print_exc(file=sys.stderr)
                 self.send({"type": "error", "job": job, "kind": "out_of_memory" if out_of_memory else "internal",
                            "message": message})
-            except OSError as exc:  # a path the system refuses (too long, no permission, ...) is the request's fault
-                name = str(exc.filename or "a file")
-                shown = name if len(name) <= 200 else f"{name[:200]}... ({len(name)} characters)"
-                self.send({"type": "error", "job": job, "kind": "bad_input",
-                           "message": f"cannot use {shown}: {exc.strerror or exc}; check the path and its folder"})
             finally:
                 self.cancelled.discard(job)
                 self.current_job = None
