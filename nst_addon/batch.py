@@ -37,7 +37,9 @@ def build_parser(with_blend_file: bool) -> argparse.ArgumentParser:
     parser.add_argument("--frames", metavar="A-B", help="frame range, e.g. 1-24 or 7 (default: the scene's)")
     parser.add_argument("--output", metavar="DIR", help="output folder; gets render/ and stylized/ "
                                                         "(default: the scene's, //nst/)")
-    parser.add_argument("--method", choices=protocol.METHODS, default="quality")
+    parser.add_argument("--method", choices=protocol.METHODS, default="quality",
+                        help="quality: the optimizer (default); fast: one network pass, the style's trained model if "
+                             "it has one, else the any-style network (any painting, blends too)")
     parser.add_argument("--size", type=numbers.whole(0, 65_536), metavar="PX",
                         help="longest side of the results; 0 or absent: the render's own size")
     parser.add_argument("--iterations", type=numbers.ITERATIONS, metavar="N", help="optimizer iterations per frame")
@@ -81,8 +83,6 @@ def apply_arguments(scene: bpy.types.Scene, args: argparse.Namespace) -> None:
     """Put the command line's choices into the scene's (unsaved) settings; raises ValueError on bad ones."""
     settings = scene_settings(scene)
     settings.method = args.method.upper()
-    if args.method == "fast" and len(args.style) > 1:
-        raise ValueError("--method fast uses one style's trained model; give one --style, or use --method quality")
     for path in args.style:
         if not Path(path).is_file():
             raise ValueError(f"style image not found: {path}")

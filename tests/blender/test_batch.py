@@ -63,7 +63,6 @@ def test_batch_renders_and_stylizes_three_flicker_free_frames_then_resumes(blend
 @pytest.mark.parametrize("args, message", [
     (["--style", "missing.jpg"], "style image not found: missing.jpg"),
     (["--keep-original", "Teapot"], "no object named 'Teapot'"),
-    (["--method", "fast", "--style", str(STYLES / "shipwreck.jpg")], "--method fast uses one style's trained model"),
     (["--frames", "3-1"], "the last frame comes before the first"),
 ])
 def test_batch_bad_arguments_fail_with_a_message_and_no_output(blend_file, tmp_path, args, message):
