@@ -139,7 +139,10 @@ def test_a_burst_of_changes_stylizes_only_the_last(tiny_scene, live):
     cube.location.x -= 0.2
     assert bpy.ops.nst.live_preview_step() == {"FINISHED"}
     assert state.renders == renders + 5
-    assert (state.stylized, state.superseded) == (stylized + 2, superseded + 3)
+    # how many get dropped depends on how fast the worker is against the renders (the worker-level test below drops
+    # a known number); here every round is either stylized or dropped, and the newest is the one shown
+    assert (state.stylized - stylized) + (state.superseded - superseded) == 5
+    assert state.stylized > stylized
     assert state.shown == state.sequence == bpy.data.images[IMAGE]["nst_sequence"]
 
 
