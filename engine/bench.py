@@ -178,11 +178,11 @@ def measure(spec: dict) -> dict:
         import torch
 
         from .fast.infer import FastStylizer
-        from .stylize import _to_tensor
+        from .stylize import to_tensor
 
         stylizer = FastStylizer(FAST_MODEL, device)
         resolved = stylizer.device
-        pixels = _to_tensor(_picture(*spec["frame"]), torch.device("cpu"))
+        pixels = to_tensor(_picture(*spec["frame"]), torch.device("cpu"))
         seconds = []
         for _ in range(spec["warmup"] + spec["repeats"]):
             started = time.perf_counter()

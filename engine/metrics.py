@@ -21,7 +21,7 @@ from .losses import gram_matrix, resize_weight_map
 from .losses import style_distance as _style_distance
 from .passes import RenderPasses
 from .structure import StructurePasses, pair_classes
-from .stylize import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, _resize, _to_tensor, fit_longest_side
+from .stylize import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, resize_image, to_tensor, fit_longest_side
 from .vgg import VGG19Features, load_vgg19
 
 _MODEL: VGG19Features | None = None
@@ -35,7 +35,7 @@ def _model() -> VGG19Features:
 
 
 def _prepared(image: np.ndarray, longest_px: int) -> torch.Tensor:
-    return _resize(_to_tensor(image, torch.device("cpu")), *fit_longest_side(*image.shape[:2], longest_px))
+    return resize_image(to_tensor(image, torch.device("cpu")), *fit_longest_side(*image.shape[:2], longest_px))
 
 
 @torch.no_grad()
@@ -64,7 +64,7 @@ def content_distance(image: np.ndarray, content: np.ndarray, longest_px: int = 2
     model = _model()
     layer = DEFAULT_CONTENT_LAYERS[0]
     content_pixels = _prepared(content, longest_px)
-    image_pixels = _resize(_to_tensor(image, torch.device("cpu")), *content_pixels.shape[-2:])
+    image_pixels = resize_image(to_tensor(image, torch.device("cpu")), *content_pixels.shape[-2:])
     features = model(image_pixels, [layer])[layer]
     target = model(content_pixels, [layer])[layer]
     return float(_content_distance(features, target))

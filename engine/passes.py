@@ -17,8 +17,8 @@ import OpenEXR
 from .errors import EngineError
 from .imageio import read_exr_channels
 
-_INDEX_NAMES = ("Object Index.X", "IndexOB.X", "IndexOB")
-_DEPTH_NAMES = ("Depth.Z", "Z")
+INDEX_NAMES = ("Object Index.X", "IndexOB.X", "IndexOB")
+DEPTH_NAMES = ("Depth.Z", "Z")
 
 
 @dataclass
@@ -82,7 +82,7 @@ class RenderPasses:
         return self.vector
 
 
-def _find(channels: dict[str, np.ndarray], suffixes: tuple[str, ...]) -> np.ndarray | None:
+def find_channel(channels: dict[str, np.ndarray], suffixes: tuple[str, ...]) -> np.ndarray | None:
     for suffix in suffixes:
         for name, array in channels.items():
             if name == suffix or name.endswith("." + suffix):
@@ -116,7 +116,7 @@ def _crypto_coverage(path: Path, channels: dict[str, np.ndarray]) -> dict[str, n
     return coverage
 
 
-def _stacked(channels: dict[str, np.ndarray], layer: str, components: str) -> np.ndarray | None:
+def stacked_channel(channels: dict[str, np.ndarray], layer: str, components: str) -> np.ndarray | None:
     """A multi-channel pass (e.g. Combined.R/G/B) as H x W x C, whatever the view-layer prefix."""
     prefixes = sorted({n.rsplit(".", 1)[0] for n in channels if n.endswith(f"{layer}.{components[0]}")})
     if not prefixes:
@@ -128,11 +128,11 @@ def read_passes(path) -> RenderPasses:
     """Every pass we use from one multilayer EXR (either Blender naming)."""
     path = Path(path)
     channels = read_exr_channels(path, "render passes")
-    combined = _stacked(channels, "Combined", "RGB")
-    vector = _stacked(channels, "Vector", "XYZW")
+    combined = stacked_channel(channels, "Combined", "RGB")
+    vector = stacked_channel(channels, "Vector", "XYZW")
     if vector is not None and not np.isfinite(vector).all():
         raise EngineError(f"{path}: the Vector pass has NaN or infinite values; re-render the frame")
-    index = _find(channels, _INDEX_NAMES)
-    return RenderPasses(path, combined, vector, _find(channels, _DEPTH_NAMES),
+    index = find_channel(channels, INDEX_NAMES)
+    return RenderPasses(path, combined, vector, find_channel(channels, DEPTH_NAMES),
                         None if index is None else np.rint(index).astype(np.int64),
-                        _crypto_coverage(path, channels), _stacked(channels, "UV", "UVA"))
+                        _crypto_coverage(path, channels), stacked_channel(channels, "UV", "UVA"))

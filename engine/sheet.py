@@ -119,7 +119,7 @@ def make_sheet(content: np.ndarray, styles: list[LibraryStyle], *, size_px: int 
 
     from .anystyle import get_any_stylizer
     from .imageio import read_rgb
-    from .stylize import _resize, _to_numpy, _to_tensor
+    from .stylize import resize_image, to_numpy, to_tensor
 
     if not styles:
         raise EngineError("no paintings for the style sheet; give a style folder with images")
@@ -132,7 +132,7 @@ def make_sheet(content: np.ndarray, styles: list[LibraryStyle], *, size_px: int 
         if callback is not None:
             callback(done, len(styles), style.name)
     height, width = results[0].shape[:2]
-    original = _to_numpy(_resize(_to_tensor(np.asarray(content, np.float32), torch.device("cpu")), height, width))
+    original = to_numpy(resize_image(to_tensor(np.asarray(content, np.float32), torch.device("cpu")), height, width))
     count = len(results) + 1
     columns = columns or math.ceil(math.sqrt(count * height / width))
     rows = math.ceil(count / columns)

@@ -79,7 +79,7 @@ class Progress:
 
     def image(self) -> np.ndarray:
         """The current image (this scale's, or this tile's when tiled) as H x W x 3 sRGB in [0, 1]."""
-        return _to_numpy(self._image)
+        return to_numpy(self._image)
 
 
 @dataclass
@@ -92,15 +92,15 @@ class StylizeResult:
     cache_misses: int
 
 
-def _to_tensor(rgb: np.ndarray, device: torch.device) -> torch.Tensor:
+def to_tensor(rgb: np.ndarray, device: torch.device) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(rgb, dtype=np.float32)).permute(2, 0, 1)[None].contiguous().to(device)
 
 
-def _to_numpy(image: torch.Tensor) -> np.ndarray:
+def to_numpy(image: torch.Tensor) -> np.ndarray:
     return image.detach().float().clamp(0, 1)[0].permute(1, 2, 0).cpu().numpy()
 
 
-def _resize(image: torch.Tensor, height: int, width: int) -> torch.Tensor:
+def resize_image(image: torch.Tensor, height: int, width: int) -> torch.Tensor:
     if image.shape[-2:] == (height, width):
         return image
     return F.interpolate(image, size=(height, width), mode="bicubic", antialias=True, align_corners=False).clamp(0, 1)
@@ -135,7 +135,7 @@ def strength_to_weight(strength: float) -> float:
     return 0.0 if strength <= 0 else 10.0 ** (-3.0 * (1.0 - strength))
 
 
-def _normalised(weights: Sequence[float] | None, count: int, what: str) -> list[float]:
+def normalised_weights(weights: Sequence[float] | None, count: int, what: str) -> list[float]:
     if weights is None:
         return [1.0 / count] * count
     if len(weights) != count:
@@ -293,7 +293,7 @@ class StyleTransfer:
 
     def _style_targets(self, style: np.ndarray, longest_px: int, layers, loss_kind: str) -> dict:
         height, width = _scale_shape(*style.shape[:2], longest_px)
-        pixels = _resize(_to_tensor(style, self.device), height, width)
+        pixels = resize_image(to_tensor(style, self.device), height, width)
         key = style_key(pixels, {"layers": sorted(layers), "loss": loss_kind, "weights": self.model.info.path,
                                  "pooling": self.model.pooling, "engine": __version__,
                                  "precision": _precision_name(self.autocast_dtype)})
@@ -397,8 +397,8 @@ class StyleTransfer:
                                   f"{content.shape[1::-1]} px; give the alpha of the same image")
             groups, ignored = _covered_only(groups, keep, coverage)
         if not groups:  # strength 0 everywhere, or every region kept: the content is the answer
-            final_content = _resize(_to_tensor(content, self.device), height, width)
-            answer = np.asarray(content, np.float32) if full_resolution else _to_numpy(final_content)
+            final_content = resize_image(to_tensor(content, self.device), height, width)
+            answer = np.asarray(content, np.float32) if full_resolution else to_numpy(final_content)
             settings.update(device=describe_device(self.device), width_px=answer.shape[1], height_px=answer.shape[0],
                             degraded=[])
             return StylizeResult(answer, settings, {}, time.perf_counter() - started, 0, 0)
@@ -417,9 +417,9 @@ class StyleTransfer:
                             peak_memory_measured=outcome.peak_measured)
         elif allow_classic_fallback:
             engine, losses = self, {}
-            base = _to_numpy(_resize(_to_tensor(content, torch.device("cpu")), height, width))
+            base = to_numpy(resize_image(to_tensor(content, torch.device("cpu")), height, width))
             palette, palette_blend = (styles, blend) if preserve_color == "none" else ([base], [1.0])
-            image = _to_tensor(classic_filter(base, palette, palette_blend, style_strength), torch.device("cpu"))
+            image = to_tensor(classic_filter(base, palette, palette_blend, style_strength), torch.device("cpu"))
             job.notices.append("wrote a classic filter instead of style transfer: colour transfer toward the style "
                                "plus OpenCV edge-preserving stylization (--fallback classic)")
             settings.update(device="cpu", method="classic filter")
@@ -428,12 +428,12 @@ class StyleTransfer:
                               + "); give a smaller --memory-budget or --size, free the GPU, or allow --fallback "
                               "classic")
 
-        final_content = _resize(_to_tensor(content, image.device), height, width)
-        base = _to_numpy(final_content)
+        final_content = resize_image(to_tensor(content, image.device), height, width)
+        base = to_numpy(final_content)
         if full_resolution and (height, width) != content.shape[:2]:
             height, width = content.shape[:2]
-            image, base = _resize(image, height, width), np.asarray(content, np.float32)
-        result = _to_numpy(image)
+            image, base = resize_image(image, height, width), np.asarray(content, np.float32)
+        result = to_numpy(image)
         if preserve_color == "luminance":
             result = with_content_chroma(result, base)
         if keep is not None:
@@ -540,11 +540,11 @@ class StyleTransfer:
             self.autocast_dtype, self._simulated_oom_px = default_dtype, None
 
     def _run_scales(self, job: _Job, tile_px: int | None, own_budget: bool) -> _Outcome:
-        final_content = _resize(_to_tensor(job.content, self.device), job.height, job.width)
+        final_content = resize_image(to_tensor(job.content, self.device), job.height, job.width)
         optimised_content = final_content
         if job.preserve_color == "luminance":
-            grey = luminance(_to_numpy(final_content))
-            optimised_content = _to_tensor(np.repeat(grey[..., None], 3, -1), self.device)
+            grey = luminance(to_numpy(final_content))
+            optimised_content = to_tensor(np.repeat(grey[..., None], 3, -1), self.device)
         temporal = [(self._temporal_pixels(target, job.preserve_color), torch.from_numpy(
             np.ascontiguousarray(mask, dtype=np.float32)).to(self.device)) for target, mask in job.temporal_targets]
         budget = job.memory_budget_gb * GB if (job.memory_budget_gb and own_budget) else available_bytes(self.device)
@@ -559,8 +559,8 @@ class StyleTransfer:
             if scale_index <= done:
                 continue
             scale_h, scale_w = _scale_shape(job.height, job.width, longest)
-            scale_content = _resize(optimised_content, scale_h, scale_w)
-            image = self._initial_image(job.init, scale_content) if image is None else _resize(image, scale_h, scale_w)
+            scale_content = resize_image(optimised_content, scale_h, scale_w)
+            image = self._initial_image(job.init, scale_content) if image is None else resize_image(image, scale_h, scale_w)
             model = self._memory_model(job, scale_h, scale_w)
             tile = self._tile_for_scale(job, scale_h, scale_w, tile_px, budget, model)
             pass_h, pass_w = (scale_h, scale_w) if tile is None else (min(tile, scale_h), min(tile, scale_w))
@@ -618,7 +618,7 @@ class StyleTransfer:
         if style_layer_weights is not None and len(style_layer_weights) != len(style_layers):
             raise EngineError(f"{len(style_layer_weights)} style layer weights for {len(style_layers)} style layers; "
                               "give one weight per layer")
-        return _normalised(style_blend, len(styles), "style blend")
+        return normalised_weights(style_blend, len(styles), "style blend")
 
     def _groups(self, content, styles, blend, style_strength, label_map, regions
                 ) -> tuple[list[_StyleGroup], np.ndarray | None]:
@@ -645,7 +645,7 @@ class StyleTransfer:
                 keep += weight_map
                 continue
             region_styles = list(setting.styles) if setting.styles else list(styles)
-            region_blend = (_normalised(setting.style_blend, len(region_styles), f"region {region_id}")
+            region_blend = (normalised_weights(setting.style_blend, len(region_styles), f"region {region_id}")
                             if setting.styles else blend)
             identity = (tuple(id(s) for s in region_styles), tuple(region_blend), strength)
             if identity in by_target:
@@ -669,11 +669,11 @@ class StyleTransfer:
     def _temporal_pixels(self, target: np.ndarray, preserve_color: str) -> torch.Tensor:
         if preserve_color == "luminance":
             target = np.repeat(luminance(target)[..., None], 3, -1)
-        return _to_tensor(target, self.device)
+        return to_tensor(target, self.device)
 
     def _initial_image(self, init, content: torch.Tensor) -> torch.Tensor:
         if isinstance(init, np.ndarray):
-            return _resize(_to_tensor(init, self.device), *content.shape[-2:])
+            return resize_image(to_tensor(init, self.device), *content.shape[-2:])
         if init == "noise":
             return torch.rand(content.shape).to(self.device) * 0.2 + 0.4
         return content.clone()
@@ -693,7 +693,7 @@ class StyleTransfer:
         masks = [None if g.mask is None else resize_weight_map(torch.from_numpy(g.mask), height, width).numpy()
                  for g in groups]
         keep_here = None if keep is None else resize_weight_map(torch.from_numpy(keep), height, width).numpy()
-        temporal_here = [(_resize(target, height, width), resize_weight_map(mask, height, width))
+        temporal_here = [(resize_image(target, height, width), resize_weight_map(mask, height, width))
                          for target, mask in temporal]
         total, weights = torch.zeros_like(image), torch.zeros_like(image[:, :1])
         sums: dict[str, float] = {}
@@ -755,7 +755,7 @@ class StyleTransfer:
             area = 1.0 if mask is None else float(resize_weight_map(mask, height, width).mean())
             group_terms.append((mixed, mask, group.weight * area))
         weight_maps: dict[tuple[int, str], torch.Tensor] = {}  # (group, layer): mask at that layer's size
-        temporal_at_scale = [(_resize(target, height, width), resize_weight_map(mask, height, width)[None])
+        temporal_at_scale = [(resize_image(target, height, width), resize_weight_map(mask, height, width)[None])
                              for target, mask in temporal]
 
         def weight_map(index: int, mask: torch.Tensor | None, layer: str, shape) -> torch.Tensor | None:

@@ -22,8 +22,8 @@ from .errors import EngineError
 from .imageio import MIN_SIDE_PX, read_rgb
 from .losses import content_distance, gram_matrix, mix_statistics, resize_weight_map, style_distance
 from .passes import read_passes
-from .stylize import (DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, Progress, StyleTransfer, _normalised, _resize,
-                      _to_numpy, _to_tensor, fit_longest_side, scale_sizes, strength_to_weight)
+from .stylize import (DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, Progress, StyleTransfer, normalised_weights, resize_image,
+                      to_numpy, to_tensor, fit_longest_side, scale_sizes, strength_to_weight)
 from .vgg import VGG19Features
 
 ISLAND_PADDING_PX = 4
@@ -144,7 +144,7 @@ def _check_common(styles, style_blend, iterations: int, objective: TextureObject
         raise EngineError(f"iterations must be at least 1, got {iterations}")
     if not 0.0 <= objective.style_strength <= 1.0:
         raise EngineError(f"style strength must be between 0 and 1, got {objective.style_strength}")
-    return _normalised(style_blend, len(styles), "style blend")
+    return normalised_weights(style_blend, len(styles), "style blend")
 
 
 def _lbfgs(parameters: list[torch.Tensor], loss_and_gradients: Callable, iterations: int, report: Callable) -> dict:
@@ -226,13 +226,13 @@ class TextureStylizer:
             if uv_mask.shape[:2] != texture.shape[:2]:
                 raise EngineError(f"the UV island mask is {uv_mask.shape[1]}x{uv_mask.shape[0]} px but the texture is "
                                   f"{texture.shape[1]}x{texture.shape[0]} px; make the mask at the texture's size")
-            islands = _resize(torch.from_numpy(uv_mask.astype(np.float32))[None, None], height, width)[0, 0] > 0.5
+            islands = resize_image(torch.from_numpy(uv_mask.astype(np.float32))[None, None], height, width)[0, 0] > 0.5
             if not islands.any():
                 raise EngineError("the UV island mask is empty: no texel is inside a UV island")
         torch.manual_seed(seed)
-        resize = _resize_wrapped if seamless else _resize
+        resize = _resize_wrapped if seamless else resize_image
         model = self._model(seamless)
-        original = resize(_to_tensor(texture, self.device), height, width)
+        original = resize(to_tensor(texture, self.device), height, width)
         image = None
         sizes = scale_sizes(max(height, width), scales)
         losses: dict = {}
@@ -255,8 +255,8 @@ class TextureStylizer:
                                                                        weight_map, objective, seamless)),
                             iterations, report)
             image = variable.detach().clamp(0, 1)
-        result = _to_numpy(resize(image, height, width))
-        base = _to_numpy(original) if (height, width) != texture.shape[:2] else texture.astype(np.float32)
+        result = to_numpy(resize(image, height, width))
+        base = to_numpy(original) if (height, width) != texture.shape[:2] else texture.astype(np.float32)
         changed = np.ones((height, width), bool)
         if islands is not None:
             result, changed = pad_islands(result, islands.cpu().numpy(), island_padding_px, seamless)
@@ -285,7 +285,7 @@ class TextureStylizer:
             raise EngineError("no views given; render at least one view of the object with the UV pass")
         torch.manual_seed(seed)
         height, width = texture.shape[:2]
-        original = _to_tensor(texture, self.device)
+        original = to_tensor(texture, self.device)
         prepared = [self._prepare_view(view, original) for view in views]
         seen = self._seen_texels(prepared, height, width)
         levels = [torch.zeros(1, 3, max(1, height >> k), max(1, width >> k), device=self.device, requires_grad=True)
@@ -318,7 +318,7 @@ class TextureStylizer:
 
         losses = _lbfgs(levels, loss_and_gradients, iterations, report)
         with torch.no_grad():
-            result = _to_numpy(current_texture())
+            result = to_numpy(current_texture())
         result = np.where(seen[..., None], result, texture.astype(np.float32))
         settings = dict(mode="views", views=[v.name for v in views], iterations=iterations, width_px=width,
                         height_px=height, seed=seed, style_blend=blend, texture_levels=len(levels),
@@ -339,7 +339,7 @@ class TextureStylizer:
             raise EngineError(f"{view.name}: the object covers {int(mask.sum())} pixels of this view; aim the camera at "
                               "the object (or check its pass index)")
         grid = _grid(view.uv, self.device)
-        picture = _to_tensor(view.image, self.device)
+        picture = to_tensor(view.image, self.device)
         sampled = _sample(original, grid)
         correlation = _masked_correlation(sampled, picture, mask)
         if correlation < VIEW_MATCH_MIN_CORRELATION:

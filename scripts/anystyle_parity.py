@@ -30,7 +30,7 @@ from engine.anystyle import AnyStyleStylizer  # noqa: E402
 from engine.anystyle.weights import PREDICT_FILE, TRANSFORM_FILE, weights_dir  # noqa: E402
 from engine.fast.infer import OVERLAP_PX, STATISTICS_PX  # noqa: E402
 from engine.imageio import read_rgb  # noqa: E402
-from engine.stylize import _resize, _to_numpy, _to_tensor  # noqa: E402
+from engine.stylize import resize_image, to_numpy, to_tensor  # noqa: E402
 from engine.tiling import tile_boxes  # noqa: E402
 
 PHOTOS = REPO.parent / "shared" / "data" / "photos"
@@ -42,7 +42,7 @@ def square(image: np.ndarray, side_px: int) -> np.ndarray:
     height, width = image.shape[:2]
     side = min(height, width)
     top, left = (height - side) // 2, (width - side) // 2
-    return _to_numpy(_resize(_to_tensor(image[top:top + side, left:left + side], torch.device("cpu")), side_px, side_px))
+    return to_numpy(resize_image(to_tensor(image[top:top + side, left:left + side], torch.device("cpu")), side_px, side_px))
 
 
 def contents(drawn: bool = False) -> dict[str, np.ndarray]:
@@ -86,7 +86,7 @@ def parity(stylizer: AnyStyleStylizer, float_activations: bool = False, drawn: b
     for style_path in STYLES:
         style = square(read_rgb(style_path), 256)
         theirs_vector = predict.run(None, {"style_image": style[None]})[0].reshape(-1)
-        ours_vector = stylizer.predictor(_to_tensor(style, torch.device("cpu")))[0].numpy()
+        ours_vector = stylizer.predictor(to_tensor(style, torch.device("cpu")))[0].numpy()
         rows["vector"].append(np.abs(ours_vector - theirs_vector).mean())
         rows["vector_scale"].append(np.abs(theirs_vector).mean())
         for name, content in contents(drawn).items():
@@ -95,11 +95,11 @@ def parity(stylizer: AnyStyleStylizer, float_activations: bool = False, drawn: b
             content = square(content, 384)
             names = [i.name for i in transform.get_inputs()]
             theirs = transform.run(None, {names[0]: content[None], names[1]: theirs_vector.reshape(1, 1, 1, -1)})[0][0]
-            pixels = _to_tensor(content, torch.device("cpu"))
+            pixels = to_tensor(content, torch.device("cpu"))
             stylizer.network.set_style(torch.from_numpy(theirs_vector))
-            same_vector = _to_numpy(stylizer.network(pixels))
+            same_vector = to_numpy(stylizer.network(pixels))
             stylizer.network.set_style(torch.from_numpy(ours_vector))
-            ours = _to_numpy(stylizer.network(pixels))
+            ours = to_numpy(stylizer.network(pixels))
             rows["image_same_vector"].append(np.abs(same_vector - theirs).mean())
             rows["image"].append(np.abs(ours - theirs).mean())
             rows["image_max"].append(np.abs(ours - theirs).max())
@@ -121,7 +121,7 @@ def speed(stylizer: AnyStyleStylizer, started_s: float, four_k: bool) -> None:
     photo = next(iter(contents().values()))
     painting = read_rgb(STYLES[0])
     vector_s = best_of(1, lambda: stylizer.style_vector(painting, cache=False))
-    frame = _to_numpy(_resize(_to_tensor(photo, torch.device("cpu")), 1080, 1920))
+    frame = to_numpy(resize_image(to_tensor(photo, torch.device("cpu")), 1080, 1920))
     vector = stylizer.style_vector(painting)
     stylizer.stylize(frame, [vector])  # warm-up
     frame_s = best_of(3, lambda: stylizer.stylize(frame, [vector]))
@@ -148,7 +148,7 @@ def speed(stylizer: AnyStyleStylizer, started_s: float, four_k: bool) -> None:
     print(f"| the peer's onnxruntime pass at 384x384 (vector + transform, same run) | {peer_s[0]:.2f} | "
           f"{peer_s[1]:.2f} |")
     if four_k:
-        big = _to_numpy(_resize(_to_tensor(photo, torch.device("cpu")), 2160, 3840))
+        big = to_numpy(resize_image(to_tensor(photo, torch.device("cpu")), 2160, 3840))
         tiled = []
         tiled_s = best_of(1, lambda: tiled.append(stylizer.stylize(big, [vector], tile_px=2048).image))
         whole = stylizer.stylize(big, [vector], tile_px=4096).image
@@ -175,7 +175,7 @@ def contact_sheet(stylizer: AnyStyleStylizer, path: Path, extra: list[Path]) -> 
     rows = []
     chosen = {"tubingen": read_rgb(PHOTOS / "tubingen.jpg")} if (PHOTOS / "tubingen.jpg").is_file() else {}
     for name, content in (chosen | {p.stem: read_rgb(p) for p in extra}).items():
-        content = _to_numpy(_resize(_to_tensor(content, torch.device("cpu")), *fit(content, 320)))
+        content = to_numpy(resize_image(to_tensor(content, torch.device("cpu")), *fit(content, 320)))
         panels = [panel(content, name, 240)] + [panel(stylizer.stylize(content, [read_rgb(p)]).image,
                                                       f"any-style: {p.stem}", 240) for p in STYLES]
         row = Image.new("RGB", (sum(p.width for p in panels) + 4 * (len(panels) - 1), panels[0].height), "white")

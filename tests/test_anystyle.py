@@ -24,7 +24,7 @@ from engine.errors import EngineError
 from engine.imageio import read_rgb, read_settings
 from engine.masks import RegionStyle
 from engine.metrics import content_distance, style_distance
-from engine.stylize import _resize, _to_numpy, _to_tensor
+from engine.stylize import resize_image, to_numpy, to_tensor
 from support import REPO, STYLES
 
 sys.path.insert(0, str(REPO / "scripts"))  # the parity script's onnxruntime sessions
@@ -38,7 +38,7 @@ def stylizer() -> AnyStyleStylizer:
 def _square(image: np.ndarray, side_px: int) -> np.ndarray:
     side = min(image.shape[:2])
     top, left = (image.shape[0] - side) // 2, (image.shape[1] - side) // 2
-    return _to_numpy(_resize(_to_tensor(image[top:top + side, left:left + side], torch.device("cpu")), side_px, side_px))
+    return to_numpy(resize_image(to_tensor(image[top:top + side, left:left + side], torch.device("cpu")), side_px, side_px))
 
 
 @pytest.mark.parametrize("float_activations", [True, False], ids=["float-activations", "shipped-int8"])
@@ -57,7 +57,7 @@ def test_parity_with_onnxruntime_on_the_same_inputs(stylizer, starry, shipwreck,
     theirs = transform.run(None, {names[0]: content[None], names[1]: theirs_vector.reshape(1, 1, 1, -1)})[0][0]
     with torch.inference_mode():
         stylizer.network.set_style(torch.from_numpy(theirs_vector))
-        ours = _to_numpy(stylizer.network(_to_tensor(content, torch.device("cpu"))))
+        ours = to_numpy(stylizer.network(to_tensor(content, torch.device("cpu"))))
     if float_activations:
         assert np.abs(ours_vector - theirs_vector).max() < 1e-4 and np.abs(ours - theirs).max() < 1e-4
     else:
@@ -136,7 +136,7 @@ def test_regions_take_their_own_painting_or_keep_their_pixels(stylizer, content,
 
 
 def test_large_frames_run_as_tiles_without_seams(stylizer, starry):
-    frame = _to_numpy(_resize(_to_tensor(starry, torch.device("cpu")), 200, 320))
+    frame = to_numpy(resize_image(to_tensor(starry, torch.device("cpu")), 200, 320))
     vector = stylizer.style_vector(starry)
     whole = stylizer.stylize(frame, [vector]).image
     tiled = stylizer.stylize(frame, [vector], tile_px=192).image

@@ -9,7 +9,7 @@ from engine.color import rgb_to_yiq
 from engine.errors import Cancelled, EngineError
 from engine.masks import RegionStyle
 from engine.metrics import content_distance, style_distance
-from engine.stylize import Progress, StyleTransfer, _resize, _to_numpy, _to_tensor, scale_sizes
+from engine.stylize import Progress, StyleTransfer, resize_image, to_numpy, to_tensor, scale_sizes
 
 FAST = dict(size_px=64, iterations=40, scales=1)
 
@@ -18,7 +18,7 @@ def at_size(image, like):
     """`image` resized to the pixel size of `like` (both H x W x 3)."""
     import torch
 
-    return _to_numpy(_resize(_to_tensor(image, torch.device("cpu")), *like.shape[:2]))
+    return to_numpy(resize_image(to_tensor(image, torch.device("cpu")), *like.shape[:2]))
 
 
 def test_style_statistics_move_toward_the_painting(engine, content, starry):

@@ -17,7 +17,7 @@ from engine.fast.model_file import MAX_MODEL_BYTES, ModelInfo, read_model_info, 
 from engine.fast.models import BUNDLED_DIR
 from engine.fast.network import TransformerNet
 from engine.imageio import read_rgb, read_settings
-from engine.stylize import _to_tensor
+from engine.stylize import to_tensor
 
 from support import draw_content
 
@@ -40,7 +40,7 @@ def other_model(tmp_path_factory):
 
 def test_tiled_inference_matches_untiled_without_seams(model):
     stylizer = FastStylizer(model, "cpu")
-    pixels = _to_tensor(draw_content(320, 240), torch.device("cpu"))
+    pixels = to_tensor(draw_content(320, 240), torch.device("cpu"))
     whole = stylizer.run(pixels)
     tiled = stylizer.run(pixels, tile_px=160)
     difference = (whole - tiled).abs()

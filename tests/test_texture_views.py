@@ -13,7 +13,7 @@ from engine.cli import main  # noqa: E402
 from engine.errors import EngineError  # noqa: E402
 from engine.metrics import style_distance  # noqa: E402
 from engine.texture import TextureStylizer, TextureView, _grid, _sample, read_views  # noqa: E402
-from engine.stylize import _to_numpy, _to_tensor  # noqa: E402
+from engine.stylize import to_numpy, to_tensor  # noqa: E402
 
 from support import STYLES  # noqa: E402
 from support_texture import build_textured_object, painted_texture, render_orbit, save_png  # noqa: E402
@@ -37,7 +37,7 @@ def sphere(tmp_path_factory):
 def test_texture_sampled_at_the_uv_pass_reproduces_the_render(sphere):
     """The UV pass convention (v up, texel centres, repeat): sampling the texture there gives the rendered view."""
     for view in sphere["views"]:
-        sampled = _to_numpy(_sample(_to_tensor(sphere["texture"], torch.device("cpu")), _grid(view.uv, "cpu")))
+        sampled = to_numpy(_sample(to_tensor(sphere["texture"], torch.device("cpu")), _grid(view.uv, "cpu")))
         inside = view.mask > 0.5
         assert inside.sum() > 0.3 * VIEW_PX ** 2
         assert np.median(np.abs(sampled - view.image)[inside]) < 0.02

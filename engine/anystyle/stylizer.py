@@ -26,7 +26,7 @@ from ..fast.infer import DEFAULT_TILE_PX, FastResult, FastStylizer, _finish
 from ..imageio import MIN_SIDE_PX
 from ..losses import resize_weight_map
 from ..masks import RegionStyle, region_weight_maps
-from ..stylize import _normalised, _resize, _to_numpy, _to_tensor, fit_longest_side
+from ..stylize import normalised_weights, resize_image, to_numpy, to_tensor, fit_longest_side
 from .network import STYLE_DIM
 from .weights import PREDICT_FILE, TRANSFORM_FILE, load_networks, weights_dir
 
@@ -90,7 +90,7 @@ class AnyStyleStylizer(FastStylizer):
         height, width = pixels.shape[:2]
         side = min(height, width)
         top, left = (height - side) // 2, (width - side) // 2
-        square = _resize(_to_tensor(pixels[top:top + side, left:left + side], torch.device("cpu")), STYLE_PX, STYLE_PX)
+        square = resize_image(to_tensor(pixels[top:top + side, left:left + side], torch.device("cpu")), STYLE_PX, STYLE_PX)
         if not cache:
             return self.predictor(square.to(self.device))[0].float().cpu()
         key = style_key(square, {"kind": "anystyle-vector", "size_px": STYLE_PX, "weights": self._weights_id})
@@ -104,7 +104,7 @@ class AnyStyleStylizer(FastStylizer):
         """The weighted mean of the paintings' style vectors (equal weights by default)."""
         if not len(styles):
             raise EngineError("no style given; give at least one painting")
-        weights = _normalised(style_weights, len(styles), "style weights")
+        weights = normalised_weights(style_weights, len(styles), "style weights")
         return sum(w * self.style_vector(s) for w, s in zip(weights, styles))
 
     @torch.inference_mode()
@@ -126,9 +126,9 @@ class AnyStyleStylizer(FastStylizer):
         def up(image: torch.Tensor) -> torch.Tensor:
             return F.interpolate(image, size=(height, width), mode="bicubic", align_corners=False)
 
-        coarse = up(self.paint(_resize(pixels, *small), vector))
+        coarse = up(self.paint(resize_image(pixels, *small), vector))
         full = self.paint(pixels, vector, tile_px)
-        return (coarse + full - up(_resize(full, *small))).clamp_(0, 1)
+        return (coarse + full - up(resize_image(full, *small))).clamp_(0, 1)
 
     def stylize(self, content: np.ndarray, styles: Style | Sequence[Style], *,
                 style_weights: Sequence[float] | None = None, strength: float = 1.0, preserve_color: str = "none",
@@ -153,8 +153,8 @@ class AnyStyleStylizer(FastStylizer):
         height, width = content.shape[:2] if size_px is None else fit_longest_side(*content.shape[:2], size_px)
         if min(height, width) < MIN_SIDE_PX:
             raise EngineError(f"the output would be {width}x{height} px; each side needs at least {MIN_SIDE_PX} px")
-        pixels = _resize(_to_tensor(content, torch.device("cpu")), height, width)
-        base = _to_numpy(pixels)
+        pixels = resize_image(to_tensor(content, torch.device("cpu")), height, width)
+        base = to_numpy(pixels)
         own: list[torch.Tensor] = []
 
         def vector_for(region_styles, region_weights, region_strength) -> torch.Tensor:
@@ -171,7 +171,7 @@ class AnyStyleStylizer(FastStylizer):
             for known, image in painted:
                 if torch.equal(known, vector):
                     return image
-            image = _to_numpy(self.paint_strokes(pixels, vector, stroke_px, tile_px))
+            image = to_numpy(self.paint_strokes(pixels, vector, stroke_px, tile_px))
             if preserve_color != "none":
                 image = _finish(image, base, 1.0, preserve_color)
             painted.append((vector, image))

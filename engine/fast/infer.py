@@ -22,7 +22,7 @@ from ..errors import EngineError
 from ..imageio import MIN_SIDE_PX
 from ..losses import resize_weight_map
 from ..masks import region_weight_maps
-from ..stylize import _resize, _to_numpy, _to_tensor, fit_longest_side
+from ..stylize import resize_image, to_numpy, to_tensor, fit_longest_side
 from ..tiling import feather, tile_boxes
 from .guides import read_guides
 from .model_file import load_model
@@ -156,13 +156,13 @@ def stylize_fast(content: np.ndarray, model: str | Path, *, size_px: int | None 
     height, width = content.shape[:2] if size_px is None else fit_longest_side(*content.shape[:2], size_px)
     if min(height, width) < MIN_SIDE_PX:
         raise EngineError(f"the output would be {width}x{height} px; each side needs at least {MIN_SIDE_PX} px")
-    pixels = _resize(_to_tensor(content, torch.device("cpu")), height, width)
-    base = _to_numpy(pixels)
+    pixels = resize_image(to_tensor(content, torch.device("cpu")), height, width)
+    base = to_numpy(pixels)
     main = get_stylizer(model, device)
 
     def stylized_by(name: str | None) -> np.ndarray:
         stylizer = main if name is None else get_stylizer(name, device)
-        return _to_numpy(stylizer.run(_network_input(stylizer, pixels, render_path), tile_px))
+        return to_numpy(stylizer.run(_network_input(stylizer, pixels, render_path), tile_px))
 
     if label_map is None:
         result = _finish(stylized_by(None), base, style_strength, preserve_color)

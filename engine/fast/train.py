@@ -24,7 +24,7 @@ from ..device import describe_device, resolve_device
 from ..errors import EngineError
 from ..imageio import atomic_path, read_rgb
 from ..losses import content_distance, style_distance, style_statistics, total_variation
-from ..stylize import DEFAULT_STYLE_LAYERS, StyleTransfer, _resize, _to_tensor, fit_longest_side
+from ..stylize import DEFAULT_STYLE_LAYERS, StyleTransfer, resize_image, to_tensor, fit_longest_side
 from ..vgg import check_layers, load_vgg19
 from .guides import guide_channel_names, guide_ranges, read_guides
 from .model_file import ModelInfo, save_model
@@ -112,9 +112,9 @@ def _load_pixels(path: Path, longest_px: int, device: torch.device) -> torch.Ten
     """An image as (1, 3, H, W), shrunk (never enlarged) to `longest_px`."""
     rgb = read_rgb(path, "content image")
     height, width = rgb.shape[:2]
-    tensor = _to_tensor(rgb, device)
+    tensor = to_tensor(rgb, device)
     if max(height, width) > longest_px:
-        tensor = _resize(tensor, *fit_longest_side(height, width, longest_px))
+        tensor = resize_image(tensor, *fit_longest_side(height, width, longest_px))
     return tensor
 
 
@@ -241,8 +241,8 @@ def _style_record(style_path: Path) -> dict:
 def perceptual_loss(trainer: _Trainer, style_path: Path):
     """The Johnson et al. loss on our relative terms: content + weighted Gram style + total variation."""
     settings = trainer.settings
-    style = _to_tensor(read_rgb(style_path, "style image"), trainer.device)
-    style = _resize(style, *fit_longest_side(*style.shape[-2:], settings.style_size_px))
+    style = to_tensor(read_rgb(style_path, "style image"), trainer.device)
+    style = resize_image(style, *fit_longest_side(*style.shape[-2:], settings.style_size_px))
     with torch.no_grad():
         style_features = trainer.features(style, settings.style_layers)
         targets = {layer: style_statistics("gram", style_features[layer]) for layer in settings.style_layers}
