@@ -22,8 +22,7 @@ from ..cache import StyleTargetCache, default_cache_dir, style_key
 from ..color import check_preserve_color
 from ..device import describe_device, resolve_device
 from ..errors import EngineError
-from ..fast.infer import DEFAULT_TILE_PX, FastResult, FastStylizer, _finish
-from ..imageio import MIN_SIDE_PX
+from ..fast.infer import DEFAULT_TILE_PX, FastResult, FastStylizer, finish_colour, prepare_content
 from ..losses import resize_weight_map
 from ..masks import RegionStyle, region_weight_maps
 from ..stylize import normalised_weights, resize_image, to_numpy, to_tensor, fit_longest_side
@@ -148,13 +147,8 @@ class AnyStyleStylizer(FastStylizer):
         if isinstance(styles, (np.ndarray, torch.Tensor)):
             styles = [styles]
         _check_strength(strength, "style strength")
-        if regions and mask is None:
-            raise EngineError("region settings were given without a mask; give the label map too")
-        height, width = content.shape[:2] if size_px is None else fit_longest_side(*content.shape[:2], size_px)
-        if min(height, width) < MIN_SIDE_PX:
-            raise EngineError(f"the output would be {width}x{height} px; each side needs at least {MIN_SIDE_PX} px")
-        pixels = resize_image(to_tensor(content, torch.device("cpu")), height, width)
-        base = to_numpy(pixels)
+        pixels, base = prepare_content(content, size_px, bool(regions), mask is not None)
+        height, width = base.shape[:2]
         own: list[torch.Tensor] = []
 
         def vector_for(region_styles, region_weights, region_strength) -> torch.Tensor:
@@ -173,7 +167,7 @@ class AnyStyleStylizer(FastStylizer):
                     return image
             image = to_numpy(self.paint_strokes(pixels, vector, stroke_px, tile_px))
             if preserve_color != "none":
-                image = _finish(image, base, 1.0, preserve_color)
+                image = finish_colour(image, base, 1.0, preserve_color)
             painted.append((vector, image))
             return image
 

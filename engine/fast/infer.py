@@ -50,6 +50,19 @@ class FastResult:
     elapsed_s: float
 
 
+def prepare_content(content: np.ndarray, size_px: int | None, has_regions: bool, has_mask: bool
+                    ) -> tuple[torch.Tensor, np.ndarray]:
+    """The content at `size_px` longest side (None: its own size) as a CPU tensor and as pixels; refuses region
+    settings without a mask and results too small to stylize."""
+    if has_regions and not has_mask:
+        raise EngineError("region settings were given without a mask; give the label map too")
+    height, width = content.shape[:2] if size_px is None else fit_longest_side(*content.shape[:2], size_px)
+    if min(height, width) < MIN_SIDE_PX:
+        raise EngineError(f"the output would be {width}x{height} px; each side needs at least {MIN_SIDE_PX} px")
+    pixels = resize_image(to_tensor(content, torch.device("cpu")), height, width)
+    return pixels, to_numpy(pixels)
+
+
 class FastStylizer:
     """One model loaded on a device, ready for many frames."""
 
@@ -133,7 +146,7 @@ def _network_input(stylizer: FastStylizer, content: torch.Tensor, render_path) -
     return torch.cat([content, guides], 1)
 
 
-def _finish(stylized: np.ndarray, content: np.ndarray, strength: float, preserve_color: str) -> np.ndarray:
+def finish_colour(stylized: np.ndarray, content: np.ndarray, strength: float, preserve_color: str) -> np.ndarray:
     if preserve_color == "luminance":
         stylized = with_content_chroma(stylized, content)
     elif preserve_color == "histogram":
@@ -151,13 +164,8 @@ def stylize_fast(content: np.ndarray, model: str | Path, *, size_px: int | None 
     check_preserve_color(preserve_color)
     if not 0.0 <= style_strength <= 1.0:
         raise EngineError(f"style strength must be between 0 and 1, got {style_strength}")
-    if regions and label_map is None:
-        raise EngineError("region settings were given without a mask; give the label map too")
-    height, width = content.shape[:2] if size_px is None else fit_longest_side(*content.shape[:2], size_px)
-    if min(height, width) < MIN_SIDE_PX:
-        raise EngineError(f"the output would be {width}x{height} px; each side needs at least {MIN_SIDE_PX} px")
-    pixels = resize_image(to_tensor(content, torch.device("cpu")), height, width)
-    base = to_numpy(pixels)
+    pixels, base = prepare_content(content, size_px, bool(regions), label_map is not None)
+    height, width = base.shape[:2]
     main = get_stylizer(model, device)
 
     def stylized_by(name: str | None) -> np.ndarray:
@@ -165,7 +173,7 @@ def stylize_fast(content: np.ndarray, model: str | Path, *, size_px: int | None 
         return to_numpy(stylizer.run(_network_input(stylizer, pixels, render_path), tile_px))
 
     if label_map is None:
-        result = _finish(stylized_by(None), base, style_strength, preserve_color)
+        result = finish_colour(stylized_by(None), base, style_strength, preserve_color)
     else:
         maps = region_weight_maps(label_map, content.shape[:2])
         regions = regions or {}
@@ -186,7 +194,7 @@ def stylize_fast(content: np.ndarray, model: str | Path, *, size_px: int | None 
             else:
                 if setting.model not in outputs:
                     outputs[setting.model] = stylized_by(setting.model)
-                region_image = _finish(outputs[setting.model], base, strength, preserve_color)
+                region_image = finish_colour(outputs[setting.model], base, strength, preserve_color)
             result += alpha * region_image
             covered += alpha
         result = result + (1 - np.clip(covered, 0, 1)) * base  # pixels no region fully covers keep the original
