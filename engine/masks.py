@@ -1,26 +1,43 @@
 """Spatial control: label maps (one region id per pixel, or soft masks) and what each region gets.
 
-A region may take its own styles, its own strength, or keep the original pixels.
+`Region` is the one setting type of every method (optimization, trained models, any-style, sequences): a region
+may take its own styles (or, under a trained model, its own model), its own strength, or keep the original pixels.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Iterator, Mapping, Sequence
 
 import numpy as np
 
 from .errors import EngineError
+from .options import check_strength
 
 
 @dataclass
-class RegionStyle:
+class Region:
     """One region's setting; fields left as None inherit the image-wide setting."""
 
-    styles: Sequence[np.ndarray] | None = None
-    style_blend: Sequence[float] | None = None
+    styles: Sequence[np.ndarray] | None = None  # optimization and any-style: the region's own paintings
+    style_blend: Sequence[float] | None = None  # weights of those paintings
+    model: str | None = None  # trained-model stylization: the region's own model
     strength: float | None = None
     keep_original: bool = False
+
+
+@dataclass(frozen=True)
+class RegionPart:
+    """One region of a label map as a job sees it: its weight map, its setting and the strength it gets."""
+
+    region_id: int
+    weight_map: np.ndarray  # H x W in [0, 1] at the content's size
+    setting: Region
+    strength: float
+
+    @property
+    def keeps_original(self) -> bool:
+        return self.setting.keep_original or self.strength == 0
 
 
 def region_weight_maps(label_map: np.ndarray, shape: tuple[int, int]) -> dict[int, np.ndarray]:
@@ -46,3 +63,25 @@ def region_weight_maps(label_map: np.ndarray, shape: tuple[int, int]) -> dict[in
     total = soft.sum(0, keepdims=True)
     soft = np.where(total > 1.0, soft / np.maximum(total, 1e-8), soft)
     return {i: soft[i] for i in range(soft.shape[0]) if soft[i].any()}
+
+
+def check_regions_need_mask(regions: Mapping[int, Region] | None, label_map: np.ndarray | None) -> None:
+    """Refuse region settings given without the label map they refer to."""
+    if regions and label_map is None:
+        raise EngineError("region settings were given without a mask; give the label map too")
+
+
+def region_parts(label_map: np.ndarray, shape: tuple[int, int], regions: Mapping[int, Region] | None,
+                 strength: float) -> Iterator[RegionPart]:
+    """Every region of `label_map` with its setting (default: inherit everything) and strength (default:
+    `strength`); refuses settings for ids the mask does not have and strengths outside [0, 1]."""
+    maps = region_weight_maps(label_map, shape)
+    regions = regions or {}
+    unknown = sorted(set(regions) - set(maps))
+    if unknown:
+        raise EngineError(f"regions {unknown} are not in the mask (it has ids {sorted(maps)}); check the ids")
+    for region_id, weight_map in maps.items():
+        setting = regions.get(region_id, Region())
+        region_strength = strength if setting.strength is None else setting.strength
+        check_strength(region_strength, f"region {region_id}: strength")
+        yield RegionPart(region_id, weight_map, setting, region_strength)

@@ -29,7 +29,7 @@ from .fallback import classic_filter
 from .lbfgs import LBFGS, LossReader
 from .losses import (STYLE_LOSSES, content_distance, mix_statistics, resize_weight_map, structure_distance,
                      style_distance, style_statistics, total_variation)
-from .masks import RegionStyle, region_weight_maps
+from .masks import Region, check_regions_need_mask, region_parts
 from .imageio import MIN_SIDE_PX
 from .tiling import (GB, MIN_TILE_PX, OVERLAP_PX, MemoryModel, available_bytes, feather,
                      measure_saved_bytes_per_pixel, smaller_tile, tile_boxes)
@@ -329,7 +329,7 @@ class StyleTransfer:
         style_loss: str = "gram",
         style_scale: float = 1.0,
         label_map: np.ndarray | None = None,
-        regions: dict[int, RegionStyle] | None = None,
+        regions: dict[int, Region] | None = None,
         coverage: np.ndarray | None = None,
         learning_rate: float = 0.02,
         temporal_targets: Sequence[tuple[np.ndarray, np.ndarray]] = (),
@@ -623,36 +623,27 @@ class StyleTransfer:
     def _groups(self, content, styles, blend, style_strength, label_map, regions
                 ) -> tuple[list[_StyleGroup], np.ndarray | None]:
         """Split the image into style groups and a keep-original mask from the label map and region settings."""
+        check_regions_need_mask(regions, label_map)
         if label_map is None:
-            if regions:
-                raise EngineError("region settings were given without a mask; give the label map too")
             if style_strength == 0:
                 return [], None
             return [_StyleGroup(list(styles), blend, strength_to_weight(style_strength), None)], None
-        maps = region_weight_maps(label_map, content.shape[:2])
-        regions = regions or {}
-        unknown = sorted(set(regions) - set(maps))
-        if unknown:
-            raise EngineError(f"regions {unknown} are not in the mask (it has ids {sorted(maps)}); check the ids")
         keep = np.zeros(content.shape[:2], np.float32)
         by_target: dict[tuple, _StyleGroup] = {}
-        for region_id, weight_map in maps.items():
-            setting = regions.get(region_id, RegionStyle())
-            strength = style_strength if setting.strength is None else setting.strength
-            if not 0.0 <= strength <= 1.0:
-                raise EngineError(f"region {region_id}: strength must be between 0 and 1, got {strength}")
-            if setting.keep_original or strength == 0:
-                keep += weight_map
+        for part in region_parts(label_map, content.shape[:2], regions, style_strength):
+            if part.keeps_original:
+                keep += part.weight_map
                 continue
+            setting = part.setting
             region_styles = list(setting.styles) if setting.styles else list(styles)
-            region_blend = (normalised_weights(setting.style_blend, len(region_styles), f"region {region_id}")
+            region_blend = (normalised_weights(setting.style_blend, len(region_styles), f"region {part.region_id}")
                             if setting.styles else blend)
-            identity = (tuple(id(s) for s in region_styles), tuple(region_blend), strength)
+            identity = (tuple(id(s) for s in region_styles), tuple(region_blend), part.strength)
             if identity in by_target:
-                by_target[identity].mask = by_target[identity].mask + weight_map
+                by_target[identity].mask = by_target[identity].mask + part.weight_map
             else:
-                by_target[identity] = _StyleGroup(region_styles, region_blend, strength_to_weight(strength),
-                                                  weight_map.copy())
+                by_target[identity] = _StyleGroup(region_styles, region_blend, strength_to_weight(part.strength),
+                                                  part.weight_map.copy())
         groups = [g for g in by_target.values() if g.mask.sum() > 0]
         return groups, (np.clip(keep, 0, 1) if keep.any() else None)
 

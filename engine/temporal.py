@@ -21,7 +21,7 @@ from .errors import EngineError
 from .flow import (Motion, backward_from_vectors, estimated_motion, forward_from_vectors, motion_from_passes,
                    reliability, warp)
 from .imageio import read_rgb, write_image
-from .masks import RegionStyle
+from .masks import Region
 from .passes import RenderPasses, read_passes
 from .structure import PASSES_NEEDED, read_structure_passes, structure_map
 from .stylize import Progress, StyleTransfer, fit_longest_side
@@ -124,8 +124,8 @@ def frame_motion(frame: SequenceFrame, previous: SequenceFrame, rgb: np.ndarray,
     return estimated_motion(rgb, previous_rgb)
 
 
-def _regions_for_frame(passes: RenderPasses | None, regions: dict[int, RegionStyle] | None, frame: SequenceFrame
-                       ) -> tuple[np.ndarray | None, dict[int, RegionStyle] | None]:
+def _regions_for_frame(passes: RenderPasses | None, regions: dict[int, Region] | None, frame: SequenceFrame
+                       ) -> tuple[np.ndarray | None, dict[int, Region] | None]:
     """This frame's label map (Object Index) and the region settings of the objects visible in it."""
     if not regions:
         return None, None
@@ -137,12 +137,12 @@ def _regions_for_frame(passes: RenderPasses | None, regions: dict[int, RegionSty
 
 
 def stylize_sequence(engine: StyleTransfer, frames: Sequence[SequenceFrame], styles: Sequence[np.ndarray],
-                     settings: SequenceSettings, regions: dict[int, RegionStyle] | None = None,
+                     settings: SequenceSettings, regions: dict[int, Region] | None = None,
                      callback: Callable[[SequenceProgress], None] | None = None) -> SequenceReport:
     """Stylize `frames` in order; frames whose output exists are kept (resume) unless `overwrite` is set.
 
     With `settings.model`, frames go through that fast network instead of the optimizer (`engine` may then be
-    None, `regions` hold `RegionModel`s), and temporal consistency blends each frame with the previous result
+    None, the `regions` name models), and temporal consistency blends each frame with the previous result
     warped onto it, where that is reliable.
     """
     if settings.flow not in FLOW_SOURCES:

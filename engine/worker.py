@@ -158,10 +158,10 @@ class Worker:
 
     @staticmethod
     def region_settings(request: dict, present: set[int] | None = None) -> dict:
-        """Per region id from a request's `regions`: RegionStyle, or RegionModel for fast requests (with
-        "model"); ids not `present` are left out."""
+        """Per region id from a request's `regions` as `Region`s (with a "model" for fast
+        requests); ids not `present` are left out."""
         from .imageio import read_rgb
-        from .masks import RegionStyle
+        from .masks import Region
 
         regions = {}
         for region, setting in (request.get("regions") or {}).items():
@@ -169,13 +169,11 @@ class Worker:
                 continue  # an object out of shot in this frame: nothing to style
             keep, strength = bool(setting.get("keep_original")), setting.get("strength")
             if request.get("model") and request["model"] != "any":  # any-style regions take paintings, below
-                from .fast.infer import RegionModel
-
-                regions[int(region)] = RegionModel(model=setting.get("model"), strength=strength, keep_original=keep)
+                regions[int(region)] = Region(model=setting.get("model"), strength=strength, keep_original=keep)
                 continue
             region_styles = [read_rgb(p, f"style image for region {region}") for p in setting.get("styles", [])]
-            regions[int(region)] = RegionStyle(styles=region_styles or None, style_blend=setting.get("style_blend"),
-                                               strength=strength, keep_original=keep)
+            regions[int(region)] = Region(styles=region_styles or None, style_blend=setting.get("style_blend"),
+                                          strength=strength, keep_original=keep)
         return regions
 
     def engine_for(self, request: dict):

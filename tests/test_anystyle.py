@@ -22,7 +22,7 @@ from engine.cli import main
 from engine.color import rgb_to_yiq
 from engine.errors import EngineError
 from engine.imageio import read_rgb, read_settings
-from engine.masks import RegionStyle
+from engine.masks import Region
 from engine.metrics import content_distance, style_distance
 from engine.stylize import resize_image, to_numpy, to_tensor
 from support import REPO, STYLES
@@ -126,13 +126,13 @@ def test_regions_take_their_own_painting_or_keep_their_pixels(stylizer, content,
     mask = np.zeros(content.shape[:2], np.int64)
     mask[:, 48:] = 2
     mask[:10, :10] = 3
-    regions = {2: RegionStyle(keep_original=True), 3: RegionStyle(styles=[shipwreck])}
+    regions = {2: Region(keep_original=True), 3: Region(styles=[shipwreck])}
     result = stylizer.stylize(content, [starry], mask=mask, regions=regions).image
     assert np.array_equal(result[:, 48:], content[:, 48:])
     assert np.allclose(result[10:, :48], stylizer.stylize(content, [starry]).image[10:, :48], atol=1e-6)
     assert np.allclose(result[:10, :10], stylizer.stylize(content, [shipwreck]).image[:10, :10], atol=1e-6)
     with pytest.raises(EngineError, match="not in the mask"):
-        stylizer.stylize(content, [starry], mask=mask, regions={7: RegionStyle(keep_original=True)})
+        stylizer.stylize(content, [starry], mask=mask, regions={7: Region(keep_original=True)})
 
 
 def test_large_frames_run_as_tiles_without_seams(stylizer, starry):

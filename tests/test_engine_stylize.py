@@ -7,7 +7,7 @@ import pytest
 
 from engine.color import rgb_to_yiq
 from engine.errors import Cancelled, EngineError
-from engine.masks import RegionStyle
+from engine.masks import Region
 from engine.metrics import content_distance, style_distance
 from engine.stylize import Progress, StyleTransfer, resize_image, to_numpy, to_tensor, scale_sizes
 
@@ -60,7 +60,7 @@ def test_keep_original_region_is_unchanged_and_regions_take_their_own_styles(eng
     labels[:, : width // 3] = 1  # left third: starry night
     labels[:, width // 3: 2 * width // 3] = 2  # middle third: kept
     labels[:, 2 * width // 3:] = 3  # right third: shipwreck
-    regions = {1: RegionStyle(styles=[starry]), 2: RegionStyle(keep_original=True), 3: RegionStyle(styles=[shipwreck])}
+    regions = {1: Region(styles=[starry]), 2: Region(keep_original=True), 3: Region(styles=[shipwreck])}
     result = engine.stylize(content, [starry], label_map=labels, regions=regions, size_px=96, iterations=60,
                             scales=1).image
     assert result.shape == content.shape
@@ -74,7 +74,7 @@ def test_keep_original_region_is_unchanged_and_regions_take_their_own_styles(eng
 def test_full_resolution_results_keep_regions_exact_at_the_content_size(engine, content, starry):
     labels = np.zeros(content.shape[:2], np.int64)
     labels[:, 40:] = 1
-    result = engine.stylize(content, [starry], label_map=labels, regions={1: RegionStyle(keep_original=True)},
+    result = engine.stylize(content, [starry], label_map=labels, regions={1: Region(keep_original=True)},
                             size_px=48, iterations=5, scales=1, full_resolution=True)
     assert result.image.shape == content.shape and result.settings["width_px"] == content.shape[1]
     np.testing.assert_array_equal(result.image[:, 41:], content[:, 41:])

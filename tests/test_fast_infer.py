@@ -12,7 +12,8 @@ from PIL import Image
 from engine.cli import main
 from engine.color import rgb_to_yiq
 from engine.errors import EngineError
-from engine.fast.infer import FastStylizer, RegionModel, stylize_fast
+from engine.fast.infer import FastStylizer, stylize_fast
+from engine.masks import Region
 from engine.fast.model_file import MAX_MODEL_BYTES, ModelInfo, read_model_info, save_model
 from engine.fast.models import BUNDLED_DIR
 from engine.fast.network import TransformerNet
@@ -74,14 +75,14 @@ def test_mask_keeps_original_and_gives_regions_their_own_model(model, other_mode
     labels[:, 32:64] = 1
     labels[:, 64:] = 2
     result = stylize_fast(content, model, label_map=labels, device="cpu",
-                          regions={1: RegionModel(keep_original=True), 2: RegionModel(model=str(other_model))}).image
+                          regions={1: Region(keep_original=True), 2: Region(model=str(other_model))}).image
     a = stylize_fast(content, model, device="cpu").image
     b = stylize_fast(content, other_model, device="cpu").image
     np.testing.assert_allclose(result[:, :32], a[:, :32], atol=1e-6)
     np.testing.assert_allclose(result[:, 32:64], content[:, 32:64], atol=1e-6)
     np.testing.assert_allclose(result[:, 64:], b[:, 64:], atol=1e-6)
     with pytest.raises(EngineError, match="not in the mask"):
-        stylize_fast(content, model, label_map=labels, regions={7: RegionModel(keep_original=True)}, device="cpu")
+        stylize_fast(content, model, label_map=labels, regions={7: Region(keep_original=True)}, device="cpu")
 
 
 def test_stylize_model_command_end_to_end(tmp_path, model, content_png, capsys, monkeypatch):

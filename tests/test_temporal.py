@@ -8,7 +8,7 @@ import pytest
 from engine.errors import Cancelled, EngineError
 from engine.flow import estimated_motion, motion_from_passes, warp
 from engine.imageio import read_rgb
-from engine.masks import RegionStyle
+from engine.masks import Region
 from engine.metrics import style_distance, warping_errors
 from engine.passes import read_passes
 from engine.temporal import SequenceFrame, SequenceSettings, frame_motion, stylize_sequence
@@ -113,7 +113,7 @@ def test_per_object_regions_follow_the_object_index(tmp_path, engine, starry):
     (tmp_path / "out").mkdir()
     frames = frames_in(tmp_path / "in", tmp_path / "out")
     stylize_sequence(engine, frames, [starry], SequenceSettings(stylize_options=dict(QUICK)),
-                     regions={1: RegionStyle(keep_original=True)})
+                     regions={1: Region(keep_original=True)})
     for frame in frames:
         square = read_passes(frame.passes).object_index == 1
         np.testing.assert_allclose(read_rgb(frame.output)[square], read_rgb(frame.content)[square], atol=1 / 255)

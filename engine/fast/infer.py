@@ -21,7 +21,8 @@ from ..device import describe_device, resolve_device
 from ..errors import EngineError
 from ..imageio import MIN_SIDE_PX
 from ..losses import resize_weight_map
-from ..masks import region_weight_maps
+from ..masks import Region, check_regions_need_mask, region_parts
+from ..options import check_strength
 from ..stylize import resize_image, to_numpy, to_tensor, fit_longest_side
 from ..tiling import feather, tile_boxes
 from .guides import read_guides
@@ -35,27 +36,15 @@ STATISTICS_PX = 1024  # instance-norm statistics of tiled images come from the w
 
 
 @dataclass
-class RegionModel:
-    """One region's setting under fast stylization; fields left as None inherit the image-wide setting."""
-
-    model: str | None = None
-    strength: float | None = None
-    keep_original: bool = False
-
-
-@dataclass
 class FastResult:
     image: np.ndarray
     settings: dict
     elapsed_s: float
 
 
-def prepare_content(content: np.ndarray, size_px: int | None, has_regions: bool, has_mask: bool
-                    ) -> tuple[torch.Tensor, np.ndarray]:
-    """The content at `size_px` longest side (None: its own size) as a CPU tensor and as pixels; refuses region
-    settings without a mask and results too small to stylize."""
-    if has_regions and not has_mask:
-        raise EngineError("region settings were given without a mask; give the label map too")
+def prepare_content(content: np.ndarray, size_px: int | None) -> tuple[torch.Tensor, np.ndarray]:
+    """The content at `size_px` longest side (None: its own size) as a CPU tensor and as pixels; refuses results
+    too small to stylize."""
     height, width = content.shape[:2] if size_px is None else fit_longest_side(*content.shape[:2], size_px)
     if min(height, width) < MIN_SIDE_PX:
         raise EngineError(f"the output would be {width}x{height} px; each side needs at least {MIN_SIDE_PX} px")
@@ -156,15 +145,15 @@ def finish_colour(stylized: np.ndarray, content: np.ndarray, strength: float, pr
 
 def stylize_fast(content: np.ndarray, model: str | Path, *, size_px: int | None = None, style_strength: float = 1.0,
                  preserve_color: str = "none", label_map: np.ndarray | None = None,
-                 regions: dict[int, RegionModel] | None = None, render_path=None, tile_px: int | None = None,
+                 regions: dict[int, Region] | None = None, render_path=None, tile_px: int | None = None,
                  device: str = "auto") -> FastResult:
     """Stylize `content` (H x W x 3 sRGB in [0, 1]) with a model; returns the image at `size_px` longest side
     (default: the content's size). Regions of `label_map` may keep the original or use another model."""
     started = time.perf_counter()
     check_preserve_color(preserve_color)
-    if not 0.0 <= style_strength <= 1.0:
-        raise EngineError(f"style strength must be between 0 and 1, got {style_strength}")
-    pixels, base = prepare_content(content, size_px, bool(regions), label_map is not None)
+    check_strength(style_strength)
+    check_regions_need_mask(regions, label_map)
+    pixels, base = prepare_content(content, size_px)
     height, width = base.shape[:2]
     main = get_stylizer(model, device)
 
@@ -175,26 +164,18 @@ def stylize_fast(content: np.ndarray, model: str | Path, *, size_px: int | None 
     if label_map is None:
         result = finish_colour(stylized_by(None), base, style_strength, preserve_color)
     else:
-        maps = region_weight_maps(label_map, content.shape[:2])
-        regions = regions or {}
-        unknown = sorted(set(regions) - set(maps))
-        if unknown:
-            raise EngineError(f"regions {unknown} are not in the mask (it has ids {sorted(maps)}); check the ids")
         result = np.zeros_like(base)
         covered = np.zeros((height, width, 1), np.float32)
         outputs: dict[str | None, np.ndarray] = {}
-        for region_id, weight_map in maps.items():
-            setting = regions.get(region_id, RegionModel())
-            strength = style_strength if setting.strength is None else setting.strength
-            if not 0.0 <= strength <= 1.0:
-                raise EngineError(f"region {region_id}: strength must be between 0 and 1, got {strength}")
-            alpha = resize_weight_map(torch.from_numpy(weight_map), height, width).numpy()[..., None]
-            if setting.keep_original or strength == 0:
+        for part in region_parts(label_map, content.shape[:2], regions, style_strength):
+            alpha = resize_weight_map(torch.from_numpy(part.weight_map), height, width).numpy()[..., None]
+            if part.keeps_original:
                 region_image = base
             else:
-                if setting.model not in outputs:
-                    outputs[setting.model] = stylized_by(setting.model)
-                region_image = finish_colour(outputs[setting.model], base, strength, preserve_color)
+                name = part.setting.model
+                if name not in outputs:
+                    outputs[name] = stylized_by(name)
+                region_image = finish_colour(outputs[name], base, part.strength, preserve_color)
             result += alpha * region_image
             covered += alpha
         result = result + (1 - np.clip(covered, 0, 1)) * base  # pixels no region fully covers keep the original

@@ -1,0 +1,123 @@
+"""The settings of one stylize job: `StylizeOptions`, a frozen dataclass that checks itself when it is made.
+
+Every setting has its default here and nowhere else: `StyleTransfer.stylize` builds the options from its keyword
+arguments, the command line takes its defaults from the fields (`option_defaults`), and the result records the
+options it ran with. What belongs to one picture (label map, regions, coverage, temporal targets, structure map,
+progress callback) is not a setting and stays a `stylize` argument.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from .color import check_preserve_color
+from .errors import EngineError
+from .losses import STYLE_LOSSES
+from .tiling import MIN_TILE_PX
+from .vgg import check_layers
+
+DEFAULT_CONTENT_LAYERS = ("relu4_2",)
+DEFAULT_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
+OPTIMIZERS = ("lbfgs", "adam")
+PRECISIONS = ("auto", "fp32", "bf16")
+INITS = ("content", "noise")
+MIN_SIZE_PX = 16
+
+
+def check_strength(strength: float, what: str = "style strength") -> None:
+    """Refuse a style strength outside [0, 1]; `what` names it in the message (e.g. a region's)."""
+    if not 0.0 <= strength <= 1.0:
+        raise EngineError(f"{what} must be between 0 and 1, got {strength}")
+
+
+def normalised_weights(weights: Sequence[float] | None, count: int, what: str) -> list[float]:
+    """Blend weights for `count` styles, summing to one (equal when None); `what` names them in messages."""
+    if weights is None:
+        return [1.0 / count] * count
+    if len(weights) != count:
+        raise EngineError(f"{what}: {len(weights)} blend weights for {count} styles; give one weight per style")
+    if any(w < 0 for w in weights) or sum(weights) <= 0:
+        raise EngineError(f"{what}: blend weights must be non-negative and not all zero, got {list(weights)}")
+    total = float(sum(weights))
+    return [w / total for w in weights]
+
+
+@dataclass(frozen=True)
+class StylizeOptions:
+    """How one picture is stylized by optimization (see `StyleTransfer.stylize` for what each setting does)."""
+
+    style_blend: tuple[float, ...] | None = None  # one weight per style; None: equal
+    size_px: int = 512  # longest side of the result
+    iterations: int = 300  # per scale
+    scales: int | None = None  # None: halving down to about 128 px
+    optimizer: str = "lbfgs"
+    init: str | np.ndarray = "content"  # 'content', 'noise' or an H x W x 3 image
+    seed: int = 0
+    style_strength: float = 1.0
+    preserve_color: str = "none"
+    content_weight: float = 1.0
+    style_weight: float = 30.0
+    tv_weight: float = 10.0
+    content_layers: tuple[str, ...] = DEFAULT_CONTENT_LAYERS
+    style_layers: tuple[str, ...] = DEFAULT_STYLE_LAYERS
+    style_layer_weights: tuple[float, ...] | None = None  # one per style layer; None: equal
+    style_loss: str = "gram"
+    style_scale: float = 1.0  # style images' size relative to each scale's
+    learning_rate: float = 0.02  # Adam only
+    temporal_weight: float = 0.0
+    full_resolution: bool = False  # scale the result up to the content's own size
+    precision: str | None = None  # None: the engine's
+    tile_px: int | None = None
+    memory_budget_gb: float | None = None  # None: most of the device's free memory
+    allow_classic_fallback: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("style_blend", "content_layers", "style_layers", "style_layer_weights"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, tuple):
+                object.__setattr__(self, name, tuple(value))
+        if self.size_px < MIN_SIZE_PX:
+            raise EngineError(f"size must be at least {MIN_SIZE_PX} px, got {self.size_px}")
+        if self.iterations < 1:
+            raise EngineError(f"iterations must be at least 1, got {self.iterations}")
+        if self.scales is not None and self.scales < 1:
+            raise EngineError(f"scales must be at least 1, got {self.scales}")
+        if self.optimizer not in OPTIMIZERS:
+            raise EngineError(f"unknown optimizer '{self.optimizer}'; use one of {', '.join(OPTIMIZERS)}")
+        if isinstance(self.init, str) and self.init not in INITS:
+            raise EngineError(f"unknown init '{self.init}'; use 'content', 'noise' or an image")
+        check_strength(self.style_strength)
+        if self.style_loss not in STYLE_LOSSES:
+            raise EngineError(f"unknown style loss '{self.style_loss}'; use one of {', '.join(STYLE_LOSSES)}")
+        check_preserve_color(self.preserve_color)
+        check_layers(self.content_layers)
+        check_layers(self.style_layers)
+        if self.style_layer_weights is not None and len(self.style_layer_weights) != len(self.style_layers):
+            raise EngineError(f"{len(self.style_layer_weights)} style layer weights for {len(self.style_layers)} "
+                              "style layers; give one weight per layer")
+        if self.precision is not None and self.precision not in PRECISIONS:
+            raise EngineError(f"unknown precision '{self.precision}'; use one of {', '.join(PRECISIONS)}")
+        if self.tile_px is not None and self.tile_px < MIN_TILE_PX:
+            raise EngineError(f"tile size must be at least {MIN_TILE_PX} px, got {self.tile_px}")
+        if self.memory_budget_gb is not None and self.memory_budget_gb <= 0:
+            raise EngineError(f"memory budget must be a positive number of GB, got {self.memory_budget_gb}")
+
+    def blend_for(self, style_count: int) -> list[float]:
+        """The style blend for this many styles, normalised (checked against the count)."""
+        if style_count < 1:
+            raise EngineError("no style image given; give at least one")
+        return normalised_weights(self.style_blend, style_count, "style blend")
+
+    def layer_weights(self) -> list[float]:
+        """The style layers' weights, summing to one."""
+        weights = list(self.style_layer_weights) if self.style_layer_weights else [1.0] * len(self.style_layers)
+        return [w / sum(weights) for w in weights]
+
+
+def option_defaults(options: type = StylizeOptions) -> dict:
+    """Each field's default by name: what the command line and the worker use when a setting is not given."""
+    return {f.name: f.default for f in dataclasses.fields(options)}
