@@ -5,6 +5,7 @@ Keys hash the style's exact pixels at the size used, the loss network and the st
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import json
 import os
@@ -14,6 +15,23 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from .imageio import atomic_path
+
+
+class CacheFolder(enum.Enum):
+    """Where a cache keeps its files when no folder is named."""
+
+    USER = "user"  # the per-user cache folder (default_cache_dir)
+
+
+USER_CACHE = CacheFolder.USER
+CacheDir = Path | str | CacheFolder | None  # a folder, USER_CACHE, or None for memory only
+
+
+def chosen_cache_dir(folder: Path | str | None, no_cache: bool = False) -> CacheDir:
+    """The cache a command line or request asks for: none with `no_cache`, else `folder`, else the per-user one."""
+    if no_cache:
+        return None
+    return USER_CACHE if folder is None else folder
 
 
 def default_cache_dir() -> Path:
@@ -31,9 +49,12 @@ def style_key(pixels: torch.Tensor, settings: dict) -> str:
 
 
 class StyleTargetCache:
-    """Style statistics by key: in memory for this process, and as safetensors files in `folder` (if given)."""
+    """Style statistics by key: in memory for this process, and as safetensors files in `folder` (USER_CACHE: the
+    per-user folder; None: memory only)."""
 
-    def __init__(self, folder: Path | str | None):
+    def __init__(self, folder: CacheDir):
+        if folder is USER_CACHE:
+            folder = default_cache_dir()
         self.folder = Path(folder) if folder else None
         self.memory: dict[str, dict[str, dict[str, torch.Tensor]]] = {}
         self.hits = 0

@@ -12,7 +12,6 @@ import os
 import socket
 import sys
 import tempfile
-import time
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,11 +24,11 @@ from PIL import Image, ImageOps, PngImagePlugin
 from .alpha import premultiply, unpremultiply
 from .color import linear_to_srgb, srgb_to_linear
 from .errors import EngineError
+from .faults import pause_before_replace
 
 MIN_SIDE_PX = 16  # VGG-19 pools four times before relu5_1
 MAX_PIXELS = 16384 * 16384
 SETTINGS_KEY = "nst-settings"
-FAULT_PAUSE_ENV = "NST_FAULT_PAUSE_BEFORE_REPLACE"  # see atomic_path
 OUTPUT_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".exr": "EXR", ".tif": "TIFF", ".tiff": "TIFF"}
 
 Image.MAX_IMAGE_PIXELS = None  # we check declared sizes ourselves, with our own message
@@ -212,9 +211,7 @@ def atomic_path(path: Path):
 
     The temporary file, `.<name>.<host>-<pid>.<random>.part`, is never seen under the final name. One left behind
     by a writer that was killed (its process gone) is removed by the next write of the same file, on POSIX.
-    Fault injection, for tests only: with the environment variable NST_FAULT_PAUSE_BEFORE_REPLACE=<file name>,
-    the writer of a file of that name says on stderr that its temporary file is complete and sleeps a minute
-    before the replace, so that a test can kill it mid-write.
+    A test hook (engine.faults.PAUSE_BEFORE_REPLACE_ENV) can pause it before the replace.
     """
     path = Path(path)
     _remove_stale_temps(path)
@@ -228,10 +225,7 @@ def atomic_path(path: Path):
         yield Path(temp)
         with open(temp, "rb+") as handle:
             os.fsync(handle.fileno())
-        if os.environ.get(FAULT_PAUSE_ENV) == path.name:
-            print(f"{FAULT_PAUSE_ENV}: {temp} is written, pausing before it replaces {path}", file=sys.stderr,
-                  flush=True)
-            time.sleep(60)
+        pause_before_replace(path, Path(temp))
         os.replace(temp, path)
     except OSError as exc:
         _remove_quietly(temp)

@@ -16,22 +16,12 @@ import torch
 from .errors import EngineError
 from .flow import Motion, backward_from_vectors, forward_from_vectors, reliability, warp
 from .imageio import atomic_path
-from .losses import content_distance as _content_distance
+from . import losses
 from .losses import gram_matrix, resize_weight_map
-from .losses import style_distance as _style_distance
 from .passes import RenderPasses
 from .structure import StructurePasses, pair_classes
 from .stylize import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, resize_image, to_tensor, fit_longest_side
-from .vgg import VGG19Features, load_vgg19
-
-_MODEL: VGG19Features | None = None
-
-
-def _model() -> VGG19Features:
-    global _MODEL
-    if _MODEL is None:
-        _MODEL = load_vgg19("caffe")
-    return _MODEL
+from .vgg import load_vgg19
 
 
 def _prepared(image: np.ndarray, longest_px: int) -> torch.Tensor:
@@ -45,7 +35,7 @@ def style_distance(image: np.ndarray, style: np.ndarray, longest_px: int = 256, 
 
     With `mask` (H x W weights at the image's size), only that part of the image is measured.
     """
-    model = _model()
+    model = load_vgg19()
     features = model(_prepared(image, longest_px), DEFAULT_STYLE_LAYERS)
     targets = model(_prepared(style, longest_px), DEFAULT_STYLE_LAYERS)
     total = 0.0
@@ -54,20 +44,20 @@ def style_distance(image: np.ndarray, style: np.ndarray, longest_px: int = 256, 
         if mask is not None:
             weight_map = resize_weight_map(torch.from_numpy(mask.astype(np.float32)), *features[layer].shape[-2:])
         stats = {"gram": gram_matrix(features[layer], weight_map)}
-        total += float(_style_distance("gram", stats, {"gram": gram_matrix(targets[layer])}))
+        total += float(losses.style_distance("gram", stats, {"gram": gram_matrix(targets[layer])}))
     return total / len(DEFAULT_STYLE_LAYERS)
 
 
 @torch.no_grad()
 def content_distance(image: np.ndarray, content: np.ndarray, longest_px: int = 256) -> float:
     """Relative relu4_2 feature distance to the content image (lower = content better kept)."""
-    model = _model()
+    model = load_vgg19()
     layer = DEFAULT_CONTENT_LAYERS[0]
     content_pixels = _prepared(content, longest_px)
     image_pixels = resize_image(to_tensor(image, torch.device("cpu")), *content_pixels.shape[-2:])
     features = model(image_pixels, [layer])[layer]
     target = model(content_pixels, [layer])[layer]
-    return float(_content_distance(features, target))
+    return float(losses.content_distance(features, target))
 
 
 SURFACE_NOISE_FLOOR = 1.0 / 255  # surfaces flatter than one 8-bit level count as this much contrast

@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from .alpha import read_content
+from .cache import USER_CACHE
 from .errors import EngineError
 from .flow import (Motion, backward_from_vectors, estimated_motion, forward_from_vectors, motion_from_passes,
                    reliability, warp)
@@ -237,7 +238,7 @@ def _fast_frame(frames, position, rgb, settings, options, passes_cache, styles):
 
         if not styles:
             raise EngineError("--model any paints with any painting: give it as --style PATH (repeat to blend)")
-        result = get_any_stylizer(options.get("device", "auto"), options.get("cache_dir", "default")).stylize(
+        result = get_any_stylizer(options.get("device", "auto"), options.get("cache_dir", USER_CACHE)).stylize(
             rgb, list(styles), style_weights=options.get("style_blend"), strength=options.get("style_strength", 1.0),
             preserve_color=options.get("preserve_color", "none"), mask=options.get("label_map"),
             regions=options.get("regions"), size_px=options.get("size_px"))

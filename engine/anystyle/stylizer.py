@@ -11,14 +11,13 @@ import hashlib
 import time
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from .. import __version__
-from ..cache import StyleTargetCache, default_cache_dir, style_key
+from ..cache import USER_CACHE, CacheDir, StyleTargetCache, style_key
 from ..color import check_preserve_color
 from ..device import describe_device, resolve_device
 from ..errors import EngineError
@@ -51,7 +50,7 @@ class AnyStyleStylizer(FastStylizer):
     set to a style vector before each run.
     """
 
-    def __init__(self, device: str = "auto", cache_dir: Path | str | None = "default"):
+    def __init__(self, device: str = "auto", cache_dir: CacheDir = USER_CACHE):
         predictor, transformer = load_networks()
         self.path = weights_dir() / TRANSFORM_FILE
         self.info = None
@@ -61,7 +60,7 @@ class AnyStyleStylizer(FastStylizer):
             self.dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         self.predictor = copy.deepcopy(predictor).to(self.device)  # float32: a 256 px image, once per painting
         self.network = copy.deepcopy(transformer).to(self.device, self.dtype).to(memory_format=torch.channels_last)
-        self.cache = StyleTargetCache(default_cache_dir() if cache_dir == "default" else cache_dir)  # None: memory
+        self.cache = StyleTargetCache(cache_dir)  # None: memory only
         self._weights_id = hashlib.sha256((weights_dir() / PREDICT_FILE).read_bytes()).hexdigest()[:16]
 
     @property
@@ -205,8 +204,9 @@ def _cached_stylizer(device: str, cache_dir, folder: str, stamp: tuple) -> AnySt
     return AnyStyleStylizer(device, cache_dir)
 
 
-def get_any_stylizer(device: str = "auto", cache_dir: Path | str | None = "default") -> AnyStyleStylizer:
+def get_any_stylizer(device: str = "auto", cache_dir: CacheDir = USER_CACHE) -> AnyStyleStylizer:
     """The process's any-style stylizer for a device and cache folder (rebuilt when the weights files change)."""
     folder = weights_dir()
     stamp = tuple(p.stat().st_mtime_ns if p.is_file() else None for p in (folder / PREDICT_FILE, folder / TRANSFORM_FILE))
-    return _cached_stylizer(device, str(cache_dir) if cache_dir is not None else None, str(folder), stamp)
+    folder_key = cache_dir if cache_dir is None or cache_dir is USER_CACHE else str(cache_dir)
+    return _cached_stylizer(device, folder_key, str(folder), stamp)

@@ -127,7 +127,7 @@ class _Trainer:
             raise EngineError("steps and batch size must be at least 1 and the crop at least 32 px")
         self.settings = settings
         self.device = resolve_device(device)
-        self.vgg = load_vgg19(settings.weights).to(self.device)
+        self.vgg = load_vgg19(settings.weights, device=self.device)
         self.autocast_dtype = _autocast_dtype(self.device)
         torch.manual_seed(settings.seed)
         self.network = TransformerNet(settings.variant, guide_channels).to(self.device)
