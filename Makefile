@@ -22,7 +22,7 @@ test: $(STAMP)
 	$(PY) -m pytest
 
 bench: $(STAMP)
-	$(PY) -m engine.bench
+	$(PY) -m bench
 
 sheets: $(STAMP)
 	$(PY) scripts/contact_sheets.py

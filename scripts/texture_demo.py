@@ -23,11 +23,12 @@ sys.path[:0] = [str(REPO), str(REPO / "tests")]
 import bpy  # noqa: E402 - the real Blender, as a Python module
 import torch  # noqa: E402
 
+from bench.scenes import render_orbit, textured_object  # noqa: E402
 from engine.imageio import read_rgb  # noqa: E402
 from engine.metrics import style_distance  # noqa: E402
 from engine.stylize import StyleTransfer  # noqa: E402
 from engine.texture import TextureStylizer, read_views, tile_seam_ratio  # noqa: E402
-from support_texture import build_textured_object, painted_texture, render_orbit, save_png, tileable_texture  # noqa: E402
+from support_texture import painted_texture, save_png, tileable_texture  # noqa: E402
 
 STYLE = REPO / "styles" / "starry_night.jpg"
 IMAGES = REPO / "docs" / "images"
@@ -53,7 +54,7 @@ def stack(rows: list[Image.Image]) -> Image.Image:
 
 def views_demo(args, stylizer: TextureStylizer, style: np.ndarray, out: Path) -> dict:
     texture = painted_texture(256, 128)
-    scene, ob, node = build_textured_object(save_png(texture, out / "texture.png"), "sphere")
+    scene, ob, node = textured_object(save_png(texture, out / "texture.png"), "sphere")
     exrs, pass_index = render_orbit(scene, ob, out / "before", args.views, args.view_px, samples=16)
     views = read_views(exrs, pass_index)
     started = time.perf_counter()
@@ -89,7 +90,7 @@ def islands_demo(args, stylizer: TextureStylizer, style: np.ndarray, out: Path) 
     from nst_addon.texture_views import write_island_mask
 
     texture = painted_texture(args.tile_px, args.tile_px)
-    _, ob, _ = build_textured_object(save_png(texture, out / "monkey_texture.png"), "monkey")
+    _, ob, _ = textured_object(save_png(texture, out / "monkey_texture.png"), "monkey")
     islands = read_rgb(write_island_mask(ob, args.tile_px, args.tile_px, out / "monkey_islands.png")).mean(-1) > 0.5
     result = stylizer.stylize_flat(texture, [style], uv_mask=islands, iterations=args.flat_iterations)
     cell = 2 * args.tile_px

@@ -1,8 +1,5 @@
-"""Texture fixtures: drawn textures (tileable and painted-on), and a textured object rendered by the real Blender
-from an orbit of views with the UV pass (through the add-on's own `texture_views`).
-
-The object's material emits its image texture, so a view shows exactly the texture where the UV pass points.
-"""
+"""Drawn textures for the texture tests and the texture demo: a tileable one, and a painted-on one that shows a
+change from every side of an object (bench.scenes renders them on an object)."""
 
 from __future__ import annotations
 
@@ -44,48 +41,3 @@ def painted_texture(width: int = 128, height: int = 64) -> np.ndarray:
 def save_png(pixels: np.ndarray, path: Path) -> Path:
     Image.fromarray(np.rint(np.clip(pixels, 0, 1) * 255).astype(np.uint8)).save(path)
     return path
-
-
-def build_textured_object(texture_png: Path, kind: str = "sphere"):
-    """A fresh scene with one UV-mapped object ('sphere' or 'monkey') whose material emits `texture_png`.
-
-    Returns (scene, object, image texture node).
-    """
-    import bpy
-
-    bpy.ops.wm.read_homefile(use_empty=True)
-    scene = bpy.context.scene
-    scene.render.engine = "CYCLES"
-    scene.cycles.device = "CPU"
-    scene.view_settings.view_transform = "Standard"
-    if kind == "sphere":
-        bpy.ops.mesh.primitive_uv_sphere_add(segments=48, ring_count=24, radius=1.0)
-    else:
-        bpy.ops.mesh.primitive_monkey_add(size=2.0)
-        bpy.ops.object.modifier_add(type="SUBSURF")
-    ob = bpy.context.object
-    bpy.ops.object.shade_smooth()
-    material = bpy.data.materials.new("Textured")
-    tree = material.node_tree
-    tree.nodes.clear()
-    node = tree.nodes.new("ShaderNodeTexImage")
-    node.image = bpy.data.images.load(str(texture_png))
-    node.interpolation = "Linear"
-    emission = tree.nodes.new("ShaderNodeEmission")
-    output = tree.nodes.new("ShaderNodeOutputMaterial")
-    tree.links.new(node.outputs["Color"], emission.inputs["Color"])
-    tree.links.new(emission.outputs["Emission"], output.inputs["Surface"])
-    tree.nodes.active = node
-    ob.data.materials.append(material)
-    return scene, ob, node
-
-
-def render_orbit(scene, ob, folder: Path, count: int, size_px: int, samples: int = 4) -> tuple[list[Path], int]:
-    """`count` orbit views of `ob` (EXR passes + display PNG each) into `folder`; (EXR paths, pass index)."""
-    from nst_addon.texture_views import orbit_cameras, remove_cameras, render_views
-
-    cameras = orbit_cameras(scene, ob, count)
-    try:
-        return render_views(scene, ob, cameras, folder, size_px=size_px, samples=samples)
-    finally:
-        remove_cameras(cameras)

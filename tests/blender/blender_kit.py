@@ -1,5 +1,6 @@
-"""Helpers for the add-on's integration tests: Blender's extension tool, a tiny Cycles scene (64x48 px, 2 samples)
-with a scene-styled floor, an own-styled 'Cube' and a kept 'Sphere', and pixel/pass readers.
+"""Helpers for the Blender tests: Blender's extension tool, the scenes they render (built with bench.scenes): a tiny
+Cycles scene (64x48 px, 2 samples) with a scene-styled floor, an own-styled 'Cube' and a kept 'Sphere', a top-down
+shot with known motion, a transparent render; and pixel/pass readers.
 """
 
 from __future__ import annotations
@@ -10,6 +11,9 @@ from pathlib import Path
 
 import bpy
 import numpy as np
+
+from bench.scenes import (PX_PER_UNIT, add_mesh, emission, empty_scene, enable_passes, keyframes, render_frames,
+                          tiny_shot, top_down_camera)
 
 REPO = Path(__file__).resolve().parents[2]
 STYLES = REPO / "styles"
@@ -25,50 +29,52 @@ def blender_ext() -> list[str]:
 
 
 def build_tiny_scene(frames: int = 1):
-    """An empty file with a floor (scene style), 'Cube' (own style), 'Sphere' (kept original), a camera, a sun."""
-    bpy.ops.wm.read_homefile(use_empty=True)
-    scene = bpy.context.scene
-    scene.render.engine = "CYCLES"
-    scene.cycles.device = "CPU"
-    scene.cycles.samples = 2
-    scene.cycles.use_denoising = False
-    scene.render.resolution_x, scene.render.resolution_y = SIZE
-    scene.render.resolution_percentage = 100
-    scene.frame_start, scene.frame_end = 1, frames
-    scene.world = bpy.data.worlds.new("World")
-    scene.world.color = (0.3, 0.35, 0.4)
-
-    def colored(ob, rgb):
-        material = bpy.data.materials.new(ob.name)
-        material.diffuse_color = (*rgb, 1.0)
-        material.node_tree.nodes["Principled BSDF"].inputs["Base Color"].default_value = (*rgb, 1.0)
-        ob.data.materials.append(material)
-
-    bpy.ops.mesh.primitive_plane_add(size=30, location=(0, 0, -1))
-    colored(bpy.context.object, (0.6, 0.5, 0.3))
-    bpy.ops.mesh.primitive_cube_add(size=1.8, location=(-1.4, 0, 0))
-    cube = bpy.context.object
-    cube.name = "Cube"
-    colored(cube, (0.1, 0.3, 0.8))
-    if frames > 1:
-        cube.keyframe_insert("location", frame=1)
-        cube.location.x += 0.5
-        cube.keyframe_insert("location", frame=frames)
-    bpy.ops.mesh.primitive_uv_sphere_add(radius=1.0, location=(1.4, 0, 0))
-    sphere = bpy.context.object
-    sphere.name = "Sphere"
-    colored(sphere, (0.8, 0.2, 0.1))
-    bpy.ops.object.camera_add(location=(0, -7, 1.5), rotation=(1.4, 0, 0))
-    scene.camera = bpy.context.object
-    bpy.ops.object.light_add(type="SUN", rotation=(0.6, 0.2, 0.3))
-    bpy.context.object.data.energy = 3.0
-
+    """An empty file with a floor (scene style), 'Cube' (own style, moving 0.5 units right over a shot), 'Sphere'
+    (kept original), a camera, a sun: Cycles, 2 samples."""
+    scene = tiny_shot(SIZE, samples=2, frames=frames, cube_x=(-1.4, -0.9))
     settings = scene.nst
     settings.styles.add().filepath = str(STYLES / "starry_night.jpg")
     settings.preview_size_px, settings.preview_iterations = max(SIZE), 8
+    cube, sphere = scene.objects["Cube"], scene.objects["Sphere"]
     cube.nst.mode, cube.nst.style_path = "OWN", str(STYLES / "shipwreck.jpg")
     sphere.nst.mode = "KEEP"
     return scene
+
+
+def render_top_down(folder: Path, frames: int = 3, width: int = 64, height: int = 48, occluder: bool = False,
+                    object_step_px=(10, 5), occluder_step_px=(-8, 0), samples: int = 1,
+                    cryptomatte: bool = False) -> list[tuple[Path, Path]]:
+    """Known motion, seen straight down at PX_PER_UNIT px per unit: a square 'Object' (index 3) moving
+    `object_step_px` a frame over a static 'Floor' (index 1), optionally an 'Occluder' bar (index 5) nearer the
+    camera; flat emission colours. Renders display PNGs and multilayer EXRs; returns (png, exr) pairs."""
+    scene = empty_scene((width, height), samples=samples, frames=frames, standard_view=True)
+    top_down_camera(scene)
+    add_mesh("plane", emission("Floor", (0.2, 0.5, 0.3)), name="Floor", pass_index=1, size=40, location=(0, 0, -1))
+    moving = [(add_mesh("plane", emission("Object", (0.9, 0.6, 0.1)), name="Object", pass_index=3, size=1.6,
+                        location=(-1.5, -0.8, 0)), object_step_px)]
+    if occluder:
+        bar = add_mesh("plane", emission("Occluder", (0.2, 0.2, 0.9)), name="Occluder", pass_index=5, size=1.0,
+                       location=(-1.2, -0.8, 1))
+        bar.scale = (0.6, 3.0, 1.0)
+        moving.append((bar, occluder_step_px))
+    for ob, (dx, dy) in moving:
+        x, y, z = ob.location
+        shift = (frames - 1) / PX_PER_UNIT
+        keyframes(ob, "location", {1: (x, y, z), frames: (x + dx * shift, y + dy * shift, z)}, linear=True)
+    enable_passes(scene, object_index=True, cryptomatte=cryptomatte)
+    return render_frames(scene, folder)
+
+
+def render_transparent(folder: Path, ball_rgb, frames: int = 2, width: int = 64,
+                       height: int = 48) -> list[tuple[Path, Path]]:
+    """An emissive ball (scene-linear `ball_rgb`) moving right over nothing, seen straight down, Film >
+    Transparent, 16 samples; (display RGBA PNG, premultiplied multilayer EXR) per frame, as Blender writes them."""
+    scene = empty_scene((width, height), samples=16, frames=frames, standard_view=True, transparent=True)
+    top_down_camera(scene)
+    ball = add_mesh("uv_sphere", emission("ball", ball_rgb), radius=1.6, location=(-0.6, 0, 0))
+    keyframes(ball, "location", {frame: (-0.6 + 0.4 * (frame - 1), 0, 0) for frame in (1, frames)})
+    enable_passes(scene)
+    return render_frames(scene, folder, color_mode="RGBA")
 
 
 def pixels(image) -> np.ndarray:

@@ -1,5 +1,6 @@
-"""Fixtures for the add-on's integration tests in the real Blender (bpy 5.0.1): the built extension, installed and
-enabled in a throw-away user folder, its preferences, the tiny scene, and engine Pythons that fail in real ways.
+"""The tests that need the real Blender (bpy 5.0.1) live here, and each carries the `blender` marker (given below).
+Fixtures: the built extension, installed and enabled in a throw-away user folder, its preferences, the tiny scene,
+and engine Pythons that fail in real ways.
 """
 
 from __future__ import annotations
@@ -18,11 +19,19 @@ import pytest
 _USER = tempfile.mkdtemp(prefix="nst-blender-user-")
 os.environ.setdefault("BLENDER_USER_RESOURCES", _USER)
 atexit.register(shutil.rmtree, _USER, True)
-bpy = pytest.importorskip("bpy")
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
 
-import addon_utils  # noqa: E402 - bpy must load first
+import bpy  # noqa: E402 - after the user folder is set
+import addon_utils  # noqa: E402 - Blender's own module: bpy loads first  # isort: skip
 from blender_kit import ADDON, REPO, REPO_MODULE, blender_ext, build_tiny_scene  # noqa: E402
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """Every test in this folder needs bpy: mark it `blender` (`-m "not blender"` runs the rest)."""
+    for item in items:
+        if HERE in Path(item.path).parents:
+            item.add_marker(pytest.mark.blender)
 
 
 @pytest.fixture(scope="session")

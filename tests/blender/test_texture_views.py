@@ -3,22 +3,21 @@ distance in every re-rendered view, unseen texels untouched, and a UV pass that 
 
 from __future__ import annotations
 
+import bpy
 import numpy as np
 import pytest
 import torch
+from support import STYLES
+from support_texture import painted_texture, save_png
 
-bpy = pytest.importorskip("bpy")
+from bench.scenes import render_orbit, textured_object
+from engine.cli import main
+from engine.errors import EngineError
+from engine.metrics import style_distance
+from engine.tensors import to_numpy, to_tensor
+from engine.texture import TextureStylizer, TextureView, _grid, _sample, read_views
 
-from engine.cli import main  # noqa: E402
-from engine.errors import EngineError  # noqa: E402
-from engine.metrics import style_distance  # noqa: E402
-from engine.texture import TextureStylizer, TextureView, _grid, _sample, read_views  # noqa: E402
-from engine.stylize import to_numpy, to_tensor  # noqa: E402
-
-from support import STYLES  # noqa: E402
-from support_texture import build_textured_object, painted_texture, render_orbit, save_png  # noqa: E402
-
-pytestmark = [pytest.mark.blender, pytest.mark.usefixtures("one_torch_thread")]
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 VIEW_PX = 64
 VIEWS = 3
 
@@ -28,7 +27,7 @@ def sphere(tmp_path_factory):
     """A UV sphere emitting a painted texture, rendered from an orbit of three views."""
     folder = tmp_path_factory.mktemp("sphere")
     texture = painted_texture(128, 64)
-    scene, ob, node = build_textured_object(save_png(texture, folder / "texture.png"), "sphere")
+    scene, ob, node = textured_object(save_png(texture, folder / "texture.png"), "sphere")
     exrs, pass_index = render_orbit(scene, ob, folder / "before", VIEWS, VIEW_PX)
     return dict(folder=folder, texture=texture, scene=scene, ob=ob, node=node, views=read_views(exrs, pass_index),
                 pass_index=pass_index)

@@ -1,7 +1,7 @@
 // Compile a Flamenco job type outside Flamenco, with the stand-in globals (flamenco_standin.mjs), to JSON:
 //
-//   node farm/flamenco/compile.mjs job-type farm/flamenco/nst_stylize.js              # its JOB_TYPE
-//   node farm/flamenco/compile.mjs compile farm/flamenco/nst_stylize.js --settings settings.json [--name NAME]
+//   node bench/farm/compile.mjs job-type farm/flamenco/nst_stylize.js              # its JOB_TYPE
+//   node bench/farm/compile.mjs compile farm/flamenco/nst_stylize.js --settings settings.json [--name NAME]
 //
 // `compile` fills in the settings' defaults the way the Blender add-on does on submission, runs compileJob(), and
 // prints the job: its settings and tasks (name, type, commands, dependencies by name). The script's print() goes

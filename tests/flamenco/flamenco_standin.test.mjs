@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { author, frameChunker, frameCount, path } from "../flamenco_standin.mjs";
+import { author, frameChunker, frameCount, path } from "../../bench/farm/flamenco_standin.mjs";
 
 test("frameChunker chunks like the Manager, two-frame runs written as lists", () => {
   const expected = ["1-4", "5-8", "9,10,20,21", "22-25", "40"];

@@ -5,7 +5,7 @@ It does what the Flamenco pieces do, in one process:
   saved .blend in the real Blender (bpy), with the names Flamenco gives them (C, bpy, Path, abspath, jobname,
   settings, last_n_dir_parts);
 - the Manager: `compile_job` runs the JavaScript job type under Node with the stand-in globals
-  (farm/flamenco/compile.mjs) and reads back the task list;
+  (bench/farm/compile.mjs) and reads back the task list;
 - workers: `Farm.run` executes the tasks in dependency order on N worker threads, each task's commands as real
   subprocesses, a worker taking only the task types it lists (like `task_types` in flamenco-worker.yaml), a
   failed task re-queued up to `retries` times; it reports each task's status, worker, attempts, time and log.
@@ -16,7 +16,7 @@ a command that runs this project's batch entry (`--python .../scripts/blender_ba
 `python -m nst_addon.batch BLENDFILE ARGS` instead: Blender as a Python module, the same code. Manager variables
 (`{nst}`) are replaced in every command parameter first.
 
-`python -m farm.harness --help` submits a .blend's scene as an nst-stylize job and runs it.
+`python -m bench.farm.harness --help` submits a .blend's scene as an nst-stylize job and runs it.
 """
 
 from __future__ import annotations
@@ -37,9 +37,9 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Callable
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 JOB_TYPE_SCRIPT = REPO / "farm" / "flamenco" / "nst_stylize.js"
-COMPILE_CLI = REPO / "farm" / "flamenco" / "compile.mjs"
+COMPILE_CLI = Path(__file__).resolve().parent / "compile.mjs"
 BATCH_SCRIPT = REPO / "scripts" / "blender_batch.py"
 POLL_S = 0.1
 
@@ -346,7 +346,7 @@ def _kill(text: str) -> tuple[str, float]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m farm.harness",
+        prog="python -m bench.farm.harness",
         description="Submit a .blend's scene as a Flamenco nst-stylize job (settings evaluated from the scene) and "
                     "run it on local workers.")
     parser.add_argument("blend_file", type=Path)

@@ -14,37 +14,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from PIL import Image
+from support import REPO, STYLES
 
-pytest.importorskip("bpy")
-yaml = pytest.importorskip("yaml")
-
-from support import STYLES  # noqa: E402
-
-pytestmark = pytest.mark.blender
-REPO = Path(__file__).resolve().parents[1]
 OPENJD = str(Path(sys.executable).parent / "openjd")
 SETTINGS = ["--size", "48", "--iterations", "3", "--device", "cpu"]
 
 SCENE = textwrap.dedent("""
     import sys, bpy
-    bpy.ops.wm.read_homefile(use_empty=True)
-    scene = bpy.context.scene
-    scene.render.engine, scene.cycles.device, scene.cycles.samples = "CYCLES", "CPU", 1
-    scene.cycles.use_denoising = False
-    scene.render.resolution_x, scene.render.resolution_y, scene.render.resolution_percentage = 48, 32, 100
-    scene.render.fps, scene.frame_start, scene.frame_end = 8, 1, 4
-    scene.world = bpy.data.worlds.new("World")
-    scene.world.color = (0.3, 0.35, 0.4)
-    bpy.ops.mesh.primitive_plane_add(size=30, location=(0, 0, -1))
-    bpy.ops.mesh.primitive_cube_add(size=1.8, location=(-1.0, 0, 0))
-    cube = bpy.context.object
-    cube.keyframe_insert("location", frame=1)
-    cube.location.x += 1.0
-    cube.keyframe_insert("location", frame=4)
-    bpy.ops.object.camera_add(location=(0, -7, 1.5), rotation=(1.4, 0, 0))
-    scene.camera = bpy.context.object
-    bpy.ops.object.light_add(type="SUN", rotation=(0.6, 0.2, 0.3))
+    from bench.scenes import tiny_shot
+    tiny_shot((48, 32), samples=1, frames=4, fps=8, sphere=False, cube_x=(-1.0, 0.0))
     bpy.ops.wm.save_as_mainfile(filepath=sys.argv[1])
 """)
 
@@ -126,7 +106,6 @@ def test_strict_bundle_runs_with_openjd_and_equals_a_one_machine_run(blend_file,
 
 
 def test_strict_bundle_encode_step_writes_the_video(strict_run):
-    pytest.importorskip("farm.encode", reason="farm/encode.py (the Encode step's command) is not in this tree yet")
     bundle, out, _ = strict_run
     done = python("-m", "farm.openjd.bundle", "run", str(bundle), "--step", "Encode", "--no-run-dependencies")
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]

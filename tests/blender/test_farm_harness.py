@@ -1,4 +1,4 @@
-"""The Flamenco job type run for real on the local farm harness (farm/harness.py): a 6-frame shot in the real
+"""The Flamenco job type run for real on the local farm harness (bench/farm/harness.py): a 6-frame shot in the real
 Blender, settings evaluated from the saved scene, the job compiled under Node, its tasks executed in dependency
 order on 2 workers (render and stylize through the batch entry, the video through FFmpeg).
 
@@ -16,16 +16,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import bpy
 import numpy as np
 import pytest
 from PIL import Image
 
-pytest.importorskip("bpy")
-pytestmark = pytest.mark.blender
+from bench.farm.harness import ALL_TASK_TYPES, Farm, Worker, compile_job, submission_settings
+from bench.scenes import tiny_shot
 
-from farm.harness import ALL_TASK_TYPES, Farm, Worker, compile_job, submission_settings  # noqa: E402
-
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 STYLE = REPO / "styles" / "starry_night.jpg"
 FRAMES, SIZE = 6, (64, 48)
 ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -34,47 +33,11 @@ ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 def build_shot(path: Path) -> Path:
     """A 6-frame Cycles shot (64 x 48, 1 sample): a checkered floor, a cube and a ball, the camera panning; the
     scene's Neural Style settings (one style, Final size 64 px and 4 iterations, a short network training)."""
-    import bpy
-
     if not hasattr(bpy.types.Scene, "nst"):
         from nst_addon import register
 
         register()
-    bpy.ops.wm.read_homefile(use_empty=True)
-    scene = bpy.context.scene
-    scene.render.engine = "CYCLES"
-    scene.cycles.device, scene.cycles.samples, scene.cycles.use_denoising = "CPU", 1, False
-    scene.render.resolution_x, scene.render.resolution_y = SIZE
-    scene.render.resolution_percentage = 100
-    scene.render.fps, scene.render.fps_base = 24, 1.0
-    scene.frame_start, scene.frame_end = 1, FRAMES
-    scene.world = bpy.data.worlds.new("World")
-    scene.world.color = (0.3, 0.35, 0.4)
-
-    def material(ob, rgb, checker=False):
-        mat = bpy.data.materials.new(ob.name)
-        bsdf = mat.node_tree.nodes["Principled BSDF"]
-        bsdf.inputs["Base Color"].default_value = (*rgb, 1.0)
-        if checker:
-            texture = mat.node_tree.nodes.new("ShaderNodeTexChecker")
-            texture.inputs["Scale"].default_value = 8.0
-            mat.node_tree.links.new(texture.outputs["Color"], bsdf.inputs["Base Color"])
-        ob.data.materials.append(mat)
-
-    bpy.ops.mesh.primitive_plane_add(size=30, location=(0, 0, -1))
-    material(bpy.context.object, (0.6, 0.5, 0.3), checker=True)
-    bpy.ops.mesh.primitive_cube_add(size=1.8, location=(-1.4, 0, 0))
-    material(bpy.context.object, (0.1, 0.3, 0.8))
-    bpy.ops.mesh.primitive_uv_sphere_add(radius=1.0, location=(1.4, 0, 0))
-    material(bpy.context.object, (0.8, 0.2, 0.1))
-    bpy.ops.object.camera_add(location=(-0.8, -7, 1.5), rotation=(1.4, 0, 0))
-    camera = scene.camera = bpy.context.object
-    camera.keyframe_insert("location", frame=1)
-    camera.location.x = 0.8
-    camera.keyframe_insert("location", frame=FRAMES)
-    bpy.ops.object.light_add(type="SUN", rotation=(0.6, 0.2, 0.3))
-    bpy.context.object.data.energy = 3.0
-
+    scene = tiny_shot(SIZE, samples=1, frames=FRAMES, fps=24, camera_x=(-0.8, 0.8), checker_floor=True)
     nst = scene.nst
     nst.styles.add().filepath = str(STYLE)
     nst.final_size_px, nst.final_iterations = max(SIZE), 4

@@ -5,24 +5,21 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+from blender_kit import render_top_down
 
-pytest.importorskip("bpy")
-
-from engine.flow import motion_from_passes, warp  # noqa: E402
-from engine.imageio import read_rgb  # noqa: E402
-from engine.passes import read_passes  # noqa: E402
-
-from support_render import render_sequence  # noqa: E402
+from engine.flow import motion_from_passes, warp
+from engine.imageio import read_rgb
+from engine.passes import read_passes
 
 
 @pytest.fixture(scope="module")
 def moving(tmp_path_factory):
-    return render_sequence(tmp_path_factory.mktemp("moving"), frames=3)
+    return render_top_down(tmp_path_factory.mktemp("moving"), frames=3)
 
 
 @pytest.fixture(scope="module")
 def occluded(tmp_path_factory):
-    return render_sequence(tmp_path_factory.mktemp("occluded"), frames=2, occluder=True, object_step_px=(4, 0))
+    return render_top_down(tmp_path_factory.mktemp("occluded"), frames=2, occluder=True, object_step_px=(4, 0))
 
 
 def test_vector_pass_convention_on_a_known_motion(moving):
@@ -62,7 +59,7 @@ def test_occlusion_mask_around_a_rendered_occluder(occluded):
 
 
 def test_cryptomatte_gives_soft_object_masks_that_agree_with_the_object_index(tmp_path):
-    pairs = render_sequence(tmp_path, frames=1, samples=16, cryptomatte=True)
+    pairs = render_top_down(tmp_path, frames=1, samples=16, cryptomatte=True)
     passes = read_passes(pairs[0][1])
     coverage = passes.object_coverage()
     assert coverage.shape == (4, 48, 64)  # pass indices 0 (world), 1 (floor), 3 (object)

@@ -6,10 +6,10 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { test } from "node:test";
 
-import { loadJobType, withDefaults } from "../flamenco_standin.mjs";
+import { loadJobType, withDefaults } from "../../bench/farm/flamenco_standin.mjs";
 
-const SCRIPT = fileURLToPath(new URL("../nst_stylize.js", import.meta.url));
-const COMPILE_CLI = fileURLToPath(new URL("../compile.mjs", import.meta.url));
+const SCRIPT = fileURLToPath(new URL("../../farm/flamenco/nst_stylize.js", import.meta.url));
+const COMPILE_CLI = fileURLToPath(new URL("../../bench/farm/compile.mjs", import.meta.url));
 const jobType = loadJobType(SCRIPT);
 
 const SUBMITTED = {
