@@ -15,9 +15,11 @@ import pytest
 import torch
 from PIL import Image
 
-from engine.cli import main
-
 from support import STYLES, draw_content
+
+from engine.cli import main
+from engine.errors import EngineError
+from engine.imageio import read_rgb
 
 STARRY = str(STYLES / "starry_night.jpg")
 QUICK = ["--size", "48", "--iterations", "2", "--scales", "1", "--quiet", "--no-cache"]
@@ -130,8 +132,17 @@ def corpus(tmp_path_factory) -> Path:
     return folder
 
 
-def test_the_corpus_has_at_least_thirty_cases():
-    assert len(BAD) >= 30
+@pytest.mark.parametrize("name, words", [
+    ("empty.png", "is empty (0 bytes)"), ("empty.exr", "is empty (0 bytes)"),
+    ("truncated.jpg", "truncated, corrupt"), ("truncated.exr", "not a valid EXR"),
+    ("notes.jpg", "not an image"), ("huge.png", "declares 200000x200000 px"), ("sliver.png", "at least 16 px"),
+    ("nan.exr", "NaN or infinite"), ("folder.png", "is a folder"),
+])
+def test_the_engines_reader_refuses_each_bad_file_naming_it(name, words, corpus):
+    """The refusals come from the one reader every entry uses (command line, worker, batch), not from each entry."""
+    with pytest.raises(EngineError) as refused:
+        read_rgb(corpus / name)
+    assert words in str(refused.value) and str(corpus / name) in str(refused.value)
 
 
 @pytest.mark.parametrize("case", list(BAD))
