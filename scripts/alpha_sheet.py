@@ -14,9 +14,13 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from bench.sheets import caption, join, save  # noqa: E402
+
 BACKGROUND = (0.42, 0.1, 0.12)  # crimson: apart from the painting's blues and yellows
 
 
@@ -24,33 +28,18 @@ def render(path: Path, width: int, height: int) -> None:
     """Suzanne and a torus, lit by a sun, on a transparent film; written as Blender writes an RGBA PNG."""
     import bpy
 
-    bpy.ops.wm.read_homefile(use_empty=True)
-    scene = bpy.context.scene
-    scene.render.engine = "CYCLES"
-    scene.cycles.device, scene.cycles.samples, scene.cycles.use_denoising = "CPU", 32, False
-    scene.render.resolution_x, scene.render.resolution_y, scene.render.resolution_percentage = width, height, 100
-    scene.render.film_transparent = True
-    scene.view_settings.view_transform = "Standard"
+    from bench.scenes import add_camera, add_light, add_mesh, empty_scene, principled
 
-    def add(operator, colour, **place):
-        operator(**place)
-        ob = bpy.context.object
-        material = bpy.data.materials.new(ob.name)
-        material.node_tree.nodes["Principled BSDF"].inputs["Base Color"].default_value = (*colour, 1.0)
-        ob.data.materials.append(material)
-        bpy.ops.object.shade_smooth()
-        return ob
-
-    monkey = add(bpy.ops.mesh.primitive_monkey_add, (0.8, 0.45, 0.2), location=(-0.7, 0, 0), rotation=(0, 0, 0.35))
+    scene = empty_scene((width, height), samples=32, standard_view=True, transparent=True,
+                        world_rgb=(0.25, 0.25, 0.25))
+    monkey = add_mesh("monkey", principled("Suzanne", (0.8, 0.45, 0.2)), smooth=True, location=(-0.7, 0, 0),
+                      rotation=(0, 0, 0.35))
     monkey.modifiers.new("smooth", "SUBSURF").levels = 2
-    torus = add(bpy.ops.mesh.primitive_torus_add, (0.85, 0.8, 0.75), location=(1.3, 0.6, -0.1), rotation=(1.2, 0.3, 0))
+    torus = add_mesh("torus", principled("Torus", (0.85, 0.8, 0.75)), smooth=True, location=(1.3, 0.6, -0.1),
+                     rotation=(1.2, 0.3, 0))
     torus.scale = (0.8, 0.8, 0.8)
-    bpy.ops.object.camera_add(location=(0.3, -6.5, 0.6), rotation=(1.5, 0, 0))
-    scene.camera = bpy.context.object
-    bpy.ops.object.light_add(type="SUN", rotation=(0.7, -0.3, -0.5))
-    bpy.context.object.data.energy = 4.0
-    scene.world = bpy.data.worlds.new("World")
-    scene.world.color = (0.25, 0.25, 0.25)
+    add_camera(scene, location=(0.3, -6.5, 0.6), rotation=(1.5, 0, 0))
+    add_light("SUN", 4.0, rotation=(0.7, -0.3, -0.5))
     bpy.ops.render.render()
     settings = scene.render.image_settings
     settings.file_format, settings.color_mode, settings.color_depth = "PNG", "RGBA", "8"
@@ -92,15 +81,9 @@ def main() -> int:
     panels = [over(rgba, checker(height, width)), before_out, over(now_out, BACKGROUND)]
     labels = ["render, Film > Transparent", "before: RGB, its black background stylized",
               "now: alpha kept, over crimson"]
-    gap, caption = 6, 22
-    sheet = Image.new("RGB", (3 * width + 2 * gap, height + caption), "white")
-    draw = ImageDraw.Draw(sheet)
-    for index, (panel, label) in enumerate(zip(panels, labels)):
-        x = index * (width + gap)
-        sheet.paste(Image.fromarray(np.rint(np.clip(panel, 0, 1) * 255).astype(np.uint8)), (x, caption))
-        draw.text((x + 4, 5), label, fill="black")
-    sheet.save(args.output, quality=90)
-    print(f"wrote {args.output} ({sheet.width}x{sheet.height}); files in {work}")
+    sheet = save(join([caption(panel, label) for panel, label in zip(panels, labels)], gap_px=6), Path(args.output),
+                 quality=90)
+    print(f"wrote {sheet}; files in {work}")
     return 0
 
 

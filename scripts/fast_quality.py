@@ -13,11 +13,11 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "scripts"), str(REPO / "tests")]
 
+from bench.sheets import caption, fit, join, save  # noqa: E402
 from engine.fast.infer import stylize_fast  # noqa: E402
 from engine.imageio import read_rgb  # noqa: E402
 from engine.metrics import content_distance, style_distance  # noqa: E402
@@ -39,27 +39,10 @@ def held_out_content(size_px: int, photos: bool) -> dict[str, np.ndarray]:
     return content
 
 
-def _row(images: list[np.ndarray], height_px: int) -> Image.Image:
-    tiles = [Image.fromarray((np.clip(i, 0, 1) * 255).round().astype(np.uint8)) for i in images]
-    tiles = [t.resize((round(t.width * height_px / t.height), height_px), Image.LANCZOS) for t in tiles]
-    row = Image.new("RGB", (sum(t.width for t in tiles) + 8 * (len(tiles) - 1), height_px), "white")
-    x = 0
-    for tile in tiles:
-        row.paste(tile, (x, 0))
-        x += tile.width + 8
-    return row
-
-
 def contact_sheet(rows: list[list[np.ndarray]], title: str, path: Path, height_px: int = 256) -> None:
-    images = [_row(r, height_px) for r in rows]
-    width = max(i.width for i in images)
-    sheet = Image.new("RGB", (width, 28 + sum(i.height + 8 for i in images)), "white")
-    ImageDraw.Draw(sheet).text((4, 8), title, fill="black")
-    y = 28
-    for image in images:
-        sheet.paste(image, (0, y))
-        y += image.height + 8
-    sheet.save(path)
+    """Rows of pictures at `height_px`, under a title."""
+    lines = [join([fit(image, height_px) for image in row], gap_px=8) for row in rows]
+    save(caption(join(lines, gap_px=8, vertical=True), title, strip_px=28), path)
 
 
 def main() -> None:

@@ -20,6 +20,7 @@ from PIL import Image
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.sheets import caption, join  # noqa: E402
 from engine.imageio import read_rgb  # noqa: E402
 from engine.metrics import plot_warping_errors, style_distance, warping_errors  # noqa: E402
 from engine.stylize import StyleTransfer  # noqa: E402
@@ -30,85 +31,29 @@ STYLE = REPO / "styles" / "starry_night.jpg"
 
 def render_occluder_scene(folder: Path, frames: int, width: int, height: int) -> None:
     """Camera pans across a textured ball on a checker floor while a pillar crosses in front of the ball."""
-    import bpy
+    from bench.scenes import (add_camera, add_light, add_mesh, empty_scene, enable_passes, keyframes, ramp_textured,
+                              render_frames)
 
-    bpy.ops.wm.read_factory_settings(use_empty=True)
-    scene = bpy.context.scene
-    scene.render.engine = "CYCLES"
-    scene.cycles.device, scene.cycles.samples, scene.cycles.use_denoising = "CPU", 8, True
-    scene.render.resolution_x, scene.render.resolution_y, scene.render.resolution_percentage = width, height, 100
-    scene.render.use_motion_blur = False
-    scene.frame_start, scene.frame_end = 1, frames
-    scene.world = bpy.data.worlds.new("Sky")
-    scene.world.color = (0.5, 0.6, 0.75)
-
-    def textured(name, texture, colors, scale):
-        material = bpy.data.materials.new(name)
-        tree = material.node_tree
-        node = tree.nodes.new(texture)
-        node.inputs["Scale"].default_value = scale
-        ramp = tree.nodes.new("ShaderNodeValToRGB")
-        ramp.color_ramp.elements[0].color, ramp.color_ramp.elements[1].color = (*colors[0], 1), (*colors[1], 1)
-        tree.links.new(node.outputs["Fac"], ramp.inputs["Fac"])
-        tree.links.new(ramp.outputs["Color"], tree.nodes["Principled BSDF"].inputs["Base Color"])
-        return material
-
-    def add(op, name, material, index, **kwargs):
-        op(**kwargs)
-        ob = bpy.context.object
-        ob.name, ob.pass_index = name, index
-        ob.data.materials.append(material)
-        return ob
-
-    add(bpy.ops.mesh.primitive_plane_add, "Floor", textured("Floor", "ShaderNodeTexChecker",
-                                                            ((0.8, 0.75, 0.6), (0.3, 0.35, 0.4)), 12), 1, size=20)
-    add(bpy.ops.mesh.primitive_uv_sphere_add, "Ball", textured("Ball", "ShaderNodeTexNoise",
-                                                                     ((0.9, 0.4, 0.1), (0.2, 0.5, 0.8)), 4), 2,
-               radius=1.0, location=(0, 0, 1))
-    bpy.ops.object.shade_smooth()
-    pillar = add(bpy.ops.mesh.primitive_cylinder_add, "Pillar", textured("Pillar", "ShaderNodeTexWave",
-                                                                         ((0.9, 0.9, 0.85), (0.4, 0.2, 0.3)), 3), 3,
-                 radius=0.25, depth=4, location=(-2.5, -2.2, 2))
-    for frame, x in ((1, -2.5), (frames, 2.5)):
-        pillar.location.x = x
-        pillar.keyframe_insert("location", frame=frame)
-    bpy.ops.object.camera_add(location=(-1.5, -8, 3), rotation=(1.3, 0, -0.15))
-    camera = bpy.context.object
-    scene.camera = camera
-    for frame, x, z_rotation in ((1, -1.5, -0.15), (frames, 1.5, 0.15)):
-        camera.location.x, camera.rotation_euler.z = x, z_rotation
-        camera.keyframe_insert("location", frame=frame)
-        camera.keyframe_insert("rotation_euler", frame=frame)
-    bpy.ops.object.light_add(type="SUN", rotation=(0.7, 0.3, 0.5))
-    bpy.context.object.data.energy = 3.0
-    layer = scene.view_layers[0]
-    layer.use_pass_vector = layer.use_pass_z = layer.use_pass_object_index = True
-    settings = scene.render.image_settings
-    folder.mkdir(parents=True, exist_ok=True)
-    for frame in range(1, frames + 1):
-        scene.frame_set(frame)
-        bpy.ops.render.render()
-        result = bpy.data.images["Render Result"]
-        settings.media_type, settings.file_format, settings.color_depth = "MULTI_LAYER_IMAGE", "OPEN_EXR_MULTILAYER", "32"
-        result.save_render(str(folder / f"frame_{frame:04d}.exr"), scene=scene)
-        settings.media_type, settings.file_format = "IMAGE", "PNG"
-        settings.color_mode, settings.color_depth = "RGB", "8"
-        result.save_render(str(folder / f"frame_{frame:04d}.png"), scene=scene)
+    scene = empty_scene((width, height), samples=8, frames=frames, denoise=True, world_rgb=(0.5, 0.6, 0.75))
+    add_mesh("plane", ramp_textured("Floor", "ShaderNodeTexChecker", ((0.8, 0.75, 0.6), (0.3, 0.35, 0.4)), 12),
+             name="Floor", pass_index=1, size=20)
+    add_mesh("uv_sphere", ramp_textured("Ball", "ShaderNodeTexNoise", ((0.9, 0.4, 0.1), (0.2, 0.5, 0.8)), 4),
+             name="Ball", pass_index=2, smooth=True, radius=1.0, location=(0, 0, 1))
+    pillar = add_mesh("cylinder", ramp_textured("Pillar", "ShaderNodeTexWave", ((0.9, 0.9, 0.85), (0.4, 0.2, 0.3)), 3),
+                      name="Pillar", pass_index=3, radius=0.25, depth=4, location=(-2.5, -2.2, 2))
+    keyframes(pillar, "location", {1: (-2.5, -2.2, 2), frames: (2.5, -2.2, 2)})
+    camera = add_camera(scene, location=(-1.5, -8, 3), rotation=(1.3, 0, -0.15))
+    keyframes(camera, "location", {1: (-1.5, -8, 3), frames: (1.5, -8, 3)})
+    keyframes(camera, "rotation_euler", {1: (1.3, 0, -0.15), frames: (1.3, 0, 0.15)})
+    add_light("SUN", 3.0, rotation=(0.7, 0.3, 0.5))
+    enable_passes(scene, object_index=True)
+    render_frames(scene, folder)
 
 
 def side_by_side_gif(left: list[Path], right: list[Path], path: Path, labels=("frame by frame", "temporal")) -> None:
-    from PIL import ImageDraw
-
-    frames = []
-    for a, b in zip(left, right):
-        one, two = Image.open(a).convert("RGB"), Image.open(b).convert("RGB")
-        canvas = Image.new("RGB", (one.width + two.width + 6, one.height + 18), "white")
-        canvas.paste(one, (0, 18))
-        canvas.paste(two, (one.width + 6, 18))
-        draw = ImageDraw.Draw(canvas)
-        draw.text((4, 3), labels[0], fill="black")
-        draw.text((one.width + 10, 3), labels[1], fill="black")
-        frames.append(canvas)
+    """An animated GIF of two frame sequences side by side, each under its label."""
+    frames = [join([caption(Image.open(a), labels[0], 18), caption(Image.open(b), labels[1], 18)], gap_px=6)
+              for a, b in zip(left, right)]
     frames[0].save(path, save_all=True, append_images=frames[1:], duration=125, loop=0)
 
 

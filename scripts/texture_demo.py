@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
@@ -24,10 +24,12 @@ import bpy  # noqa: E402 - the real Blender, as a Python module
 import torch  # noqa: E402
 
 from bench.scenes import render_orbit, textured_object  # noqa: E402
+from bench.sheets import caption, fit, join  # noqa: E402
 from engine.imageio import read_rgb  # noqa: E402
 from engine.metrics import style_distance  # noqa: E402
 from engine.stylize import StyleTransfer  # noqa: E402
-from engine.texture import TextureStylizer, read_views, tile_seam_ratio  # noqa: E402
+from engine.texture import TextureStylizer, tile_seam_ratio  # noqa: E402
+from engine.texture_views import read_views  # noqa: E402
 from support_texture import painted_texture, save_png, tileable_texture  # noqa: E402
 
 STYLE = REPO / "styles" / "starry_night.jpg"
@@ -35,21 +37,9 @@ IMAGES = REPO / "docs" / "images"
 
 
 def labelled_row(images: list[np.ndarray], label: str, cell_px: int) -> Image.Image:
-    row = Image.new("RGB", (cell_px * len(images) + 160, cell_px), (255, 255, 255))
-    ImageDraw.Draw(row).text((6, cell_px // 2 - 6), label, fill=(0, 0, 0))
-    for index, image in enumerate(images):
-        tile = Image.fromarray(np.rint(np.clip(image, 0, 1) * 255).astype(np.uint8)).resize((cell_px, cell_px))
-        row.paste(tile, (160 + index * cell_px, 0))
-    return row
-
-
-def stack(rows: list[Image.Image]) -> Image.Image:
-    sheet = Image.new("RGB", (max(r.width for r in rows), sum(r.height for r in rows) + 4 * len(rows)), (255,) * 3)
-    top = 0
-    for row in rows:
-        sheet.paste(row, (0, top))
-        top += row.height + 4
-    return sheet
+    """The images as `cell_px` squares in a row, the label on their left."""
+    return caption(join([fit(image, size=(cell_px, cell_px)) for image in images], gap_px=0), label, strip_px=160,
+                   left=True)
 
 
 def views_demo(args, stylizer: TextureStylizer, style: np.ndarray, out: Path) -> dict:
@@ -65,9 +55,9 @@ def views_demo(args, stylizer: TextureStylizer, style: np.ndarray, out: Path) ->
     distances = [(style_distance(b.image, style, args.view_px, b.mask), style_distance(a.image, style, args.view_px,
                                                                                         a.mask)) for b, a in zip(views, after)]
     cell = args.view_px
-    sheet = stack([labelled_row([v.image for v in views], "before", cell),
-                   labelled_row([v.image for v in after], "after (views)", cell),
-                   labelled_row([texture, result.image], "texture", cell)])
+    sheet = join([labelled_row([v.image for v in views], "before", cell),
+                  labelled_row([v.image for v in after], "after (views)", cell),
+                  labelled_row([texture, result.image], "texture", cell)], vertical=True)
     sheet.save(IMAGES / "texture_views.png")
     return dict(views=args.views, view_px=args.view_px, texture_px=list(texture.shape[1::-1]),
                 iterations=args.iterations, optimize_s=round(elapsed, 1), seen_fraction=round(float(result.changed.mean()), 3),
@@ -79,8 +69,8 @@ def seamless_demo(args, stylizer: TextureStylizer, style: np.ndarray) -> dict:
     plain = stylizer.stylize_flat(tile, [style], seamless=False, iterations=args.flat_iterations).image
     seamless = stylizer.stylize_flat(tile, [style], seamless=True, iterations=args.flat_iterations).image
     cell = 2 * args.tile_px
-    stack([labelled_row([np.tile(tile, (2, 2, 1)), np.tile(plain, (2, 2, 1)), np.tile(seamless, (2, 2, 1))],
-                        "input | plain | seamless", cell)]).save(IMAGES / "texture_seamless.png")
+    labelled_row([np.tile(tile, (2, 2, 1)), np.tile(plain, (2, 2, 1)), np.tile(seamless, (2, 2, 1))],
+                 "input | plain | seamless", cell).save(IMAGES / "texture_seamless.png")
     return dict(tile_px=args.tile_px, iterations=args.flat_iterations,
                 seam_ratio={"input": round(tile_seam_ratio(tile), 3), "plain": round(tile_seam_ratio(plain), 3),
                             "seamless": round(tile_seam_ratio(seamless), 3)})
@@ -94,8 +84,8 @@ def islands_demo(args, stylizer: TextureStylizer, style: np.ndarray, out: Path) 
     islands = read_rgb(write_island_mask(ob, args.tile_px, args.tile_px, out / "monkey_islands.png")).mean(-1) > 0.5
     result = stylizer.stylize_flat(texture, [style], uv_mask=islands, iterations=args.flat_iterations)
     cell = 2 * args.tile_px
-    stack([labelled_row([texture, np.repeat(islands[..., None], 3, -1).astype(np.float32), result.image],
-                        "texture | islands | result", cell)]).save(IMAGES / "texture_islands.png")
+    labelled_row([texture, np.repeat(islands[..., None], 3, -1).astype(np.float32), result.image],
+                 "texture | islands | result", cell).save(IMAGES / "texture_islands.png")
     untouched = ~result.changed
     return dict(tile_px=args.tile_px, iterations=args.flat_iterations, island_fraction=round(float(islands.mean()), 3),
                 changed_fraction=round(float(result.changed.mean()), 3),
