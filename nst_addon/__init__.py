@@ -1,42 +1,46 @@
-"""The Blender add-on: registers the settings, operators and panels, and stops the engine worker on unregister.
+"""The Blender add-on: registers the preferences, settings, operators and panels, and stops the engine workers on
+unregister. Laid out by role: property_groups/ (settings kept in .blend files), operators/ (one module per job
+family), ui/ (panels), farm/ (Submit to Farm's job and HTTP), and the Blender-side helpers beside them.
 
-Never imports torch: all PyTorch work happens in the engine worker process (see worker_client).
+Never imports torch: all PyTorch work happens in the engine worker process (see worker_client). bpy and the modules
+that need it are imported inside register and unregister, so the bpy-free ones (worker_client, extension) import
+in plain Python.
 """
 
 from __future__ import annotations
 
 import atexit
 
-import bpy
-
-from . import (engine_setup, farm, farm_task, library, operators, preview, properties, style_sheet, texture_operator,
-               ui)
 from .worker_client import shutdown_shared
 
-CLASSES = (*properties.CLASSES, *operators.CLASSES, *farm_task.CLASSES, *texture_operator.CLASSES,
-           *engine_setup.CLASSES, *ui.CLASSES, *farm.CLASSES, *preview.CLASSES,
-           *style_sheet.CLASSES)
+
+def classes() -> tuple[type, ...]:
+    """Every class the add-on registers, in registration order (a class before any class that uses it)."""
+    from . import operators, preferences, property_groups, ui
+
+    return (preferences.NST_AddonPreferences, *property_groups.CLASSES, *operators.CLASSES, *ui.CLASSES)
 
 
 def register() -> None:
-    for cls in CLASSES:
+    import bpy
+
+    from . import property_groups
+
+    for cls in classes():
         bpy.utils.register_class(cls)
-    properties.register()
-    texture_operator.register()
-    farm.register()
-    preview.register()
-    style_sheet.register()
+    property_groups.register()
     atexit.register(shutdown_shared)
 
 
 def unregister() -> None:
+    import bpy
+
+    from . import library, preview, property_groups
+
     atexit.unregister(shutdown_shared)
     shutdown_shared()
-    style_sheet.unregister()
-    preview.unregister()
+    preview.stop()
     library.clear_thumbnails()
-    farm.unregister()
-    texture_operator.unregister()
-    properties.unregister()
-    for cls in reversed(CLASSES):
+    property_groups.unregister()
+    for cls in reversed(classes()):
         bpy.utils.unregister_class(cls)

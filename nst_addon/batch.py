@@ -12,7 +12,8 @@ from pathlib import Path
 
 import bpy
 
-from .properties import object_settings, scene_settings
+from .property_groups.objects import object_settings
+from .property_groups.scene import scene_settings
 from .worker_client import protocol
 
 numbers = protocol.numbers  # argparse types that refuse out-of-range numbers
@@ -174,7 +175,7 @@ def _ensure_registered() -> None:
 def run(args: argparse.Namespace) -> int:
     _ensure_registered()
     if args.engine_python or args.device:
-        from .properties import override_engine_settings
+        from .preferences import override_engine_settings
 
         override_engine_settings(**{k: v for k, v in (("python", args.engine_python), ("device", args.device)) if v})
     scene = bpy.context.scene

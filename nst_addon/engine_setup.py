@@ -1,6 +1,6 @@
-"""Preferences actions: Check Engine (torch version and device, or how to fix what is missing) and Install Engine.
+"""Install Engine's work (its operator is in operators/engine.py): a venv with the engine's requirements.
 
-Install Engine makes a venv in the extension's user folder and pip-installs the engine's pinned requirements into
+It makes a venv in the extension's user folder and pip-installs the engine's pinned requirements into
 it on a background thread (it needs Blender's online access). It checks the free disk space before it starts,
 reports which package pip is at, and when it fails says why in one line: no network, pip's own ERROR line, or a
 Python that cannot make venvs. Test hook: the environment variable NST_INSTALL_NEEDS_BYTES replaces the disk space
@@ -20,9 +20,9 @@ from typing import Callable
 
 import bpy
 
-from .operators import Step, WorkerOperator
-from .properties import ENGINE_VENV_FOLDER, engine_settings, installed_engine_python, preferences, user_folder
-from .worker_client import EXTENSION_ROOT, AddonError, python_has_torch
+from .extension import EXTENSION_ROOT
+from .preferences import set_engine_report
+from .worker_client import python_has_torch
 
 GB = 1024 ** 3
 # Free space Install Engine asks for: on Linux x86-64, where PyTorch from PyPI brings its CUDA libraries, the venv
@@ -39,41 +39,6 @@ OS_ERROR = re.compile(r"\[Errno -?\d+\] [^'\")]+|Cannot connect to proxy|timed o
 
 class InstallError(Exception):
     """Install Engine failed; the message is the cause, in one line."""
-
-
-def _set_report(text: str) -> None:
-    prefs = preferences()
-    if prefs is not None:
-        prefs.engine_report = text
-
-
-class NST_OT_check_engine(WorkerOperator):
-    """Start the engine and report its PyTorch version and device, or what is missing and how to fix it"""
-
-    bl_idname = "nst.check_engine"
-    bl_label = "Check Engine"
-
-    def plan(self, context):
-        engine = engine_settings()
-        ok, why = python_has_torch(engine.python)
-        if not ok:
-            raise AddonError(f"{why}. Fix: press Install engine, or choose Custom and give a Python with torch "
-                             "(for example a venv made with 'python3.11 -m venv nst && nst/bin/pip install torch')")
-
-        def found(result: dict) -> None:
-            self.found = (f"Engine OK: torch {result.get('torch_version')}, device {result.get('device')}, "
-                          f"Python {result.get('python')} at {engine.python}")
-            _set_report(self.found)
-
-        return [Step("engine check", lambda: {"type": "check", "device": engine.device, "weights": engine.weights},
-                     found)]
-
-    def finished(self, context, done, skipped):
-        return self.found
-
-    def _fail(self, context, message):
-        _set_report(f"Problem: {message}")
-        return super()._fail(context, message)
 
 
 def check_disk_space(folder: Path) -> None:
@@ -174,52 +139,35 @@ def _install_in_background(python: str, venv: Path, requirements: Path) -> None:
         _Install.done = True
 
 
-class NST_OT_install_engine(bpy.types.Operator):
-    """Make a Python environment with PyTorch for the engine in the extension's user folder (a large download)"""
+def install_running() -> bool:
+    return _Install.thread is not None and _Install.thread.is_alive()
 
-    bl_idname = "nst.install_engine"
-    bl_label = "Install Engine"
 
-    def execute(self, context):
-        if not bpy.app.online_access:
-            self.report({"ERROR"}, "Blender is set to work offline; allow online access in Preferences > System > "
-                                   "Network, or install torch into a Python yourself and choose it as Custom")
-            return {"CANCELLED"}
-        if _Install.thread is not None and _Install.thread.is_alive():
-            self.report({"WARNING"}, "the engine is already being installed")
-            return {"CANCELLED"}
-        venv = user_folder(ENGINE_VENV_FOLDER)
-        try:
-            check_disk_space(venv.parent)
-        except InstallError as exc:
-            return self._failed(str(exc))
-        _Install.progress, _Install.error, _Install.done = [], None, False
-        _Install.thread = threading.Thread(target=_install_in_background, daemon=True,
-                                           args=(sys.executable, venv, EXTENSION_ROOT / "requirements.txt"))
-        _Install.thread.start()
-        if bpy.app.background:
-            _Install.thread.join()
-            if _Install.error:
-                return self._failed(_Install.error)
-            self.report({"INFO"}, f"the engine is installed in {venv}")
-            return {"FINISHED"}
-        bpy.app.timers.register(_poll_install, first_interval=1.0)
-        _set_report(f"Installing the engine into {venv} (PyTorch: several GB; this takes minutes)")
-        return {"FINISHED"}
+def start_install(venv: Path) -> None:
+    """Install the engine into `venv` on a background thread, with Blender's own Python making the venv."""
+    _Install.progress, _Install.error, _Install.done = [], None, False
+    _Install.thread = threading.Thread(target=_install_in_background, daemon=True,
+                                       args=(sys.executable, venv, EXTENSION_ROOT / "requirements.txt"))
+    _Install.thread.start()
 
-    def _failed(self, message: str):
-        _set_report(f"Install Engine failed: {message}")
-        self.report({"ERROR"}, f"Install Engine failed: {message}")
-        return {"CANCELLED"}
+
+def wait_for_install() -> str | None:
+    """Block until the install ends (background mode, where timers never run); its error, None when it worked."""
+    if _Install.thread is not None:
+        _Install.thread.join()
+    return _Install.error
+
+
+def report_install_progress() -> None:
+    """Show the install's progress in the preferences until it ends (a timer; interactive Blender)."""
+    bpy.app.timers.register(_poll_install, first_interval=1.0)
 
 
 def _poll_install() -> float | None:
     if not _Install.done:
-        _set_report(f"Installing the engine: {_Install.progress[-1] if _Install.progress else 'making the venv'}")
+        doing = _Install.progress[-1] if _Install.progress else "making the venv"
+        set_engine_report(f"Installing the engine: {doing}")
         return 1.0
-    _set_report(f"Install Engine failed: {_Install.error}" if _Install.error
-                else "Engine installed; press Check Engine")
+    set_engine_report(f"Install Engine failed: {_Install.error}" if _Install.error
+                      else "Engine installed; press Check Engine")
     return None
-
-
-CLASSES = (NST_OT_check_engine, NST_OT_install_engine)

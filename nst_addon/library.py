@@ -12,8 +12,8 @@ from pathlib import Path
 
 import bpy.utils.previews
 
-from .properties import user_folder
-from .worker_client import EXTENSION_ROOT
+from .extension import EXTENSION_ROOT
+from .preferences import user_folder
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".webp", ".exr"}
 _previews: dict[str, bpy.utils.previews.ImagePreviewCollection] = {}

@@ -3,13 +3,14 @@ the any-style network in an engine worker of its own; the newest result is the i
 
 A depsgraph handler notes changes; a timer waits until they settle (DEBOUNCE_S), renders, sends the request and
 collects answers, so Blender never waits on the worker. Background mode has no timers: `nst.live_preview_step`
-does one round synchronously. Per-object styles come from a flat-colour Workbench render of the styled objects.
+does one round synchronously (operators/live_preview.py). Per-object styles come from a flat-colour Workbench render
+of the styled objects (preview_render.py). The settings are property_groups/live_preview.py, the panel
+ui/live_preview.py.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import time
 import traceback
@@ -18,19 +19,21 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import bpy
-import numpy as np
-from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
 
 from . import rendering
-from .images import image_pixels, load_result, remove_quietly
-from .properties import ANY_STYLE_MODEL, engine_settings, object_settings, scene_settings, user_folder
+from .images import load_result
+from .preferences import engine_settings, fresh_job_folder, user_folder
+from .preview_render import render_preview
+from .property_groups.live_preview import live_settings
+from .property_groups.objects import object_settings
+from .property_groups.scene import ANY_STYLE_MODEL, scene_settings
 from .worker_client import AddonError, Job, WorkerClient
 
 PREVIEW_IMAGE = "NST Live Preview"
-RENDER_SLOT = "NST Live Preview"  # the Render Result slot previews render into, so the user's render is kept
 DEBOUNCE_S = 0.3  # a round starts once the scene has not changed for this long
 TICK_S = 0.05
 WAIT_TIMEOUT_S = 300.0  # the one-step operator gives up on an answer after this long
+JOB_FOLDER = "live-preview"
 MAX_REGIONS = 7  # per-object settings the flat-colour ID render tells apart (red, green, blue on or off)
 
 
@@ -80,7 +83,7 @@ def state() -> LiveState:
 
 
 def job_folder() -> Path:
-    return user_folder("jobs", "live-preview")
+    return user_folder("jobs", JOB_FOLDER)
 
 
 def worker_died_message(returncode: int | None) -> str:
@@ -89,50 +92,26 @@ def worker_died_message(returncode: int | None) -> str:
     return f"Live Preview turned off: its engine worker stopped ({how}); turn Live Preview on to start a new one"
 
 
-# -- settings -----------------------------------------------------------------------------------------------------
+# -- on and off ----------------------------------------------------------------------------------------------------
 
 
-def _is_on(self) -> bool:
-    return _live.client is not None and _live.scene == self.id_data.name
+def is_running(scene: bpy.types.Scene) -> bool:
+    """Whether the preview runs for `scene` (the Live Preview checkbox reads this)."""
+    return _live.client is not None and _live.scene == scene.name
 
 
-def _turn(self, value: bool) -> None:
-    if not value:
+def turn(scene: bpy.types.Scene, on: bool) -> None:
+    """The Live Preview checkbox: start the preview for `scene`, or stop it; a failed start says why in the panel."""
+    if not on:
         stop("Live Preview is off")
         return
-    if _is_on(self):
+    if is_running(scene):
         return
     try:
-        start(self.id_data)
+        start(scene)
     except AddonError as exc:
         stop(f"Live Preview could not start: {exc}")
         print(f"[nst] Live Preview could not start: {exc}", flush=True)
-
-
-class NST_LivePreviewSettings(bpy.types.PropertyGroup):
-    enabled: BoolProperty(  # type: ignore[valid-type]
-        name="Live Preview", get=_is_on, set=_turn,
-        description="Render a small preview from the active camera after each change and stylize it with the "
-                    "scene's styles (any-style network); the result is the image 'NST Live Preview'")
-    width_px: IntProperty(name="Width", default=480, min=16, max=4096, subtype="PIXEL")  # type: ignore[valid-type]
-    height_px: IntProperty(name="Height", default=270, min=16, max=4096, subtype="PIXEL")  # type: ignore[valid-type]
-    engine: EnumProperty(  # type: ignore[valid-type]
-        name="Render Engine",
-        items=[("BLENDER_WORKBENCH", "Workbench", "Solid shading: fastest, always interactive"),
-               ("BLENDER_EEVEE", "EEVEE", "Materials and lights as in EEVEE; needs a GPU to be quick"),
-               ("CYCLES", "Cycles", "Path traced with the few samples below")],
-        default="BLENDER_WORKBENCH")
-    samples: IntProperty(  # type: ignore[valid-type]
-        name="Samples", default=4, min=1, max=256, description="Samples of the preview render (Cycles and EEVEE)")
-    latency_ms: FloatProperty(name="Latency", default=0.0, subtype="TIME_ABSOLUTE")  # type: ignore[valid-type]
-    render_ms: FloatProperty(name="Render", default=0.0)  # type: ignore[valid-type]
-    stylize_ms: FloatProperty(name="Stylize", default=0.0)  # type: ignore[valid-type]
-    status: StringProperty(name="Status", default="")  # type: ignore[valid-type]
-
-
-def live_settings(scene: bpy.types.Scene) -> NST_LivePreviewSettings:
-    """The scene's Live Preview settings (`scene.nst_live`, added at registration)."""
-    return getattr(scene, "nst_live")
 
 
 @contextlib.contextmanager
@@ -156,21 +135,6 @@ def _report(scene: bpy.types.Scene, flush: bool = True, **values: Any) -> None:
             setattr(settings, name, value)
 
 
-@contextlib.contextmanager
-def changed(owner: Any, **values: Any) -> Iterator[None]:
-    """Set attributes of `owner` for the duration of the block, then put back what was there."""
-    saved = {name: getattr(owner, name) for name in values}
-    saved = {name: value[:] if hasattr(value, "__getitem__") and not isinstance(value, str) else value
-             for name, value in saved.items()}
-    try:
-        for name, value in values.items():
-            setattr(owner, name, value)
-        yield
-    finally:
-        for name, value in reversed(saved.items()):
-            setattr(owner, name, value)
-
-
 # -- start, stop, the handler and the timer -------------------------------------------------------------------------
 
 
@@ -180,9 +144,7 @@ def start(scene: bpy.types.Scene) -> None:
     engine = engine_settings()
     client = WorkerClient(engine.python, engine.models_folder)
     client.start()
-    folder = job_folder()
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True, exist_ok=True)
+    fresh_job_folder(JOB_FOLDER)
     global _live
     _live = LiveState(client=client, process=client.process, scene=scene.name)
     _live.mark_changed()
@@ -304,7 +266,8 @@ def send_round(scene: bpy.types.Scene) -> None:
         styles, weights = rendering.scene_styles(settings, folder)
         regions, labels = preview_regions(scene)
         began = time.monotonic()
-        content, mask = render_preview(scene, live, folder, labels)
+        with own_changes():
+            content, mask = render_preview(scene, live, folder, labels)
         render_s = time.monotonic() - began
     except AddonError as exc:
         shutil.rmtree(folder, ignore_errors=True)
@@ -320,7 +283,7 @@ def send_round(scene: bpy.types.Scene) -> None:
         "type": "stylize", "preview": True, "model": ANY_STYLE_MODEL, "content": str(content), "output": str(output),
         "styles": styles, "style_blend": weights,
         "options": {"style_strength": settings.strength, "preserve_color": settings.preserve_color},
-        "device": engine.device, "cache_dir": str(Path(engine.cache_folder) / "styles")}
+        **engine.request_fields(weights=False)}
     if mask is not None:
         request.update(mask=str(mask), regions=regions, ignore_absent_regions=True)
     try:
@@ -345,7 +308,7 @@ def preview_regions(scene: bpy.types.Scene) -> tuple[dict[str, dict], dict[str, 
             key: tuple = ("KEEP",)
             region: dict[str, Any] = {"keep_original": True}
         else:
-            style = rendering._style_file(own.style_path, f"object '{ob.name}'")
+            style = rendering.style_file(own.style_path, f"object '{ob.name}'")
             key, region = (style, round(own.strength, 4)), {"styles": [style], "strength": own.strength}
         label = keys.setdefault(key, len(keys) + 1)
         if label > MAX_REGIONS:
@@ -353,76 +316,6 @@ def preview_regions(scene: bpy.types.Scene) -> tuple[dict[str, dict], dict[str, 
                              "objects the same style and strength, or use Stylize Render")
         regions[str(label)], labels[ob.name] = region, label
     return regions, labels
-
-
-@contextlib.contextmanager
-def _render_slot() -> Iterator[None]:
-    """Render into a Render Result slot of the preview's own, so the user's last render stays where it was."""
-    result = bpy.data.images.get("Render Result")
-    if result is None or result.type != "RENDER_RESULT":
-        yield
-        return
-    slots = result.render_slots
-    active = slots.active_index
-    index = next((i for i, slot in enumerate(slots) if slot.name == RENDER_SLOT), None)
-    if index is None:
-        slots.new(name=RENDER_SLOT)
-        index = len(slots) - 1
-    slots.active_index = index
-    try:
-        yield
-    finally:
-        slots.active_index = active
-
-
-def render_preview(scene: bpy.types.Scene, live: NST_LivePreviewSettings, folder: Path,
-                   labels: dict[str, int]) -> tuple[Path, Path | None]:
-    """Render the active camera at the preview's size and engine into a PNG (and the ID map, when objects have
-    their own settings); every render setting changed is put back."""
-    content = folder / "render.png"
-    mask = folder / "ids.npy" if labels else None
-    with own_changes(), _render_slot(), contextlib.ExitStack() as stack:
-        stack.enter_context(changed(scene.render, engine=live.engine, resolution_x=live.width_px,
-                                    resolution_y=live.height_px, resolution_percentage=100, use_border=False))
-        if live.engine == "CYCLES":
-            stack.enter_context(changed(scene.cycles, samples=live.samples))
-        elif live.engine == "BLENDER_EEVEE":
-            stack.enter_context(changed(scene.eevee, taa_render_samples=live.samples))
-        bpy.ops.render.render(scene=scene.name)
-        rendering._save_render(scene, content, multilayer=False)
-        if mask is not None:
-            render_ids(scene, labels, mask)
-    return content, mask
-
-
-def render_ids(scene: bpy.types.Scene, labels: dict[str, int], path: Path) -> None:
-    """A flat-colour Workbench render with each styled object in its label's colour (bit 0 red, 1 green, 2 blue),
-    everything else black, saved as region ids (H x W, rows top to bottom) in a .npy file."""
-    png = path.with_suffix(".png")
-    shading = scene.display.shading
-    with contextlib.ExitStack() as stack:
-        stack.enter_context(changed(scene.render, engine="BLENDER_WORKBENCH", film_transparent=True,
-                                    use_compositing=False, use_sequencer=False))
-        stack.enter_context(changed(scene.display, render_aa="OFF"))
-        stack.enter_context(changed(shading, light="FLAT", color_type="OBJECT", show_object_outline=False,
-                                    show_cavity=False, show_shadows=False, show_xray=False, use_dof=False))
-        stack.enter_context(changed(scene.view_settings, view_transform="Standard", look="None", exposure=0.0,
-                                    gamma=1.0, use_curve_mapping=False))
-        for ob in scene.objects:
-            label = labels.get(ob.name, 0)
-            stack.enter_context(changed(ob, color=(label & 1, (label >> 1) & 1, (label >> 2) & 1, 1.0)))
-        bpy.ops.render.render(scene=scene.name)
-        rendering._save_render(scene, png, multilayer=False)
-    image = bpy.data.images.load(str(png), check_existing=False)
-    try:
-        rgba = image_pixels(image)[::-1]
-    finally:
-        bpy.data.images.remove(image)
-        remove_quietly(png)
-    ids = ((rgba[..., :3] > 0.5) * np.array([1, 2, 4])).sum(axis=-1) * (rgba[..., 3] > 0.5)
-    temp = path.with_name(f".{path.stem}.part.npy")
-    np.save(temp, ids.astype(np.uint8))
-    os.replace(temp, path)
 
 
 def show(scene: bpy.types.Scene, context: bpy.types.Context, preview: Round, result: dict) -> None:
@@ -457,36 +350,6 @@ def _show_in_image_editor(image: bpy.types.Image) -> None:
         area.tag_redraw()
 
 
-# -- operator and panel ---------------------------------------------------------------------------------------------
-
-
-class NST_OT_live_preview_step(bpy.types.Operator):
-    """Do one Live Preview round now: render, stylize and show it (for scripts and background mode, where timers do
-    not run)"""
-
-    bl_idname = "nst.live_preview_step"
-    bl_label = "Refresh Live Preview"
-
-    wait: BoolProperty(  # type: ignore[valid-type]
-        name="Wait", default=True, options={"SKIP_SAVE"},
-        description="Wait for the stylized image; off = render and send the request only")
-
-    def execute(self, context):
-        scene = context.scene
-        if not live_settings(scene).enabled:
-            self.report({"ERROR"}, "Live Preview is off; turn it on in the Neural Style panel first")
-            return {"CANCELLED"}
-        try:
-            _live.mark_changed()
-            advance(scene, context, force=True)
-            if self.wait:
-                wait_for_rounds(scene, context)
-        except AddonError as exc:
-            self.report({"ERROR"}, str(exc))
-            return {"CANCELLED"}
-        return {"FINISHED"}
-
-
 def wait_for_rounds(scene: bpy.types.Scene, context: bpy.types.Context, timeout_s: float = WAIT_TIMEOUT_S) -> None:
     """Block until every round sent has its answer (scripts and background mode only)."""
     deadline = time.monotonic() + timeout_s
@@ -495,45 +358,3 @@ def wait_for_rounds(scene: bpy.types.Scene, context: bpy.types.Context, timeout_
             raise AddonError(f"the Live Preview worker did not answer within {timeout_s:.0f} s")
         _live.client.pump(timeout_s=0.1)
         collect(scene, context)
-
-
-class NST_PT_live_preview(bpy.types.Panel):
-    bl_label = "Live Preview"
-    bl_space_type = "PROPERTIES"
-    bl_region_type = "WINDOW"
-    bl_context = "render"
-    bl_parent_id = "NST_PT_render"
-
-    def draw_header(self, context):
-        self.layout.prop(live_settings(context.scene), "enabled", text="")
-
-    def draw(self, context):
-        layout = self.layout
-        layout.use_property_split = True
-        live = live_settings(context.scene)
-        column = layout.column(align=True)
-        column.prop(live, "width_px", text="Size X")
-        column.prop(live, "height_px", text="Y")
-        layout.prop(live, "engine")
-        if live.engine != "BLENDER_WORKBENCH":
-            layout.prop(live, "samples")
-        if live.enabled and live.latency_ms > 0:
-            layout.label(text=f"Latency {live.latency_ms:.0f} ms (render {live.render_ms:.0f} ms, stylize "
-                              f"{live.stylize_ms:.0f} ms)", icon="TIME")
-        if live.status:
-            layout.label(text=live.status, icon="INFO")
-        if live.enabled:
-            layout.operator("nst.live_preview_step", icon="FILE_REFRESH")
-
-
-CLASSES = (NST_LivePreviewSettings, NST_OT_live_preview_step, NST_PT_live_preview)
-
-
-def register() -> None:
-    setattr(bpy.types.Scene, "nst_live",
-            bpy.props.PointerProperty(type=NST_LivePreviewSettings))  # type: ignore[func-returns-value]
-
-
-def unregister() -> None:
-    stop()
-    delattr(bpy.types.Scene, "nst_live")

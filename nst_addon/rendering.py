@@ -14,8 +14,10 @@ from typing import Any
 import bpy
 
 from .images import export_png, remove_quietly
-from .properties import (ANY_STYLE_MODEL, MODEL_NAMED_LIKE_STYLE, EngineSettings, NST_SceneSettings, object_settings,
-                         scene_settings, trained_model_names)
+from .preferences import EngineSettings
+from .property_groups.objects import object_settings
+from .property_groups.scene import (ANY_STYLE_MODEL, MODEL_NAMED_LIKE_STYLE, NST_SceneSettings, scene_settings,
+                                    trained_model_names)
 from .worker_client import AddonError
 
 MASK_PASS_ENGINES = {"CYCLES"}
@@ -51,7 +53,8 @@ def keep_shapes(scene: bpy.types.Scene) -> bool:
     return wanted and settings.method == "QUALITY" and scene.render.engine in MASK_PASS_ENGINES
 
 
-def _style_file(path: str, what: str) -> str:
+def style_file(path: str, what: str) -> str:
+    """The style image at `path` (relative to the .blend allowed) as an absolute path; AddonError naming `what`."""
     resolved = Path(bpy.path.abspath(path)) if path else None
     if resolved is None or not path:
         raise AddonError(f"{what} has no style image; choose one")
@@ -74,7 +77,7 @@ def scene_styles(settings: NST_SceneSettings, job_folder: Path) -> tuple[list[st
                 raise AddonError(f"style {index + 1} ('{item.image.name}'): {exc}") from None
             paths.append(str(path))
         else:
-            paths.append(_style_file(item.filepath, f"style {index + 1}"))
+            paths.append(style_file(item.filepath, f"style {index + 1}"))
         weights.append(item.weight)
     if not paths:
         raise AddonError("no style chosen; add a style image in the Neural Style panel (Render properties)")
@@ -129,10 +132,10 @@ def region_settings(scene: bpy.types.Scene) -> dict[str, dict]:
         if own.mode == "KEEP":
             regions[str(ob.pass_index)] = {"keep_original": True}
         elif scene_settings(scene).method == "FAST" and fast_model(scene) != ANY_STYLE_MODEL:
-            style = _style_file(own.style_path, f"object '{ob.name}'")
+            style = style_file(own.style_path, f"object '{ob.name}'")
             regions[str(ob.pass_index)] = {"model": Path(style).stem, "strength": own.strength}
         else:
-            regions[str(ob.pass_index)] = {"styles": [_style_file(own.style_path, f"object '{ob.name}'")],
+            regions[str(ob.pass_index)] = {"styles": [style_file(own.style_path, f"object '{ob.name}'")],
                                            "strength": own.strength}
     if keep_shapes(scene):
         for ob in shaped_objects(scene):
@@ -184,7 +187,7 @@ class FrameFiles:
         return self.display.is_file() and self.passes.is_file()
 
 
-def _save_render(scene: bpy.types.Scene, path: Path, multilayer: bool) -> None:
+def save_render(scene: bpy.types.Scene, path: Path, multilayer: bool) -> None:
     """Save the Render Result with the scene's colour management, atomically, in PNG or multilayer EXR."""
     settings = scene.render.image_settings
     saved = {name: getattr(settings, name) for name in ("media_type", "file_format", "color_mode", "color_depth")}
@@ -225,8 +228,8 @@ def render_frame(scene: bpy.types.Scene, files: FrameFiles, render: bool = True)
         bpy.ops.render.render(scene=scene.name)
     elif not has_last_render():
         raise AddonError("there is no render to stylize yet; render first (F12) or turn off Use Last Render")
-    _save_render(scene, files.passes, multilayer=True)
-    _save_render(scene, files.display, multilayer=False)
+    save_render(scene, files.passes, multilayer=True)
+    save_render(scene, files.display, multilayer=False)
 
 
 def sequence_request(scene: bpy.types.Scene, engine: EngineSettings, frames: list[FrameFiles],
@@ -241,7 +244,7 @@ def sequence_request(scene: bpy.types.Scene, engine: EngineSettings, frames: lis
                     "style_strength": settings.strength, "preserve_color": settings.preserve_color},
         "temporal": True, "temporal_weight": settings.temporal_weight, "overwrite": settings.overwrite,
         "structure": settings.keep_shapes if keep_shapes(scene) else 0.0,
-        "device": engine.device, "weights": engine.weights, "cache_dir": str(Path(engine.cache_folder) / "styles"),
+        **engine.request_fields(),
         **method_fields(settings, style_paths, own_styles(scene)),
     }
     if regions:
@@ -260,7 +263,7 @@ def stylize_request(scene: bpy.types.Scene, engine: EngineSettings, files: Frame
         "options": {"size_px": size_px, "iterations": iterations, "seed": settings.seed,
                     "style_strength": settings.strength, "preserve_color": settings.preserve_color,
                     "full_resolution": True},  # back at the render's size, kept objects exact even in previews
-        "device": engine.device, "weights": engine.weights, "cache_dir": str(Path(engine.cache_folder) / "styles"),
+        **engine.request_fields(),
         **method_fields(settings, style_paths, own_styles(scene)),
     }
     if regions:

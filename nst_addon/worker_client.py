@@ -1,13 +1,13 @@
 """The add-on's side of the engine worker: starts `python -m engine worker`, sends requests, collects events.
 
-No bpy and no torch here: a reader thread turns the worker's stdout lines into events on a queue that Blender's
-main thread drains (a modal timer when interactive, a blocking loop under `blender -b`).
+No bpy and no torch here, so it imports and runs in plain Python: a reader thread turns the worker's stdout lines
+into events on a queue that Blender's main thread drains (a modal timer when interactive, a blocking loop under
+`blender -b`).
 """
 
 from __future__ import annotations
 
 import collections
-import importlib
 import os
 import queue
 import subprocess
@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
+from .extension import EXTENSION_ROOT, sibling
+
 if TYPE_CHECKING:
     import protocol
-else:  # protocol/ sits beside nst_addon/: inside the installed extension's package, or top-level when the repository
-    # root is on sys.path (tests, python -m nst_addon.batch, farm workers)
-    protocol = importlib.import_module(f"{(__package__ or '').rpartition('.')[0]}.protocol".lstrip("."))
+else:
+    protocol = sibling("protocol")
 
-EXTENSION_ROOT = Path(__file__).resolve().parent.parent  # holds engine/ beside nst_addon/
 TORCH_CHECK_TIMEOUT_S = 120
 SHUTDOWN_GRACE_S = 3.0
 CANCEL_GRACE_S = 10.0

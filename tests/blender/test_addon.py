@@ -207,11 +207,11 @@ def test_what_is_stylized_is_the_render_with_its_view_transform(tiny_scene, tmp_
 
 def test_style_library_lists_shipped_licences_and_flags_unlicensed_styles(addon):
     library = _module("library")
-    shipped_folder = _module("worker_client").EXTENSION_ROOT / "styles"
+    shipped_folder = _module("extension").EXTENSION_ROOT / "styles"
     shipped = [s for s in library.library_styles() if s.path.parent == shipped_folder]
     assert {s.id for s in shipped} >= {"starry_night", "shipwreck", "reservoir_poitiers", "woman_with_hat"}
     assert all(s.licence_known for s in shipped)
-    mine = _module("properties").user_folder("styles") / "my_scan.png"
+    mine = _module("preferences").user_folder("styles") / "my_scan.png"
     bpy.data.images.new("scan", 32, 32).save(filepath=str(mine))
     try:
         (unlicensed,) = [s for s in library.library_styles() if s.path == mine]

@@ -192,7 +192,7 @@ def test_flamenco_manager_problems_give_clear_messages(shot, online_access, mana
     with pytest.raises(RuntimeError, match="cannot reach the Flamenco Manager at http://127.0.0.1"):
         bpy.ops.nst.farm_submit()
 
-    monkeypatch.setattr(sys.modules[f"{ADDON}.nst_addon.farm"], "HTTP_TIMEOUT_S", 0.5)
+    monkeypatch.setattr(sys.modules[f"{ADDON}.nst_addon.farm.flamenco"], "HTTP_TIMEOUT_S", 0.5)
     hang = threading.Event()
     farm.manager_url = manager(hang=hang).url
     try:

@@ -60,7 +60,7 @@ def run_in_fresh_blender(zip_path: str) -> None:
     watch.start()
     assert bpy.ops.nst.install_engine() == {"FINISHED"}
     install_s = time.monotonic() - started
-    installed = _module("properties").installed_engine_python()
+    installed = _module("preferences").installed_engine_python()
     assert bpy.ops.nst.check_engine() == {"FINISHED"}
     check_report = prefs.engine_report
     scene = build_tiny_scene()
@@ -105,9 +105,9 @@ def test_install_engine_end_to_end_in_a_fresh_blender(extension_zip, tmp_path):
 def online(addon):
     system = bpy.context.preferences.system
     system.use_online_access = True
-    yield _module("properties").user_folder(_module("properties").ENGINE_VENV_FOLDER)
+    yield _module("preferences").user_folder(_module("preferences").ENGINE_VENV_FOLDER)
     system.use_online_access = False
-    shutil.rmtree(_module("properties").user_folder(_module("properties").ENGINE_VENV_FOLDER), ignore_errors=True)
+    shutil.rmtree(_module("preferences").user_folder(_module("preferences").ENGINE_VENV_FOLDER), ignore_errors=True)
 
 
 def _install_fails_with(prefs, pattern: str) -> None:

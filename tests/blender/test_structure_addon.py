@@ -73,8 +73,8 @@ def test_an_object_override_goes_to_the_engine_as_its_region(addon):
 def _engine():
     import importlib
 
-    properties = importlib.import_module(f"{ADDON}.nst_addon.properties")
-    return properties.EngineSettings(python="", device="cpu", cache_folder="/tmp")
+    preferences = importlib.import_module(f"{ADDON}.nst_addon.preferences")
+    return preferences.EngineSettings(python="", device="cpu", cache_folder="/tmp")
 
 
 def test_batch_takes_structure_and_refuses_a_bad_one(addon, tmp_path):

@@ -43,7 +43,8 @@ def test_style_sheet_has_a_labelled_tile_per_library_style_and_picking_one_sets_
         assert np.abs(a - b).mean() > 0.03, "each painting gives its own picture"
         assert (la != lb).sum() > 30, "each tile has its own title"
 
-    style_sheet = _module("style_sheet")  # a click on the sheet: the tile under it, none on the original or a gap
+    # a click on the sheet: the tile under it, none on the original or a gap
+    style_sheet = _module("property_groups.style_sheet")
     for tile in tiles:
         x, y, width, height = tile.box
         assert style_sheet.tile_at(tiny_scene.nst_sheet, x + width / 2, y + height / 2).name == tile.name
@@ -58,7 +59,7 @@ def test_style_sheet_has_a_labelled_tile_per_library_style_and_picking_one_sets_
 
 
 def test_a_library_painting_that_is_not_an_image_is_one_clear_error_and_no_sheet(tiny_scene):
-    broken = _module("properties").user_folder("styles") / "torn_canvas.jpg"
+    broken = _module("preferences").user_folder("styles") / "torn_canvas.jpg"
     broken.write_bytes(b"not a JPEG at all")
     if "NST Style Sheet" in bpy.data.images:
         bpy.data.images.remove(bpy.data.images["NST Style Sheet"])

@@ -1,43 +1,24 @@
-"""The Style Sheet: the frame rendered once, stylized with every painting in the style library by the any-style
-network and laid out as one labelled contact sheet, the image "NST Style Sheet"; picking a tile (its Use button, or a
-click on the sheet in an Image Editor) makes its painting the scene's style.
+"""The Style Sheet's operators: make the sheet (the frame rendered once, stylized with every painting in the style
+library by the any-style network, the image "NST Style Sheet"), and pick a tile (its Use button, or a click on the
+sheet in an Image Editor) to make its painting the scene's style.
 """
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import bpy
-from bpy.props import CollectionProperty, IntProperty, IntVectorProperty, StringProperty
+from bpy.props import StringProperty
 
-from . import library, rendering
-from .images import load_result, show_in_image_editor
-from .operators import Step, WorkerOperator
-from .properties import scene_settings, user_folder
-from .worker_client import AddonError
+from .. import library, rendering
+from ..images import load_result, show_in_image_editor
+from ..property_groups.scene import scene_settings
+from ..property_groups.style_sheet import sheet_settings, tile_at
+from ..worker_client import AddonError
+from .runner import Step, WorkerOperator
+from .shot import current_frame_shot
 
 SHEET_IMAGE = "NST Style Sheet"
-
-
-class NST_SheetTile(bpy.types.PropertyGroup):
-    """One tile of the sheet: the painting's title (`name`), its file and licence, and where the tile is."""
-
-    style_path: StringProperty(name="Style", subtype="FILE_PATH")  # type: ignore[valid-type]
-    licence: StringProperty(name="Licence")  # type: ignore[valid-type]
-    box: IntVectorProperty(name="Box", size=4, description="Left, top, width, height in the sheet, in pixels")  # type: ignore[valid-type]
-
-
-class NST_StyleSheetSettings(bpy.types.PropertyGroup):
-    tile_px: IntProperty(  # type: ignore[valid-type]
-        name="Tile Size", default=512, min=64, max=2048, subtype="PIXEL",
-        description="Longest side of each stylized tile in the sheet")
-    tiles: CollectionProperty(type=NST_SheetTile)  # type: ignore[valid-type]
-
-
-def sheet_settings(scene: bpy.types.Scene) -> NST_StyleSheetSettings:
-    """The scene's Style Sheet (`scene.nst_sheet`, added at registration)."""
-    return getattr(scene, "nst_sheet")
 
 
 class NST_OT_style_sheet(WorkerOperator):
@@ -49,23 +30,20 @@ class NST_OT_style_sheet(WorkerOperator):
 
     def plan(self, context):
         scene = context.scene
-        rendering.check_camera(scene)
+        shot = current_frame_shot(scene, "style-sheet")
         styles = library.library_styles()
         if not styles:
             raise AddonError("the style library is empty; put paintings in the user folder's styles/ (Style Library)")
-        folder = user_folder("jobs", "style-sheet")
-        shutil.rmtree(folder, ignore_errors=True)
-        folder.mkdir(parents=True)
-        files = rendering.FrameFiles.in_folder(folder, scene.frame_current)
+        ((_, files),) = shot.files()
         sheet = sheet_settings(scene)
         self.count = len(styles)
 
         def prepare():
             rendering.render_frame(scene, files)
-            return {"type": "style_sheet", "content": str(files.display), "output": str(folder / "style_sheet.png"),
-                    "styles": [str(style.path) for style in styles], "names": [style.name for style in styles],
-                    "size_px": sheet.tile_px, "device": self.engine.device,
-                    "cache_dir": str(Path(self.engine.cache_folder) / "styles")}
+            return {"type": "style_sheet", "content": str(files.display),
+                    "output": str(shot.folder / "style_sheet.png"), "styles": [str(style.path) for style in styles],
+                    "names": [style.name for style in styles], "size_px": sheet.tile_px,
+                    **self.engine.request_fields(weights=False)}
 
         def finish(result):
             image = load_result(Path(result["output"]), SHEET_IMAGE)
@@ -105,12 +83,6 @@ class NST_OT_pick_sheet_tile(bpy.types.Operator):
         settings.active_style_index = 0
         self.report({"INFO"}, f"the scene's style is now '{tile.name}'")
         return {"FINISHED"}
-
-
-def tile_at(sheet: NST_StyleSheetSettings, x_px: float, y_px: float) -> NST_SheetTile | None:
-    """The tile whose picture holds a point of the sheet (pixels from its top left corner), or None."""
-    return next((tile for tile in sheet.tiles if tile.box[0] <= x_px < tile.box[0] + tile.box[2]
-                 and tile.box[1] <= y_px < tile.box[1] + tile.box[3]), None)
 
 
 def sheet_point(screen: bpy.types.Screen, x: int, y: int) -> tuple[float, float] | None:
@@ -159,39 +131,3 @@ class NST_OT_pick_on_sheet(bpy.types.Operator):
         context.window.cursor_modal_restore()
         context.workspace.status_text_set(None)
         return result
-
-
-class NST_PT_style_sheet(bpy.types.Panel):
-    bl_label = "Style Sheet"
-    bl_space_type = "PROPERTIES"
-    bl_region_type = "WINDOW"
-    bl_context = "render"
-    bl_parent_id = "NST_PT_render"
-    bl_options = {"DEFAULT_CLOSED"}
-
-    def draw(self, context):
-        layout = self.layout
-        sheet = sheet_settings(context.scene)
-        row = layout.row(align=True)
-        row.prop(sheet, "tile_px")
-        row.operator("nst.style_sheet", icon="IMGDISPLAY")
-        if sheet.tiles:
-            layout.operator("nst.pick_on_sheet", icon="EYEDROPPER")
-        current = {item.filepath for item in scene_settings(context.scene).styles}
-        for tile in sheet.tiles:
-            row = layout.row()
-            row.label(text=tile.name, icon="CHECKMARK" if tile.style_path in current else "BLANK1")
-            row.operator("nst.pick_sheet_tile", text="Use").name = tile.name
-
-
-CLASSES = (NST_SheetTile, NST_StyleSheetSettings, NST_OT_style_sheet, NST_OT_pick_sheet_tile, NST_OT_pick_on_sheet,
-           NST_PT_style_sheet)
-
-
-def register() -> None:
-    setattr(bpy.types.Scene, "nst_sheet",
-            bpy.props.PointerProperty(type=NST_StyleSheetSettings))  # type: ignore[func-returns-value]
-
-
-def unregister() -> None:
-    delattr(bpy.types.Scene, "nst_sheet")

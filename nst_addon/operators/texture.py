@@ -1,5 +1,5 @@
-"""The texture operator and its settings: stylize the active material's image texture flat (optionally seamless,
-optionally only inside the UV islands) or from views of the object (an orbit or chosen cameras), into a new image.
+"""Stylize Texture: the active material's image texture, flat (optionally seamless, optionally only inside the UV
+islands) or from views of the object (an orbit or chosen cameras), into a new image.
 
 Undo-safe: the new image and the relink are one undo step, and Blender data is looked up again by name after the
 engine's job, so an undo while it runs is reported, never a crash.
@@ -7,49 +7,48 @@ engine's job, so an undo while it runs is reported, never a crash.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
+from typing import cast
 
 import bpy
-from bpy.props import BoolProperty, EnumProperty, IntProperty, PointerProperty
 
-from . import rendering
-from .images import export_png, is_data_image, load_result
-from .operators import Step, WorkerOperator, active_texture_node
-from .properties import scene_settings, user_folder
-from .texture_views import orbit_cameras, remove_cameras, render_views, write_island_mask
-from .worker_client import AddonError, protocol
+from .. import rendering
+from ..images import export_png, is_data_image, load_result
+from ..preferences import fresh_job_folder, user_folder
+from ..property_groups.scene import scene_settings
+from ..property_groups.texture import texture_settings
+from ..texture_views import orbit_cameras, remove_cameras, render_views, write_island_mask
+from ..worker_client import AddonError, protocol
+from .runner import Step, WorkerOperator
 
-
-class NST_TextureSettings(bpy.types.PropertyGroup):
-    """How the scene's textures are stylized (Shader Editor > sidebar > Neural Style)."""
-
-    mode: EnumProperty(  # type: ignore[valid-type]
-        name="Mode",
-        items=[("FLAT", "Flat", "Stylize the texture as a picture"),
-               ("VIEWS", "From Views", "Optimize the texture so the object looks painted from every view "
-                                       "(renders views with the UV pass)")],
-        default="FLAT")
-    seamless: BoolProperty(  # type: ignore[valid-type]
-        name="Seamless", default=False,
-        description="Keep a tileable texture tileable: the style wraps around the texture's borders")
-    islands_only: BoolProperty(  # type: ignore[valid-type]
-        name="Only UV Islands", default=False,
-        description="Change only the texels inside the object's UV islands (and a few texels of padding around them)")
-    view_source: EnumProperty(  # type: ignore[valid-type]
-        name="Views",
-        items=[("ORBIT", "Orbit", "Cameras evenly around the object, alternately above and below it"),
-               ("CAMERAS", "Selected Cameras", "The selected camera objects")],
-        default="ORBIT")
-    view_count: IntProperty(name="Orbit Views", default=6, min=1, max=32)  # type: ignore[valid-type]
-    view_size_px: IntProperty(  # type: ignore[valid-type]
-        name="View Size", default=256, min=32, max=2048, subtype="PIXEL",
-        description="Width and height of each rendered view")
-    view_samples: IntProperty(name="View Samples", default=16, min=1, max=1024)  # type: ignore[valid-type]
+TEXTURE_CHOICES = ("mode", "seamless", "islands_only", "view_source", "view_count", "view_size_px", "view_samples")
 
 
-def texture_settings(scene: bpy.types.Scene) -> NST_TextureSettings:
-    return scene.nst_texture  # type: ignore[attr-defined]
+def active_texture_node(context: bpy.types.Context) -> bpy.types.ShaderNodeTexImage:
+    """The active material's active node, if it is an Image Texture with an image; else a clear error."""
+    ob = context.object
+    material = ob.active_material if ob is not None else None
+    if material is None or material.node_tree is None:
+        raise AddonError("select an object whose active material uses nodes")
+    node = material.node_tree.nodes.active
+    if node is None or node.bl_idname != "ShaderNodeTexImage":
+        raise AddonError(f"select an Image Texture node in the material '{material.name}' (click it in the Shader "
+                         "Editor)")
+    texture = cast(bpy.types.ShaderNodeTexImage, node)
+    if texture.image is None:
+        raise AddonError(f"the Image Texture node '{node.name}' has no image")
+    return texture
+
+
+def check_colour_image(image: bpy.types.Image) -> None:
+    """AddonError unless `image` is a colour picture with pixels, one image (not UDIM tiles)."""
+    if is_data_image(image):
+        raise AddonError(f"the image '{image.name}' is Non-Color data ({image.colorspace_settings.name}), such "
+                         "as a normal or roughness map; only colour textures can be stylized")
+    if image.source == "TILED":
+        raise AddonError(f"the image '{image.name}' is a UDIM tiled image; stylize one tile image at a time")
+    if image.size[0] == 0 or image.size[1] == 0:
+        raise AddonError(f"the image '{image.name}' has no pixels; is its file missing?")
 
 
 class NST_OT_stylize_texture(WorkerOperator):
@@ -63,16 +62,9 @@ class NST_OT_stylize_texture(WorkerOperator):
         scene = context.scene
         node = active_texture_node(context)
         image = node.image
-        if is_data_image(image):
-            raise AddonError(f"the image '{image.name}' is Non-Color data ({image.colorspace_settings.name}), such "
-                             "as a normal or roughness map; only colour textures can be stylized")
-        if image.source == "TILED":
-            raise AddonError(f"the image '{image.name}' is a UDIM tiled image; stylize one tile image at a time")
-        if image.size[0] == 0 or image.size[1] == 0:
-            raise AddonError(f"the image '{image.name}' has no pixels; is its file missing?")
+        check_colour_image(image)
         texture = texture_settings(scene)
-        choice = {key: getattr(texture, key) for key in ("mode", "seamless", "islands_only", "view_source",
-                                                          "view_count", "view_size_px", "view_samples")}
+        choice = {key: getattr(texture, key) for key in TEXTURE_CHOICES}
         ob = context.object
         if (texture.mode == "VIEWS" or texture.islands_only) and (ob.type != "MESH" or not ob.data.uv_layers):
             raise AddonError(f"'{ob.name}' has no UV map; unwrap it (UV > Unwrap) to stylize its texture "
@@ -80,16 +72,14 @@ class NST_OT_stylize_texture(WorkerOperator):
         cameras = [c.name for c in context.selected_objects if c.type == "CAMERA"]
         if texture.mode == "VIEWS" and texture.view_source == "CAMERAS" and not cameras:
             raise AddonError("select the cameras to render the views from (or choose the Orbit views)")
-        folder = user_folder("jobs", "texture")
         own_files = [bpy.path.abspath(item.filepath) for item in scene_settings(scene).styles if item.filepath]
         try:  # the job folder is emptied first: it must hold none of the job's inputs (a style, the image's file)
-            protocol.refuse_input_folder(folder, {"a style": own_files, "the image's file": [
+            protocol.refuse_input_folder(user_folder("jobs", "texture"), {"a style": own_files, "the image's file": [
                 bpy.path.abspath(image.filepath)] if image.filepath and not image.packed_file else []},
                 "the texture job folder")
         except protocol.OverwritesInput as exc:
             raise AddonError(str(exc)) from None
-        shutil.rmtree(folder, ignore_errors=True)
-        folder.mkdir(parents=True)
+        folder = fresh_job_folder("texture")
         styles, weights = rendering.scene_styles(scene_settings(scene), folder)
         names = dict(object=ob.name, material=ob.active_material.name, node=node.name, image=image.name)
         size = (image.size[0], image.size[1])
@@ -101,8 +91,8 @@ class NST_OT_stylize_texture(WorkerOperator):
             export_png(source, texture_png)
             settings = scene_settings(scene)
             size_px, iterations = settings.size_and_iterations(max(size))
-            common = {"styles": styles, "style_blend": weights, "output": str(output), "device": self.engine.device,
-                      "weights": self.engine.weights, "cache_dir": str(Path(self.engine.cache_folder) / "styles")}
+            common = {"styles": styles, "style_blend": weights, "output": str(output),
+                      **self.engine.request_fields()}
             options = {"iterations": iterations, "seed": settings.seed, "style_strength": settings.strength}
             if choice["mode"] == "FLAT" and not (choice["seamless"] or choice["islands_only"]):
                 # a plain picture: the image stylization (Quality or Fast), with colour preservation
@@ -130,8 +120,9 @@ class NST_OT_stylize_texture(WorkerOperator):
                 material = bpy.data.materials.get(names["material"])
                 node_now = material.node_tree.nodes.get(names["node"]) if material and material.node_tree else None
                 if node_now is None:
-                    raise AddonError(f"the material '{names['material']}' or its node '{names['node']}' is gone (undone "
-                                     f"while stylizing?); the result is kept as the image '{stylized.name}'")
+                    raise AddonError(f"the material '{names['material']}' or its node '{names['node']}' is gone "
+                                     "(undone while stylizing?); the result is kept as the image "
+                                     f"'{stylized.name}'")
                 node_now.image = stylized
                 material.update_tag()
 
@@ -161,30 +152,3 @@ def _lookup_image(names: dict) -> bpy.types.Image:
     if image is None:
         raise AddonError(f"the image '{names['image']}' is gone (undone or deleted?); select the texture again")
     return image
-
-
-def draw_texture_settings(layout: bpy.types.UILayout, scene: bpy.types.Scene) -> None:
-    """The texture panel's options, between the relink toggle and the button."""
-    texture = texture_settings(scene)
-    layout.prop(texture, "mode", expand=True)
-    if texture.mode == "FLAT":
-        layout.prop(texture, "seamless")
-        layout.prop(texture, "islands_only")
-        return
-    layout.prop(texture, "view_source")
-    column = layout.column(align=True)
-    if texture.view_source == "ORBIT":
-        column.prop(texture, "view_count")
-    column.prop(texture, "view_size_px")
-    column.prop(texture, "view_samples")
-
-
-CLASSES = (NST_TextureSettings, NST_OT_stylize_texture)
-
-
-def register() -> None:
-    setattr(bpy.types.Scene, "nst_texture", PointerProperty(type=NST_TextureSettings))  # type: ignore[func-returns-value]
-
-
-def unregister() -> None:
-    delattr(bpy.types.Scene, "nst_texture")

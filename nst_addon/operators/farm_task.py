@@ -8,15 +8,16 @@ tasks. Layout under the output folder: render/ (frames and passes), stylized/ (f
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import bpy
 from bpy.props import EnumProperty, IntProperty, StringProperty
 
-from . import rendering
-from .operators import Step, WorkerOperator, object_regions, render_steps
-from .properties import scene_settings, user_folder
-from .worker_client import AddonError, protocol
+from .. import rendering
+from ..preferences import user_folder
+from ..property_groups.scene import scene_settings
+from ..worker_client import AddonError, protocol
+from .runner import Step, WorkerOperator
+from .shot import frame_range_shot, object_regions, render_steps
 
 SHOT_MODEL = "shot_model.safetensors"
 STAGES = [("ALL", "Render and Stylize", "Render the chunk's frames, then stylize them"),
@@ -49,18 +50,15 @@ class NST_OT_farm_task(WorkerOperator):
     def plan(self, context):
         scene = context.scene
         settings = scene_settings(scene)
-        rendering.check_camera(scene)
-        if not settings.output_folder:
-            raise AddonError("set an output folder for the shot")
-        self.folder = Path(bpy.path.abspath(settings.output_folder))
-        self.message = ""
-        chunk = range(scene.frame_start, scene.frame_end + 1, scene.frame_step)
+        task = frame_range_shot(scene, "for the shot")
+        self.folder, self.message = task.folder, ""
+        chunk = task.frames
         shot = self._shot(scene, chunk)
         if self.stage == "JOIN":
             return [self._join_step(settings.overwrite)]
         styles, weights = rendering.scene_styles(settings, user_folder("jobs", "farm-styles"))
         regions, _ = object_regions(scene, with_motion=True)
-        files = {frame: rendering.FrameFiles.in_folder(self.folder, frame) for frame in shot}
+        files = dict(task.files(shot))
         try:  # before any work: no file the task renders or stylizes is one of its styles or the .blend
             protocol.refuse_overwrite_all([p for f in files.values() for p in (f.display, f.passes, f.stylized)],
                                           {"a style": list(styles), "the .blend file": [bpy.data.filepath]},
@@ -135,7 +133,7 @@ class NST_OT_farm_task(WorkerOperator):
                                      "the whole shot before training its network")
                 shutil.copyfile(frame.display, pictures / frame.display.name)
             return {"type": "train", "style": styles[0], "content_dirs": [str(pictures)], "output": str(model),
-                    "device": self.engine.device,
+                    **self.engine.request_fields(weights=False, cache=False),
                     "settings": {"keyframes": self.keyframes, "keyframe_size_px": size_px,
                                  "keyframe_iterations": iterations, "steps": settings.train_steps,
                                  "crop_px": min(settings.train_crop_px, size_px), "batch_size": 2,
@@ -157,6 +155,3 @@ class NST_OT_farm_task(WorkerOperator):
 
     def finished(self, context, done, skipped):
         return self.message or f"{self.stage.lower()}: nothing to do (already done)"
-
-
-CLASSES = (NST_OT_farm_task,)

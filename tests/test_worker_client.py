@@ -1,18 +1,18 @@
 """The add-on's worker client against the real engine worker: reuse between jobs, cancel (what Esc sends), a hang
-turned into a message, and a bad request reported as the engine's own clear error.
+turned into a message, and a bad request reported as the engine's own clear error. Plain Python: the client imports
+without bpy (the test makes sure), and starts a real `python -m engine worker`.
 """
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import time
 
 import pytest
-from blender_kit import STYLES
 
 from nst_addon.worker_client import WorkerClient
-
-pytestmark = pytest.mark.blender
+from support import REPO, STYLES
 
 
 @pytest.fixture
@@ -33,6 +33,13 @@ def wait(client: WorkerClient, job, timeout_s: float = 120.0) -> None:
     while not job.done and time.monotonic() < deadline:
         client.pump(timeout_s=0.2)
     assert job.done, "the job did not end in time"
+
+
+def test_the_client_imports_without_bpy():
+    code = ("import sys; sys.modules['bpy'] = None; import nst_addon.worker_client as client; "
+            "assert 'bpy' not in [name for name, module in sys.modules.items() if module is not None]")
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
 
 
 def test_one_worker_serves_several_jobs(client, tmp_path):

@@ -1,0 +1,45 @@
+"""The scene's Live Preview settings (`scene.nst_live`): on or off, the preview's size and render engine, and the
+figures of the last round. Turning `enabled` on or off starts or stops the preview (see preview.py)."""
+
+from __future__ import annotations
+
+import bpy
+from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
+
+
+def _is_on(self) -> bool:
+    from .. import preview
+
+    return preview.is_running(self.id_data)
+
+
+def _turn(self, value: bool) -> None:
+    from .. import preview
+
+    preview.turn(self.id_data, value)
+
+
+class NST_LivePreviewSettings(bpy.types.PropertyGroup):
+    enabled: BoolProperty(  # type: ignore[valid-type]
+        name="Live Preview", get=_is_on, set=_turn,
+        description="Render a small preview from the active camera after each change and stylize it with the "
+                    "scene's styles (any-style network); the result is the image 'NST Live Preview'")
+    width_px: IntProperty(name="Width", default=480, min=16, max=4096, subtype="PIXEL")  # type: ignore[valid-type]
+    height_px: IntProperty(name="Height", default=270, min=16, max=4096, subtype="PIXEL")  # type: ignore[valid-type]
+    engine: EnumProperty(  # type: ignore[valid-type]
+        name="Render Engine",
+        items=[("BLENDER_WORKBENCH", "Workbench", "Solid shading: fastest, always interactive"),
+               ("BLENDER_EEVEE", "EEVEE", "Materials and lights as in EEVEE; needs a GPU to be quick"),
+               ("CYCLES", "Cycles", "Path traced with the few samples below")],
+        default="BLENDER_WORKBENCH")
+    samples: IntProperty(  # type: ignore[valid-type]
+        name="Samples", default=4, min=1, max=256, description="Samples of the preview render (Cycles and EEVEE)")
+    latency_ms: FloatProperty(name="Latency", default=0.0, subtype="TIME_ABSOLUTE")  # type: ignore[valid-type]
+    render_ms: FloatProperty(name="Render", default=0.0)  # type: ignore[valid-type]
+    stylize_ms: FloatProperty(name="Stylize", default=0.0)  # type: ignore[valid-type]
+    status: StringProperty(name="Status", default="")  # type: ignore[valid-type]
+
+
+def live_settings(scene: bpy.types.Scene) -> NST_LivePreviewSettings:
+    """The scene's Live Preview settings (`scene.nst_live`, added at registration)."""
+    return getattr(scene, "nst_live")

@@ -1,0 +1,27 @@
+"""The add-on's preferences, as laid out in Preferences > Add-ons: engine Python, device, weights, folders, and
+the Check Engine and Install Engine buttons with their report."""
+
+from __future__ import annotations
+
+import bpy
+
+from ..preferences import NST_AddonPreferences
+
+
+def draw_preferences(prefs: NST_AddonPreferences, layout: bpy.types.UILayout) -> None:
+    layout.use_property_split = True
+    layout.prop(prefs, "engine_python_mode")
+    if prefs.engine_python_mode == "CUSTOM":
+        layout.prop(prefs, "engine_python")
+    layout.prop(prefs, "device")
+    layout.prop(prefs, "weights")
+    if prefs.weights == "FILE":
+        layout.prop(prefs, "weights_file")
+    layout.prop(prefs, "cache_folder")
+    layout.prop(prefs, "models_folder")
+    layout.prop(prefs, "hang_timeout_s")
+    row = layout.row()
+    row.operator("nst.check_engine", icon="CHECKMARK")
+    row.operator("nst.install_engine", icon="IMPORT")
+    if prefs.engine_report:
+        layout.label(text=prefs.engine_report, icon="INFO")
