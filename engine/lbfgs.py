@@ -9,7 +9,7 @@ have arrived, so progress is reported for every iteration without waiting on the
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Sequence
 
 import torch
 
@@ -17,16 +17,18 @@ CURVATURE_EPS = 1e-10  # torch.optim.LBFGS's threshold on y.s for keeping a curv
 
 
 class LBFGS:
-    """Limited-memory BFGS on one tensor, one unit step per `step` call; the history is preallocated."""
+    """Limited-memory BFGS on one tensor (or several, taken as one vector), one unit step per `step` call; the history
+    is preallocated."""
 
-    def __init__(self, parameter: torch.Tensor, history_size: int = 100):
-        self.parameter = parameter
+    def __init__(self, parameters: torch.Tensor | Sequence[torch.Tensor], history_size: int = 100):
+        self.parameters = [parameters] if isinstance(parameters, torch.Tensor) else list(parameters)
         self.history_size = history_size
-        size = parameter.numel()
-        self.steps = parameter.new_zeros(history_size, size)  # s = x_{k+1} - x_k
-        self.grad_changes = parameter.new_zeros(history_size, size)  # y = g_{k+1} - g_k
-        self.rho = parameter.new_zeros(history_size)  # 1 / y.s, or 0 for a rejected pair (a no-op in the recursion)
-        self.h_diag = parameter.new_ones(())
+        first = self.parameters[0]
+        size = sum(p.numel() for p in self.parameters)
+        self.steps = first.new_zeros(history_size, size)  # s = x_{k+1} - x_k
+        self.grad_changes = first.new_zeros(history_size, size)  # y = g_{k+1} - g_k
+        self.rho = first.new_zeros(history_size)  # 1 / y.s, or 0 for a rejected pair (a no-op in the recursion)
+        self.h_diag = first.new_ones(())
         self.iteration = 0
         self.prev_grad: torch.Tensor | None = None
         self.direction: torch.Tensor | None = None
@@ -42,7 +44,7 @@ class LBFGS:
         """Evaluate `closure` (which must zero the gradient, compute the loss and call backward) and take one step."""
         with torch.enable_grad():
             loss = closure()
-        grad = self.parameter.grad.reshape(-1).clone()
+        grad = torch.cat([p.grad.reshape(-1) for p in self.parameters])  # a copy, also of a single tensor
         if self.iteration == 0:
             direction = grad.neg()
             step_size = grad.abs().sum().reciprocal().clamp(max=1.0)
@@ -68,7 +70,11 @@ class LBFGS:
                 direction.addcmul_(self.steps[j], alphas[j] - beta)
             step_size = torch.ones((), device=grad.device, dtype=grad.dtype)
         step_size = step_size * (grad.dot(direction) < 0).to(grad.dtype)  # not a descent direction: stay put
-        self.parameter.add_((direction * step_size).view_as(self.parameter))
+        offset = 0
+        for parameter in self.parameters:
+            count = parameter.numel()
+            parameter.add_((direction[offset:offset + count] * step_size).view_as(parameter))
+            offset += count
         self.prev_grad, self.direction, self.step_size = grad, direction, step_size
         self.iteration += 1
         return loss

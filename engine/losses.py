@@ -1,4 +1,4 @@
-"""Loss terms of the optimization: content, style (Gram or mean-and-covariance), total variation.
+"""Loss terms of the optimization: content, style (Gram or mean-and-covariance), total variation, structure.
 
 Content and style losses are relative (divided by the target's energy), so their weights mean the same
 for every weight source, layer and image size. Style statistics accept a spatial weight map (guided
@@ -84,11 +84,18 @@ def content_distance(features: torch.Tensor, target: torch.Tensor, weight_map: t
     return diff.sum() / energy.sum().clamp_min(1e-12)
 
 
-def total_variation(image: torch.Tensor) -> torch.Tensor:
-    """Mean squared difference of neighbouring pixels: discourages noise."""
-    dx = image[..., :, 1:] - image[..., :, :-1]
-    dy = image[..., 1:, :] - image[..., :-1, :]
-    return dx.pow(2).mean() + dy.pow(2).mean()
+def total_variation(image: torch.Tensor, wrap: bool = False, weight_map: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean squared difference of neighbouring pixels: discourages noise. With `wrap`, across the border too (a
+    tileable image); with `weight_map` (H x W), only between pixels it weights."""
+    if wrap:
+        dx, dy = image - image.roll(1, -1), image - image.roll(1, -2)
+    else:
+        dx, dy = image[..., :, 1:] - image[..., :, :-1], image[..., 1:, :] - image[..., :-1, :]
+    if weight_map is None:
+        return dx.pow(2).mean() + dy.pow(2).mean()
+    wx = weight_map if wrap else weight_map[..., :, 1:] * weight_map[..., :, :-1]
+    wy = weight_map if wrap else weight_map[..., 1:, :] * weight_map[..., :-1, :]
+    return (dx.pow(2) * wx).sum() / (3 * wx.sum()).clamp_min(1) + (dy.pow(2) * wy).sum() / (3 * wy.sum()).clamp_min(1)
 
 
 def resize_weight_map(weight_map: torch.Tensor, height: int, width: int) -> torch.Tensor:

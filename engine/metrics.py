@@ -20,7 +20,8 @@ from . import losses
 from .losses import gram_matrix, resize_weight_map
 from .passes import RenderPasses
 from .structure import StructurePasses, pair_classes
-from .stylize import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, resize_image, to_tensor, fit_longest_side
+from .options import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS
+from .tensors import fit_longest_side, resize_image, to_tensor
 from .vgg import load_vgg19
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
+import torch
 
 from .color import check_preserve_color
 from .errors import EngineError
@@ -44,6 +45,23 @@ def normalised_weights(weights: Sequence[float] | None, count: int, what: str) -
         raise EngineError(f"{what}: blend weights must be non-negative and not all zero, got {list(weights)}")
     total = float(sum(weights))
     return [w / total for w in weights]
+
+
+def resolve_precision(precision: str, device: torch.device) -> torch.dtype | None:
+    """The loss network's autocast dtype for a precision setting; None runs float32 throughout.
+
+    'auto' is float32 on every device: bf16 autocast moves single results' style distance by more than 2% (either
+    way; on average it holds, scripts/precision_check.py), so it runs only when asked for. float16 is not offered:
+    its features overflow on some images (NaN).
+    """
+    if precision not in PRECISIONS:
+        raise EngineError(f"unknown precision '{precision}'; use one of {', '.join(PRECISIONS)}")
+    return {"auto": None, "fp32": None, "bf16": torch.bfloat16}[precision]
+
+
+def precision_name(dtype: torch.dtype | None) -> str:
+    """How a resolved precision is recorded in settings and cache keys."""
+    return {None: "fp32", torch.bfloat16: "bf16"}[dtype]
 
 
 @dataclass(frozen=True)

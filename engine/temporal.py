@@ -25,7 +25,9 @@ from .imageio import read_rgb, write_image
 from .masks import Region
 from .passes import RenderPasses, read_passes
 from .structure import PASSES_NEEDED, read_structure_passes, structure_map
-from .stylize import Progress, StyleTransfer, fit_longest_side
+from .results import Progress
+from .stylize import StyleTransfer
+from .tensors import fit_longest_side
 
 FLOW_SOURCES = ("auto", "vectors", "estimated")
 

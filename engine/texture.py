@@ -1,13 +1,14 @@
 """Texture stylization: flat textures (seamless by wrap-around, or only inside the mesh's UV islands) and textures
 optimized through rendered views of the object (differentiable sampling at each view's UV pass).
 
-Both reuse `StyleTransfer`'s loss network and style-target cache; pixels are H x W x 3 sRGB in [0, 1], rows top-down.
+Both run on the engine core: `StyleTransfer`'s loss network (its precision, channels-last on CUDA) and style-target
+cache, the shared objective (engine/objective.py), the optimizer loop (engine/optimize.py: L-BFGS without read-back)
+and the out-of-memory chain (engine/degrade.py). Pixels are H x W x 3 sRGB in [0, 1], rows top-down.
 """
 
 from __future__ import annotations
 
 import copy
-import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,28 +19,25 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .errors import EngineError
+from .degrade import run_whole_degrading
+from .device import describe_device
+from .errors import EngineError, OutOfMemory
+from .faults import raise_simulated_oom
 from .imageio import MIN_SIDE_PX, read_rgb
-from .losses import content_distance, gram_matrix, mix_statistics, resize_weight_map, style_distance
-from .passes import read_passes
-from .stylize import (DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, Progress, StyleTransfer, normalised_weights, resize_image,
-                      to_numpy, to_tensor, fit_longest_side, scale_sizes, strength_to_weight)
+from .losses import mix_statistics, resize_weight_map
+from .objective import Objective, PassLoss, StyleTerm, strength_to_weight
+from .optimize import minimise
+from .options import (DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, StylizeOptions, check_strength, normalised_weights,
+                      precision_name)
+from .results import Progress
+from .stylize import StyleTransfer
+from .tensors import fit_longest_side, resize_image, scale_sizes, to_numpy, to_tensor
+from .texture_views import TextureView, prepare_view, read_views, sample_texture, seen_texels
 from .vgg import VGG19Features
 
 ISLAND_PADDING_PX = 4
-VIEW_MATCH_MIN_CORRELATION = 0.5  # sampling the texture at the UV pass must look like the render
 TEXTURE_LEVELS = 4  # the texture is optimized as a Laplacian pyramid: coarse levels fill texels views skip over
 SEAMLESS_MULTIPLE_PX = 16  # VGG-19 pools four times before relu5_1: sizes that divide evenly keep pooling periodic
-
-
-@dataclass
-class TextureView:
-    """One rendered view of the textured object."""
-
-    image: np.ndarray  # H x W x 3 sRGB, the view as rendered
-    uv: np.ndarray  # H x W x 2 texture coordinates from the UV pass (u right, v up, as in Blender)
-    mask: np.ndarray  # H x W in [0, 1]: pixels that show the object
-    name: str = "view"
 
 
 @dataclass
@@ -70,19 +68,6 @@ def _resize_wrapped(image: torch.Tensor, height: int, width: int) -> torch.Tenso
     tiled = image.repeat(1, 1, 3, 3)
     big = F.interpolate(tiled, size=(3 * height, 3 * width), mode="bicubic", antialias=True, align_corners=False)
     return big[..., height:2 * height, width:2 * width].clamp(0, 1)
-
-
-def _total_variation(image: torch.Tensor, wrap: bool, weight_map: torch.Tensor | None = None) -> torch.Tensor:
-    """Mean squared neighbour difference; with `wrap`, across the tile border too."""
-    if wrap:
-        dx, dy = image - image.roll(1, -1), image - image.roll(1, -2)
-    else:
-        dx, dy = image[..., :, 1:] - image[..., :, :-1], image[..., 1:, :] - image[..., :-1, :]
-    if weight_map is None:
-        return dx.pow(2).mean() + dy.pow(2).mean()
-    wx = weight_map[..., :, 1:] * weight_map[..., :, :-1] if not wrap else weight_map
-    wy = weight_map[..., 1:, :] * weight_map[..., :-1, :] if not wrap else weight_map
-    return (dx.pow(2) * wx).sum() / (3 * wx.sum()).clamp_min(1) + (dy.pow(2) * wy).sum() / (3 * wy.sum()).clamp_min(1)
 
 
 def tile_seam_ratio(image: np.ndarray) -> float:
@@ -136,76 +121,58 @@ class TextureObjective:
     tv_weight: float = 10.0
     style_strength: float = 1.0
 
+    def for_iterations(self, iterations: int) -> Objective:
+        """The core objective of a texture job: the default layers, Gram style loss, L-BFGS."""
+        return Objective.from_options(StylizeOptions(content_weight=self.content_weight, style_weight=self.style_weight,
+                                                     tv_weight=self.tv_weight, style_strength=self.style_strength,
+                                                     iterations=iterations))
+
 
 def _check_common(styles, style_blend, iterations: int, objective: TextureObjective) -> list[float]:
     if not styles:
         raise EngineError("no style image given; give at least one")
     if iterations < 1:
         raise EngineError(f"iterations must be at least 1, got {iterations}")
-    if not 0.0 <= objective.style_strength <= 1.0:
-        raise EngineError(f"style strength must be between 0 and 1, got {objective.style_strength}")
+    check_strength(objective.style_strength)
     return normalised_weights(style_blend, len(styles), "style blend")
 
 
-def _lbfgs(parameters: list[torch.Tensor], loss_and_gradients: Callable, iterations: int, report: Callable) -> dict:
-    """Run L-BFGS on `parameters`; `loss_and_gradients()` accumulates the gradients and returns the floats (total,
-    content, style, tv). Returns the last losses."""
-    optimizer = torch.optim.LBFGS(parameters, lr=1.0, max_iter=1, history_size=100, tolerance_grad=0.0,
-                                  tolerance_change=0.0)
-    last: dict = {}
-    for iteration in range(1, iterations + 1):
-        terms: dict = {}
-
-        def closure():
-            optimizer.zero_grad()
-            terms["values"] = loss_and_gradients()
-            return torch.tensor(terms["values"][0])
-
-        optimizer.step(closure)
-        last = dict(zip(("loss", "content", "style", "tv"), terms["values"]))
-        report(iteration, terms["values"])
-    return last
-
-
-def _backward(terms) -> list[float]:
-    """Back-propagate the total (the first term); the terms as floats."""
-    terms[0].backward()
-    return [float(term.detach()) for term in terms]
-
-
 class TextureStylizer:
-    """Texture jobs on top of a `StyleTransfer` (its loss network, device and style-target cache)."""
+    """Texture jobs on top of a `StyleTransfer` (its loss network, device, precision and style-target cache).
+
+    Each job runs on the engine's device and, out of memory there, on its CPU fallback (engine/degrade.py);
+    settings["degraded"] says what happened.
+    """
 
     def __init__(self, engine: StyleTransfer):
         self.engine = engine
         self.device = engine.device
-        self._wrapped: VGG19Features | None = None
+        self.wrapped: dict[str, VGG19Features] = {}  # by device: the loss network padding circularly
 
-    def _model(self, wrap: bool) -> VGG19Features:
+    def _network(self, engine: StyleTransfer, wrap: bool) -> VGG19Features:
         if not wrap:
-            return self.engine.model
-        if self._wrapped is None:
-            self._wrapped = wrap_around_model(self.engine.model)
-        return self._wrapped
+            return engine.model
+        if str(engine.device) not in self.wrapped:
+            self.wrapped[str(engine.device)] = wrap_around_model(engine.model)
+        return self.wrapped[str(engine.device)]
 
-    def _style_targets(self, styles, blend, longest_px: int) -> dict:
-        targets = [self.engine._style_targets(s, longest_px, DEFAULT_STYLE_LAYERS, "gram") for s in styles]
-        return {layer: mix_statistics([t[layer] for t in targets], blend) for layer in DEFAULT_STYLE_LAYERS}
+    @staticmethod
+    def _style_term(engine: StyleTransfer, styles, blend, longest_px: int, mask: torch.Tensor | None,
+                    strength: float) -> StyleTerm:
+        targets = [engine.style_targets(s, longest_px, DEFAULT_STYLE_LAYERS, "gram") for s in styles]
+        mixed = {layer: mix_statistics([t[layer] for t in targets], blend) for layer in DEFAULT_STYLE_LAYERS}
+        return StyleTerm(mixed, mask, strength_to_weight(strength))
 
-    def _losses(self, model, image, content_targets, style_targets, weight_map, objective, wrap):
-        """Content, style (guided by `weight_map`), TV of one image against its targets."""
-        features = model(image, [*DEFAULT_CONTENT_LAYERS, *DEFAULT_STYLE_LAYERS])
-        c_loss = sum(content_distance(features[layer], content_targets[layer],
-                                      None if weight_map is None else
-                                      resize_weight_map(weight_map, *features[layer].shape[-2:]))
-                     for layer in DEFAULT_CONTENT_LAYERS) / len(DEFAULT_CONTENT_LAYERS)
-        s_loss = sum(style_distance("gram", {"gram": gram_matrix(features[layer], None if weight_map is None else
-                                                                 resize_weight_map(weight_map, *features[layer].shape[-2:]))},
-                                    style_targets[layer]) for layer in DEFAULT_STYLE_LAYERS) / len(DEFAULT_STYLE_LAYERS)
-        tv = _total_variation(image, wrap, weight_map)
-        total = (objective.content_weight * c_loss + objective.style_weight * strength_to_weight(
-            objective.style_strength) * s_loss + objective.tv_weight * tv)
-        return total, c_loss, s_loss, tv
+    def _degrading(self, pass_px: int, run: Callable[[StyleTransfer, int | None], tuple]) -> tuple[tuple, dict]:
+        """`run(engine, oom_limit_px)` through the out-of-memory chain; its result and the settings it adds."""
+        notices: list[str] = []
+        ran = run_whole_degrading(self.engine, notices, pass_px, run)
+        if ran is None:
+            raise OutOfMemory("out of memory on every device (" + "; ".join(notices) + "); give a smaller --size or "
+                              "fewer or smaller views, or free the GPU")
+        engine = self.engine if not notices else self.engine.cpu_fallback()
+        return ran, dict(device=describe_device(engine.device), precision=precision_name(engine.autocast_dtype),
+                         degraded=notices)
 
     # -- flat ---------------------------------------------------------------------------------------------------
 
@@ -229,41 +196,54 @@ class TextureStylizer:
             islands = resize_image(torch.from_numpy(uv_mask.astype(np.float32))[None, None], height, width)[0, 0] > 0.5
             if not islands.any():
                 raise EngineError("the UV island mask is empty: no texel is inside a UV island")
-        torch.manual_seed(seed)
         resize = _resize_wrapped if seamless else resize_image
-        model = self._model(seamless)
-        original = resize(to_tensor(texture, self.device), height, width)
-        image = None
         sizes = scale_sizes(max(height, width), scales)
-        losses: dict = {}
-        for scale_index, longest in enumerate(sizes, start=1):
-            scale_h, scale_w = _work_shape(height, width, longest, seamless)
-            content = resize(original, scale_h, scale_w)
-            image = content.clone() if image is None else resize(image, scale_h, scale_w)
-            weight_map = None if islands is None else resize_weight_map(islands.float().to(self.device), scale_h, scale_w)
-            with torch.no_grad():
-                content_targets = {k: v.detach() for k, v in model(content, DEFAULT_CONTENT_LAYERS).items()}
-            style_targets = self._style_targets(styles, blend, max(scale_h, scale_w))
-            variable = image.detach().clone().requires_grad_(True)
+        core = objective.for_iterations(iterations)
 
-            def report(iteration, terms):  # runs within this scale's loop, so the loop's names are current
-                if callback is not None:
-                    callback(Progress(iteration, iterations, scale_index, len(sizes), scale_w, scale_h, *terms,
-                                      time.perf_counter() - started, _image=variable.detach()))
+        def run(engine: StyleTransfer, oom_limit_px: int | None) -> tuple:
+            torch.manual_seed(seed)
+            device, network = engine.device, self._network(engine, seamless)
+            original = resize(to_tensor(texture, device), height, width)
+            image, losses = None, {}
+            for scale_index, longest in enumerate(sizes, start=1):
+                scale_h, scale_w = _work_shape(height, width, longest, seamless)
+                raise_simulated_oom(oom_limit_px, scale_h, scale_w)
+                content = resize(original, scale_h, scale_w)
+                image = content.clone() if image is None else resize(image, scale_h, scale_w)
+                weight_map = None if islands is None else resize_weight_map(islands.float().to(device), scale_h, scale_w)
+                with torch.no_grad():
+                    content_targets = {k: v.detach().float() for k, v in
+                                       engine.features(content, DEFAULT_CONTENT_LAYERS, network).items()}
+                style = self._style_term(engine, styles, blend, max(scale_h, scale_w), weight_map,
+                                         objective.style_strength)
+                loss = PassLoss(core, content_targets, [style], content_map=weight_map, tv_map=weight_map,
+                                wrap=seamless)
+                variable = image.detach().clone().requires_grad_(True)
 
-            losses = _lbfgs([variable], lambda: _backward(self._losses(model, variable, content_targets, style_targets,
-                                                                       weight_map, objective, seamless)),
-                            iterations, report)
-            image = variable.detach().clamp(0, 1)
-        result = to_numpy(resize(image, height, width))
-        base = to_numpy(original) if (height, width) != texture.shape[:2] else texture.astype(np.float32)
+                def evaluate() -> list[torch.Tensor]:
+                    variable.grad = None
+                    values = loss(variable, engine.features(variable, core.layers, network))
+                    values[0].backward()
+                    return [v.detach() for v in values]
+
+                def report(iteration, terms, scale=scale_index, shape=(scale_h, scale_w), current=variable):
+                    if callback is not None:
+                        callback(Progress(iteration, iterations, scale, len(sizes), shape[1], shape[0], *terms,
+                                          time.perf_counter() - started, current=current.detach()))
+
+                _, losses = minimise(variable, evaluate, core, device, report)
+                image = variable.detach().clamp(0, 1)
+            return to_numpy(resize(image, height, width)), to_numpy(original), losses
+
+        (result, resized_original, losses), ran = self._degrading(max(height, width), run)
+        base = resized_original if (height, width) != texture.shape[:2] else texture.astype(np.float32)
         changed = np.ones((height, width), bool)
         if islands is not None:
             result, changed = pad_islands(result, islands.cpu().numpy(), island_padding_px, seamless)
             result = np.where(changed[..., None], result, base)
         settings = dict(mode="flat", seamless=seamless, uv_mask=uv_mask is not None, island_padding_px=island_padding_px,
                         iterations=iterations, scale_sizes_px=sizes, width_px=width, height_px=height, seed=seed,
-                        style_blend=blend, **objective.__dict__, weights=self.engine.model.info.source)
+                        style_blend=blend, **objective.__dict__, weights=self.engine.model.info.source, **ran)
         return TextureResult(result.astype(np.float32), changed, settings, losses, time.perf_counter() - started)
 
     # -- from views ---------------------------------------------------------------------------------------------
@@ -283,87 +263,59 @@ class TextureStylizer:
         blend = _check_common(styles, style_blend, iterations, objective)
         if not views:
             raise EngineError("no views given; render at least one view of the object with the UV pass")
-        torch.manual_seed(seed)
         height, width = texture.shape[:2]
-        original = to_tensor(texture, self.device)
-        prepared = [self._prepare_view(view, original) for view in views]
-        seen = self._seen_texels(prepared, height, width)
-        levels = [torch.zeros(1, 3, max(1, height >> k), max(1, width >> k), device=self.device, requires_grad=True)
-                  for k in range(TEXTURE_LEVELS) if min(height >> k, width >> k) >= 4]
+        core = objective.for_iterations(iterations)
 
-        def current_texture() -> torch.Tensor:
-            change = sum(F.interpolate(level, size=(height, width), mode="bilinear", align_corners=False)
-                         if level.shape[-2:] != (height, width) else level for level in levels)
-            return (original + change).clamp(0, 1)
+        def run(engine: StyleTransfer, oom_limit_px: int | None) -> tuple:
+            torch.manual_seed(seed)
+            device = engine.device
+            original = to_tensor(texture, device)
+            prepared = [prepare_view(engine, view, original) for view in views]
+            for view in views:
+                raise_simulated_oom(oom_limit_px, *view.image.shape[:2])
+            seen = seen_texels(prepared, height, width, device)
+            levels = [torch.zeros(1, 3, max(1, height >> k), max(1, width >> k), device=device, requires_grad=True)
+                      for k in range(TEXTURE_LEVELS) if min(height >> k, width >> k) >= 4]
 
-        model = self.engine.model
-        style_targets = self._style_targets(styles, blend, max(views[0].image.shape[:2]))
+            def current_texture() -> torch.Tensor:
+                change = sum(F.interpolate(level, size=(height, width), mode="bilinear", align_corners=False)
+                             if level.shape[-2:] != (height, width) else level for level in levels)
+                return (original + change).clamp(0, 1)
 
-        def loss_and_gradients() -> list[float]:
-            """The mean over the views; each view's graph is freed after its backward pass, so memory stays that
-            of one view however many there are."""
-            totals = [0.0] * 4
-            for view in prepared:
-                picture = _sample(current_texture(), view["grid"]) * view["mask"] + view["background"]
-                terms = self._losses(model, picture, view["content"], style_targets, view["mask"][0, 0], objective,
-                                     wrap=False)
-                values = _backward([term / len(prepared) for term in terms])
-                totals = [t + v for t, v in zip(totals, values)]
-            return totals
+            style = self._style_term(engine, styles, blend, max(views[0].image.shape[:2]), None, objective.style_strength)
+            losses = [PassLoss(core, view["content"], [StyleTerm(style.targets, view["mask"][0, 0], style.weight)],
+                               content_map=view["mask"][0, 0], tv_map=view["mask"][0, 0]) for view in prepared]
 
-        def report(iteration, terms):
-            if callback is not None:
-                callback(Progress(iteration, iterations, 1, 1, width, height, *terms, time.perf_counter() - started,
-                                  _image=current_texture().detach()))
+            def evaluate() -> list[torch.Tensor]:
+                """The mean over the views; each view's graph is freed after its backward pass, so memory stays that
+                of one view however many there are."""
+                for level in levels:
+                    level.grad = None
+                totals = None
+                for view, loss in zip(prepared, losses):
+                    picture = sample_texture(current_texture(), view["grid"]) * view["mask"] + view["background"]
+                    terms = [term / len(prepared) for term in loss(picture, engine.features(picture, core.layers))]
+                    terms[0].backward()
+                    values = [term.detach() for term in terms]
+                    totals = values if totals is None else [a + b for a, b in zip(totals, values)]
+                return totals
 
-        losses = _lbfgs(levels, loss_and_gradients, iterations, report)
-        with torch.no_grad():
-            result = to_numpy(current_texture())
+            def report(iteration, terms):
+                if callback is not None:
+                    callback(Progress(iteration, iterations, 1, 1, width, height, *terms, time.perf_counter() - started,
+                                      current=current_texture().detach()))
+
+            _, last = minimise(levels, evaluate, core, device, report)
+            with torch.no_grad():
+                return to_numpy(current_texture()), seen, len(levels), last
+
+        (result, seen, level_count, losses), ran = self._degrading(max(height, width), run)
         result = np.where(seen[..., None], result, texture.astype(np.float32))
         settings = dict(mode="views", views=[v.name for v in views], iterations=iterations, width_px=width,
-                        height_px=height, seed=seed, style_blend=blend, texture_levels=len(levels),
-                        seen_fraction=float(seen.mean()), **objective.__dict__, weights=model.info.source)
+                        height_px=height, seed=seed, style_blend=blend, texture_levels=level_count,
+                        seen_fraction=float(seen.mean()), **objective.__dict__, weights=self.engine.model.info.source,
+                        **ran)
         return TextureResult(result.astype(np.float32), seen, settings, losses, time.perf_counter() - started)
-
-    def _prepare_view(self, view: TextureView, original: torch.Tensor) -> dict:
-        """Sampling grid, object mask, background and content targets of one view; checks the UV pass fits."""
-        if view.uv.shape[:2] != view.image.shape[:2] or view.mask.shape[:2] != view.image.shape[:2]:
-            raise EngineError(f"{view.name}: the UV pass ({view.uv.shape[1]}x{view.uv.shape[0]}) and the object mask "
-                              f"must have the view's size ({view.image.shape[1]}x{view.image.shape[0]}); render them "
-                              "together")
-        if min(view.image.shape[:2]) < MIN_SIDE_PX:
-            raise EngineError(f"{view.name} is {view.image.shape[1]}x{view.image.shape[0]} px; views need at least "
-                              f"{MIN_SIDE_PX} px on each side")
-        mask = torch.from_numpy(np.ascontiguousarray(view.mask, dtype=np.float32)).to(self.device)[None, None]
-        if float(mask.sum()) < 16:
-            raise EngineError(f"{view.name}: the object covers {int(mask.sum())} pixels of this view; aim the camera at "
-                              "the object (or check its pass index)")
-        grid = _grid(view.uv, self.device)
-        picture = to_tensor(view.image, self.device)
-        sampled = _sample(original, grid)
-        correlation = _masked_correlation(sampled, picture, mask)
-        if correlation < VIEW_MATCH_MIN_CORRELATION:
-            raise EngineError(f"{view.name}: the UV pass does not match the texture (sampling the texture at the view's "
-                              f"UVs looks unlike the render: correlation {correlation:.2f}, needs "
-                              f"{VIEW_MATCH_MIN_CORRELATION}); render the view with this texture on the object, "
-                              "using the UV map the texture is painted on")
-        with torch.no_grad():  # the content target is the view as rendered
-            content = {k: v.detach() for k, v in self.engine.model(picture, DEFAULT_CONTENT_LAYERS).items()}
-        return dict(grid=grid, mask=mask, background=picture * (1 - mask), content=content)
-
-    def _seen_texels(self, prepared: list[dict], height: int, width: int) -> np.ndarray:
-        """Texels some view samples, with gaps between samples (texels finer than the views' pixels) closed."""
-        ones = torch.ones(1, 1, height, width, device=self.device, requires_grad=True)
-        total = sum((_sample(ones, view["grid"]) * view["mask"]).sum() for view in prepared)
-        total.backward()
-        footprint = (ones.grad > 0).float()
-        radius = max(_texels_per_pixel(view["grid"], view["mask"], height, width) for view in prepared)
-        radius = max(1, math.ceil(radius))
-        kernel = 2 * radius + 1
-        padded = F.pad(footprint, (radius,) * 4, mode="circular")
-        grown = F.max_pool2d(padded, kernel, stride=1)
-        closed = -F.max_pool2d(F.pad(-grown, (radius,) * 4, mode="circular"), kernel, stride=1)
-        return (torch.maximum(closed, footprint)[0, 0] > 0.5).cpu().numpy()
 
 
 def _work_shape(height: int, width: int, longest_px: int, seamless: bool) -> tuple[int, int]:
@@ -374,61 +326,6 @@ def _work_shape(height: int, width: int, longest_px: int, seamless: bool) -> tup
         scale_h, scale_w = (max(SEAMLESS_MULTIPLE_PX, round(s / SEAMLESS_MULTIPLE_PX) * SEAMLESS_MULTIPLE_PX)
                             for s in (scale_h, scale_w))
     return scale_h, scale_w
-
-
-def _grid(uv: np.ndarray, device: torch.device) -> torch.Tensor:
-    """grid_sample coordinates of a UV pass: u, v repeat every 1 (Blender's Repeat extension); v points up."""
-    u = uv[..., 0] - np.floor(uv[..., 0])
-    v = uv[..., 1] - np.floor(uv[..., 1])
-    grid = np.stack([u * 2 - 1, (1 - v) * 2 - 1], axis=-1).astype(np.float32)
-    return torch.from_numpy(grid)[None].to(device)
-
-
-def _sample(texture: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
-    """Bilinear texture lookup, the texel centres where Blender has them (align_corners=False)."""
-    return F.grid_sample(texture, grid, mode="bilinear", padding_mode="border", align_corners=False)
-
-
-def _masked_correlation(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor) -> float:
-    weights = mask[0, 0].flatten() > 0.5
-    x, y = a[0].mean(0).flatten()[weights], b[0].mean(0).flatten()[weights]
-    x, y = x - x.mean(), y - y.mean()
-    return float((x * y).sum() / (x.norm() * y.norm()).clamp_min(1e-8))
-
-
-def _texels_per_pixel(grid: torch.Tensor, mask: torch.Tensor, height: int, width: int) -> float:
-    """Median texel distance between neighbouring object pixels of a view (ignoring UV seams)."""
-    texels = (grid[0] + 1) / 2 * torch.tensor([width, height], device=grid.device)
-    inside = mask[0, 0] > 0.5
-    steps = []
-    for shifted, both in ((texels[:, 1:] - texels[:, :-1], inside[:, 1:] & inside[:, :-1]),
-                          (texels[1:] - texels[:-1], inside[1:] & inside[:-1])):
-        distance = shifted.norm(dim=-1)[both]
-        steps.append(distance[distance < 0.25 * max(height, width)])
-    distances = torch.cat(steps)
-    return float(distances.median()) if distances.numel() else 1.0
-
-
-def read_views(paths: Sequence[Path], object_index: int | None = None) -> list[TextureView]:
-    """Views from Blender multilayer EXRs with the UV pass (and Object Index): the display PNG beside each EXR is
-    the view's picture when present, else its Combined pass. Without `object_index`, every UV'd pixel counts."""
-    views = []
-    for path in paths:
-        path = Path(path)
-        passes = read_passes(path)
-        uv = passes.require_uv()
-        picture_path = path.with_suffix(".png")
-        image = read_rgb(picture_path if picture_path.is_file() else path, "view")
-        if image.shape[:2] != uv.shape[:2]:
-            raise EngineError(f"{picture_path} is {image.shape[1]}x{image.shape[0]} px but its passes {path} are "
-                              f"{uv.shape[1]}x{uv.shape[0]}; render them together")
-        mask = uv[..., 2] > 0.5
-        if object_index is not None:
-            if passes.object_index is None:
-                raise EngineError(f"{path} has no Object Index pass; enable View Layer > Passes > Object Index")
-            mask &= passes.object_index == object_index
-        views.append(TextureView(image, uv[..., :2], mask.astype(np.float32), path.stem))
-    return views
 
 
 def check_colour_texture(texture: np.ndarray, what: str) -> None:

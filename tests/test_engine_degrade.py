@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from engine.errors import OutOfMemory
-from engine.stylize import SIMULATE_CPU_OOM_ENV, SIMULATE_OOM_ENV
+from engine.faults import SIMULATE_CPU_OOM_ENV, SIMULATE_OOM_ENV
 from support import draw_content
 
 QUICK = dict(iterations=3, seed=0)

@@ -9,7 +9,7 @@ import torch
 from engine.errors import EngineError
 from engine.lbfgs import LBFGS, LossReader
 from engine.metrics import content_distance, style_distance
-from engine.stylize import resolve_precision
+from engine.options import resolve_precision
 
 
 def test_lbfgs_takes_the_same_steps_as_torch_lbfgs_without_reading_back():

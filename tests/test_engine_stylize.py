@@ -9,7 +9,9 @@ from engine.color import rgb_to_yiq
 from engine.errors import Cancelled, EngineError
 from engine.masks import Region
 from engine.metrics import content_distance, style_distance
-from engine.stylize import Progress, StyleTransfer, resize_image, to_numpy, to_tensor, scale_sizes
+from engine.results import Progress
+from engine.stylize import StyleTransfer
+from engine.tensors import resize_image, scale_sizes, to_numpy, to_tensor
 
 FAST = dict(size_px=64, iterations=40, scales=1)
 

@@ -18,7 +18,7 @@ from engine.fast.model_file import MAX_MODEL_BYTES, ModelInfo, read_model_info, 
 from engine.fast.models import BUNDLED_DIR
 from engine.fast.network import TransformerNet
 from engine.imageio import read_rgb, read_settings
-from engine.stylize import to_tensor
+from engine.tensors import to_tensor
 
 from support import draw_content
 

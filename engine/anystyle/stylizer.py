@@ -25,7 +25,7 @@ from ..fast.infer import DEFAULT_TILE_PX, FastResult, FastStylizer, finish_colou
 from ..losses import resize_weight_map
 from ..masks import Region, check_regions_need_mask, region_parts
 from ..options import check_strength, normalised_weights
-from ..stylize import resize_image, to_numpy, to_tensor, fit_longest_side
+from ..tensors import fit_longest_side, resize_image, to_numpy, to_tensor
 from .network import STYLE_DIM
 from .weights import PREDICT_FILE, TRANSFORM_FILE, load_networks, weights_dir
 

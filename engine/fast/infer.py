@@ -23,7 +23,7 @@ from ..imageio import MIN_SIDE_PX
 from ..losses import resize_weight_map
 from ..masks import Region, check_regions_need_mask, region_parts
 from ..options import check_strength
-from ..stylize import resize_image, to_numpy, to_tensor, fit_longest_side
+from ..tensors import fit_longest_side, resize_image, to_numpy, to_tensor
 from ..tiling import feather, tile_boxes
 from .guides import read_guides
 from .model_file import load_model

@@ -24,7 +24,9 @@ from ..device import describe_device, resolve_device
 from ..errors import EngineError
 from ..imageio import atomic_path, read_rgb
 from ..losses import content_distance, style_distance, style_statistics, total_variation
-from ..stylize import DEFAULT_STYLE_LAYERS, StyleTransfer, resize_image, to_tensor, fit_longest_side
+from ..options import DEFAULT_STYLE_LAYERS
+from ..stylize import StyleTransfer
+from ..tensors import fit_longest_side, resize_image, to_tensor
 from ..vgg import check_layers, load_vgg19
 from .guides import guide_channel_names, guide_ranges, read_guides
 from .model_file import ModelInfo, save_model

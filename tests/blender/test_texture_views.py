@@ -15,7 +15,8 @@ from engine.cli import main
 from engine.errors import EngineError
 from engine.metrics import style_distance
 from engine.tensors import to_numpy, to_tensor
-from engine.texture import TextureStylizer, TextureView, _grid, _sample, read_views
+from engine.texture import TextureStylizer
+from engine.texture_views import TextureView, read_views, sample_texture, uv_grid
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 VIEW_PX = 64
@@ -36,7 +37,7 @@ def sphere(tmp_path_factory):
 def test_texture_sampled_at_the_uv_pass_reproduces_the_render(sphere):
     """The UV pass convention (v up, texel centres, repeat): sampling the texture there gives the rendered view."""
     for view in sphere["views"]:
-        sampled = to_numpy(_sample(to_tensor(sphere["texture"], torch.device("cpu")), _grid(view.uv, "cpu")))
+        sampled = to_numpy(sample_texture(to_tensor(sphere["texture"], torch.device("cpu")), uv_grid(view.uv, "cpu")))
         inside = view.mask > 0.5
         assert inside.sum() > 0.3 * VIEW_PX ** 2
         assert np.median(np.abs(sampled - view.image)[inside]) < 0.02
