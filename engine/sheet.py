@@ -1,26 +1,22 @@
 """Style sheet: one picture stylized with every painting of a style library by the any-style network, laid out as
 a labelled contact sheet, with each tile's box and painting so a click on the sheet can pick a style.
 
-`python -m engine sheet --content C [--style-dir DIR] --output sheet.png`; `make_sheet` is the same in Python (the
-worker and Blender's "NST Style Sheet" use it).
+`make_sheet` is used by `python -m engine sheet` (engine/cli/sheet.py), the worker and Blender's "NST Style Sheet".
 """
 
 from __future__ import annotations
 
 import json
 import math
-import shlex
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from protocol import OverwritesInput, refuse_overwrite
-from protocol.numbers import whole
-
+from .cache import USER_CACHE, CacheDir
 from .errors import EngineError
 
 LIBRARY_DIR = Path(__file__).resolve().parents[1] / "styles"
@@ -108,7 +104,7 @@ def _fit_label(draw: ImageDraw.ImageDraw, text: str, font, width_px: int) -> str
 
 
 def make_sheet(content: np.ndarray, styles: list[LibraryStyle], *, size_px: int = 512, columns: int | None = None,
-               device: str = "auto", cache_dir: Path | str | None = "default",
+               device: str = "auto", cache_dir: CacheDir = USER_CACHE,
                callback: Callable[[int, int, str], None] | None = None) -> StyleSheet:
     """Stylize `content` (H x W x 3 sRGB in [0, 1]) with each painting at `size_px` longest side and lay the results
     out after the original, `columns` a row (default: near square), each titled underneath.
@@ -119,7 +115,7 @@ def make_sheet(content: np.ndarray, styles: list[LibraryStyle], *, size_px: int 
 
     from .anystyle import get_any_stylizer
     from .imageio import read_rgb
-    from .stylize import resize_image, to_numpy, to_tensor
+    from .tensors import resize_image, to_numpy, to_tensor
 
     if not styles:
         raise EngineError("no paintings for the style sheet; give a style folder with images")
@@ -150,45 +146,3 @@ def make_sheet(content: np.ndarray, styles: list[LibraryStyle], *, size_px: int 
     tiles = [SheetTile(s.id, s.name, str(s.path), *box) for s, box in zip(styles, boxes[1:])]
     return StyleSheet(np.asarray(sheet, np.float32) / 255.0, boxes[0], tiles, time.perf_counter() - started)
 
-
-def add_sheet_parser(subparsers) -> None:
-    p = subparsers.add_parser("sheet", help="one picture with every painting of a style library (any-style), as a "
-                                            "labelled contact sheet",
-                              description="Stylize a picture with every painting in a style folder using the "
-                                          "any-style network and write a contact sheet titled per painting.")
-    p.add_argument("--content", required=True, help="the picture (PNG, JPEG, TIFF, EXR)")
-    p.add_argument("--style-dir", help="folder of paintings, titled by its library.json when it has one (default: "
-                                       "the bundled styles/)")
-    p.add_argument("--output", required=True, help="the sheet (.png, .jpg, .tif or .exr)")
-    p.add_argument("--size", type=whole(32, 65_536), default=512,
-                   help="longest side of each tile in pixels, 32 or more (default 512)")
-    p.add_argument("--columns", type=whole(1, 1000), default=None, help="tiles a row (default: near square)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default auto)")
-    p.add_argument("--cache-dir", default="default", help="style-vector cache folder")
-    p.add_argument("--no-cache", action="store_true", help="do not read or write the style-vector cache")
-    p.add_argument("--json", action="store_true", help="also print the tiles' boxes and paintings as JSON")
-    p.set_defaults(run=run_sheet)
-
-
-def run_sheet(args) -> int:
-    from .imageio import check_output_path, read_rgb, write_image
-
-    styles = library_styles(args.style_dir)
-    try:  # the bundled library too, when no --style-dir is given
-        refuse_overwrite(args.output, {"--content": [args.content], "a painting of the library": [
-            s.path for s in styles]}, "--output")
-    except OverwritesInput as exc:
-        raise EngineError(str(exc)) from None
-    output = check_output_path(args.output)
-    content = read_rgb(args.content, "content image")
-    sheet = make_sheet(content, styles, size_px=args.size, columns=args.columns, device=args.device,
-                       cache_dir=None if args.no_cache else args.cache_dir)
-    settings = dict(kind="style sheet", content=str(Path(args.content).resolve()), size_px=args.size,
-                    original=sheet.original, tiles=[asdict(t) for t in sheet.tiles],
-                    command=shlex.join(["python", "-m", "engine", *args.argv]))
-    write_image(output, sheet.image, settings)
-    if args.json:
-        print(json.dumps({"output": str(output), "original": sheet.original,
-                          "tiles": [asdict(t) for t in sheet.tiles]}))
-    print(f"wrote {output}: {len(sheet.tiles)} paintings at {args.size} px, {sheet.elapsed_s:.1f} s")
-    return 0

@@ -156,29 +156,11 @@ class Worker:
             self.engines[key] = StyleTransfer(device=device, weights=weights, pooling=pooling, cache_dir=cache_dir)
         return self.engines[key]
 
-    @staticmethod
-    def region_settings(request: dict, present: set[int] | None = None) -> dict:
-        """Per region id from a request's `regions` as `Region`s (with a "model" for fast
-        requests); ids not `present` are left out."""
-        from .imageio import read_rgb
-        from .masks import Region
-
-        regions = {}
-        for region, setting in (request.get("regions") or {}).items():
-            if present is not None and int(region) not in present:
-                continue  # an object out of shot in this frame: nothing to style
-            keep, strength = bool(setting.get("keep_original")), setting.get("strength")
-            if request.get("model") and request["model"] != "any":  # any-style regions take paintings, below
-                regions[int(region)] = Region(model=setting.get("model"), strength=strength, keep_original=keep)
-                continue
-            region_styles = [read_rgb(p, f"style image for region {region}") for p in setting.get("styles", [])]
-            regions[int(region)] = Region(styles=region_styles or None, style_blend=setting.get("style_blend"),
-                                          strength=strength, keep_original=keep)
-        return regions
-
     def engine_for(self, request: dict):
+        from .cache import USER_CACHE
+
         return self.engine(request.get("device", "auto"), request.get("weights", "caffe"),
-                           request.get("pooling", "max"), request.get("cache_dir", "default"))
+                           request.get("pooling", "max"), request.get("cache_dir", USER_CACHE))
 
     def progress_reporter(self, job: str, frame_count: int = 1):
         """A callback for optimizer progress (and, in sequences, the frame) that also honours cancel."""
@@ -203,17 +185,12 @@ class Worker:
         return on_progress
 
     @staticmethod
-    def region_structure(request: dict) -> dict[int, float]:
-        """Per-object structure overrides from a request's `regions`."""
-        return {int(i): r["structure"] for i, r in (request.get("regions") or {}).items()
-                if r.get("structure") is not None}
-
-    @staticmethod
     def structure_map(request: dict, shape: tuple[int, int]):
         """The structure term's map from `structure`, per-object overrides and `passes`; None when off."""
+        from .region_settings import request_region_structure
         from .structure import PASSES_NEEDED, read_structure_passes, structure_map
 
-        strength, overrides = request.get("structure", 0.0), Worker.region_structure(request)
+        strength, overrides = request.get("structure", 0.0), request_region_structure(request)
         if not strength and not any(overrides.values()):
             return None
         if not request.get("passes"):
@@ -225,6 +202,7 @@ class Worker:
 
         from .alpha import read_content
         from .imageio import check_output_path, read_label_map, read_rgb, write_image
+        from .region_settings import ANY_STYLE_MODEL, request_regions
 
         output = check_output_path(request["output"])
         picture = read_content(request["content"])  # transparent renders: colour filled, alpha put back on writing
@@ -237,12 +215,13 @@ class Worker:
             if request.get("ignore_absent_regions"):  # objects out of shot in this frame
                 present = ({int(i) for i in np.unique(label_map)} if label_map.ndim == 2 else
                            {i for i in range(label_map.shape[0]) if label_map[i].any()})
-            regions = self.region_settings(request, present)
+            regions = request_regions(request, present)
         options = dict(request.get("options") or {})
-        if request.get("model") == "any":
+        if request.get("model") == ANY_STYLE_MODEL:
             from .anystyle import get_any_stylizer
+            from .cache import USER_CACHE
 
-            stylizer = get_any_stylizer(request.get("device", "auto"), request.get("cache_dir", "default"))
+            stylizer = get_any_stylizer(request.get("device", "auto"), request.get("cache_dir", USER_CACHE))
             result = stylizer.stylize(content, styles, style_weights=request.get("style_blend"), mask=label_map,
                                       regions=regions or None, size_px=options.get("size_px"),
                                       strength=options.get("style_strength", 1.0),
@@ -273,6 +252,7 @@ class Worker:
     def stylize_sequence(self, job: str, request: dict) -> None:
         """Frames in order with temporal consistency; frames already written are kept (resume)."""
         from .imageio import check_output_path, read_rgb
+        from .region_settings import request_region_structure, request_regions
         from .temporal import SequenceFrame, SequenceSettings, stylize_sequence
 
         frames = [SequenceFrame(Path(f["content"]), check_output_path(f["output"]),
@@ -290,7 +270,7 @@ class Worker:
                                     overwrite=request.get("overwrite", False), model=request.get("model"),
                                     fast_blend=request.get("fast_blend", 0.6),
                                     structure=request.get("structure", 0.0),
-                                    region_structure=self.region_structure(request) or None, stylize_options=options)
+                                    region_structure=request_region_structure(request) or None, stylize_options=options)
         step_reporter = self.progress_reporter(job, len(frames))
 
         def on_progress(progress):
@@ -301,7 +281,7 @@ class Worker:
 
         engine = None if request.get("model") else self.engine_for(request)
         report = stylize_sequence(engine, frames, styles, settings,
-                                  self.region_settings(request) or None, callback=on_progress)
+                                  request_regions(request) or None, callback=on_progress)
         self.send({"type": "result", "job": job, "written": [str(p) for p in report.written],
                    "skipped": [str(p) for p in report.skipped], "flow": report.flow_sources,
                    "elapsed_s": report.elapsed_s})
@@ -344,6 +324,7 @@ class Worker:
 
     def style_sheet(self, job: str, request: dict) -> None:
         """The picture stylized with each painting (any-style) as one labelled sheet, with each tile's box."""
+        from .cache import USER_CACHE
         from .imageio import check_output_path, read_rgb, write_image
         from .sheet import LibraryStyle, make_sheet
 
@@ -360,7 +341,7 @@ class Worker:
                        "message": f"painting {done}/{total}: {name}"})
 
         sheet = make_sheet(content, styles, size_px=request.get("size_px", 512), device=request.get("device", "auto"),
-                           cache_dir=request.get("cache_dir", "default"), callback=on_painting)
+                           cache_dir=request.get("cache_dir", USER_CACHE), callback=on_painting)
         write_image(output, sheet.image, {"kind": "style sheet", "content": request["content"],
                                           "styles": request["styles"], "size_px": request.get("size_px", 512)})
         self.send({"type": "result", "job": job, "output": str(output), "elapsed_s": sheet.elapsed_s,

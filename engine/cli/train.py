@@ -1,6 +1,5 @@
-"""Fast stylization on the command line: `train`, `models`, and `stylize --model`.
-
-`engine/cli.py` registers these; errors are `EngineError`s, which it prints as one line with exit status 2.
+"""`python -m engine train` (a fast-stylization network, on content images or one shot's keyframes) and `models`
+(the bundled and user networks, and the any-style network).
 """
 
 from __future__ import annotations
@@ -12,7 +11,9 @@ from pathlib import Path
 from protocol.numbers import ITERATIONS, PIXELS, SEED, WEIGHT, number, whole
 
 from ..errors import EngineError
-from .train import TrainSettings
+from ..fast.train import TrainSettings
+from ..region_settings import ANY_STYLE_MODEL
+from .shared import add_device_option, add_quiet_option
 
 
 def add_train_parser(subparsers) -> None:
@@ -52,16 +53,16 @@ def add_train_parser(subparsers) -> None:
     p.add_argument("--checkpoint-every", type=whole(0), default=200, metavar="N",
                    help="save OUTPUT.ckpt.safetensors every N steps (0: never)")
     p.add_argument("--resume", action="store_true", help="continue from OUTPUT.ckpt.safetensors")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default auto)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_device_option(p)
+    add_quiet_option(p)
     p.set_defaults(run=run_train)
 
 
 def run_train(args) -> int:
     from tqdm import tqdm
 
-    from .model_file import read_model_info
-    from .train import train_shot, train_style
+    from ..fast.model_file import read_model_info
+    from ..fast.train import train_shot, train_style
 
     output = Path(args.output)
     if output.suffix != ".safetensors":
@@ -117,10 +118,9 @@ def add_models_parser(subparsers) -> None:
 
 
 def run_models(args) -> int:
-    from ..anystyle.commands import model_entry
-    from .models import list_models, user_models_dir
+    from ..fast.models import list_models, user_models_dir
 
-    entries, any_style = list_models(), model_entry()
+    entries, any_style = list_models(), any_style_entry()
     if args.json:
         print(json.dumps([any_style] + [{"name": e.name, "path": str(e.path), "location": e.location,
                                          "problem": e.problem, "kind": e.info.kind if e.info else None,
@@ -143,46 +143,15 @@ def run_models(args) -> int:
     return 0
 
 
-def stylize_with_model(args, region_pairs) -> int:
-    """`stylize --model`: read, stylize in one pass, write atomically with the settings; no optimizer options."""
-    from ..alpha import read_content
-    from ..imageio import check_output_path, read_label_map, write_image
-    from ..masks import Region
-    from .infer import stylize_fast
+def any_style_entry() -> dict:
+    """The `models` listing's entry for the any-style network (its weights' problem, if they are unusable)."""
+    from ..anystyle.weights import TRANSFORM_FILE, load_networks, weights_dir
 
-    if args.model == "any":  # the any-style network takes the paintings themselves
-        from ..anystyle.commands import stylize_with_any
-
-        return stylize_with_any(args, region_pairs)
-    if args.style:
-        raise EngineError("give either --style (optimization) or --model (fast stylization), not both; "
-                          "--model any takes --style")
-    output = check_output_path(args.output)
-    picture = read_content(args.content)
-    label_map, regions = None, {}
-    region_models = region_pairs(args.region_style, "--region-style")
-    region_strengths = region_pairs(args.region_strength, "--region-strength")
-    if (region_models or region_strengths) and not args.mask:
-        raise EngineError("--region-style and --region-strength need --mask")
-    if args.mask:
-        label_map = read_label_map(args.mask)
-        for region, setting in region_models.items():
-            regions[region] = Region(keep_original=True) if setting == "keep" else Region(model=setting)
-        for region, value in region_strengths.items():
-            try:
-                regions.setdefault(region, Region()).strength = float(value)
-            except ValueError:
-                raise EngineError(f"--region-strength {region}={value}: the strength must be a number") from None
-    render = args.content if Path(args.content).suffix.lower() == ".exr" else None
-    result = stylize_fast(picture.rgb, args.model, size_px=args.size, style_strength=args.strength,
-                          preserve_color=args.preserve_color, label_map=label_map, regions=regions or None,
-                          render_path=render, tile_px=args.tile, device=args.device)
-    settings = dict(result.settings, content=str(Path(args.content).resolve()), mask=args.mask,
-                    region_style=region_models or None, region_strength=region_strengths or None,
-                    command=shlex.join(["python", "-m", "engine", *args.argv]))
-    rgb, alpha = picture.finish(result.image)
-    write_image(output, rgb, settings, alpha=alpha)
-    if not args.quiet:
-        print(f"wrote {output} ({result.settings['width_px']}x{result.settings['height_px']}, "
-              f"{result.elapsed_s:.2f} s on {result.settings['device']}, model {result.settings['model']})")
-    return 0
+    problem, path = None, None
+    try:
+        path = weights_dir() / TRANSFORM_FILE
+        load_networks()
+    except EngineError as exc:
+        problem = str(exc)
+    return {"name": ANY_STYLE_MODEL, "path": str(path) if path else None, "location": "package", "problem": problem,
+            "kind": "any-style", "style": None, "training": None}
