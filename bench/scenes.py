@@ -170,7 +170,7 @@ def keyframes(ob, attribute: str, values: dict, linear: bool = False) -> None:
 
 # -- rendering ---------------------------------------------------------------------------------------------------
 
-def render_frames(scene, folder: Path, color_mode: str = "RGB", exr: bool = True) -> list[tuple[Path, Path]]:
+def render_frames(scene, folder: Path, color_mode: str = "RGB") -> list[tuple[Path, Path]]:
     """Render every frame of the scene into `folder`: frame_NNNN.exr (multilayer, 32-bit float, every pass) and
     frame_NNNN.png (8-bit, `color_mode`), as Blender writes them; (png, exr) per frame."""
     settings = scene.render.image_settings
@@ -180,15 +180,14 @@ def render_frames(scene, folder: Path, color_mode: str = "RGB", exr: bool = True
         scene.frame_set(frame)
         bpy.ops.render.render()
         result = bpy.data.images["Render Result"]
-        png, exr_path = folder / f"frame_{frame:04d}.png", folder / f"frame_{frame:04d}.exr"
-        if exr:
-            settings.media_type, settings.file_format = "MULTI_LAYER_IMAGE", "OPEN_EXR_MULTILAYER"
-            settings.color_depth = "32"
-            result.save_render(str(exr_path), scene=scene)
+        png, exr = folder / f"frame_{frame:04d}.png", folder / f"frame_{frame:04d}.exr"
+        settings.media_type, settings.file_format = "MULTI_LAYER_IMAGE", "OPEN_EXR_MULTILAYER"
+        settings.color_depth = "32"
+        result.save_render(str(exr), scene=scene)
         settings.media_type, settings.file_format = "IMAGE", "PNG"
         settings.color_mode, settings.color_depth = color_mode, "8"
         result.save_render(str(png), scene=scene)
-        pairs.append((png, exr_path))
+        pairs.append((png, exr))
     return pairs
 
 

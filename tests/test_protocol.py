@@ -1,19 +1,17 @@
 """The shared protocol layer: requests checked field by field, the schema kept in step with the engine, frame
-ranges and chunks, and one protocol version for the whole codebase."""
+ranges and chunks. (One protocol version for the whole codebase: tests/test_codebase_shape.py.)"""
 
 from __future__ import annotations
 
 import dataclasses
 import inspect
 import json
-import re
 
 import pytest
 
 from protocol import (CHUNKINGS, PROTOCOL_VERSION, REQUESTS, BadRequest, FrameRangeError, Request, decode_event,
                       decode_request, parse_frame_range, split_chunks)
 from protocol.schema import STYLIZE_OPTIONS, TEXTURE_OPTIONS, TRAIN_SETTINGS
-from support import REPO
 
 STYLIZE = {"v": PROTOCOL_VERSION, "type": "stylize", "job": "j1", "content": "a.png", "output": "b.png",
            "styles": ["s.jpg"], "options": {"size_px": 64, "iterations": 3, "preserve_color": "luminance"},
@@ -154,11 +152,3 @@ def test_frame_ranges_and_chunks():
     with pytest.raises(FrameRangeError, match="chunk size 0"):
         split_chunks(1, 5, 0)
     assert CHUNKINGS == ("strict", "overlap", "anchors")
-
-
-def test_the_protocol_version_is_defined_once():
-    product = [path for folder in ("engine", "nst_addon", "farm", "protocol", "scripts")
-               for path in (REPO / folder).glob("**/*.py")]
-    definitions = [path for path in product
-                   if re.search(r"^\s*PROTOCOL_VERSION\s*=", path.read_text(encoding="utf-8"), re.M)]
-    assert [p.relative_to(REPO).as_posix() for p in definitions] == ["protocol/messages.py"]

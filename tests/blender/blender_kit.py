@@ -41,6 +41,33 @@ def build_tiny_scene(frames: int = 1):
     return scene
 
 
+def styleless_shot(path: Path, frames: int, transparent: bool = False) -> Path:
+    """The tiny scene over `frames` frames with no painting in it (no scene style, every object inheriting), saved
+    as a copy at `path`: the command line supplies the styles. `transparent`: Film > Transparent."""
+    scene = build_tiny_scene(frames=frames)
+    scene.render.film_transparent = transparent
+    scene.nst.styles.clear()
+    for ob in scene.objects:
+        ob.nst.mode = "INHERIT"
+    bpy.ops.wm.save_as_mainfile(filepath=str(path), copy=True)
+    return path
+
+
+def farm_shot(folder: Path, frames: int, iterations: int, **farm_settings):
+    """The tiny scene over `frames` frames for a farm job, saved as folder/shot.blend (farms render saved files):
+    output in folder/out, `iterations` a frame, chunks of 2 frames, bundles in folder/bundles, and `farm_settings`
+    on the scene's farm settings. Returns the scene."""
+    scene = build_tiny_scene(frames=frames)
+    scene.nst.output_folder = str(folder / "out")
+    scene.nst.final_iterations = iterations
+    farm = scene.nst_farm
+    farm.chunk_size, farm.bundle_folder = 2, str(folder / "bundles")
+    for name, value in farm_settings.items():
+        setattr(farm, name, value)
+    bpy.ops.wm.save_as_mainfile(filepath=str(folder / "shot.blend"))
+    return scene
+
+
 def render_top_down(folder: Path, frames: int = 3, width: int = 64, height: int = 48, occluder: bool = False,
                     object_step_px=(10, 5), occluder_step_px=(-8, 0), samples: int = 1,
                     cryptomatte: bool = False) -> list[tuple[Path, Path]]:

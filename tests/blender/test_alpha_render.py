@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from blender_kit import REPO, SIZE, STYLES, build_tiny_scene, pixels
+from blender_kit import REPO, SIZE, STYLES, pixels, styleless_shot
 
 import bpy
 
@@ -45,14 +45,7 @@ def test_stylize_render_of_a_transparent_film_keeps_its_alpha(tiny_scene):
 
 @pytest.fixture
 def transparent_blend(addon, tmp_path) -> Path:
-    scene = build_tiny_scene(frames=2)
-    scene.render.film_transparent = True
-    scene.nst.styles.clear()
-    for ob in scene.objects:
-        ob.nst.mode = "INHERIT"
-    path = tmp_path / "transparent.blend"
-    bpy.ops.wm.save_as_mainfile(filepath=str(path), copy=True)
-    return path
+    return styleless_shot(tmp_path / "transparent.blend", frames=2, transparent=True)
 
 
 def test_batch_entry_writes_stylized_frames_with_the_renders_alpha(transparent_blend, tmp_path):

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from blender_kit import REPO, STYLES, build_tiny_scene
+from blender_kit import REPO, STYLES, build_tiny_scene, styleless_shot
 
 import bpy
 
@@ -20,13 +20,7 @@ pytestmark = pytest.mark.blender
 @pytest.fixture
 def blend_file(addon, tmp_path) -> Path:
     """A 3-frame tiny scene saved with no styles in it: the command line supplies them."""
-    scene = build_tiny_scene(frames=3)
-    scene.nst.styles.clear()
-    for ob in scene.objects:
-        ob.nst.mode = "INHERIT"
-    path = tmp_path / "tiny.blend"
-    bpy.ops.wm.save_as_mainfile(filepath=str(path), copy=True)
-    return path
+    return styleless_shot(tmp_path / "tiny.blend", frames=3)
 
 
 def batch(*args: str, **extra_env: str) -> subprocess.CompletedProcess:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from blender_kit import ADDON, REPO, build_tiny_scene
+from blender_kit import ADDON, REPO, farm_shot
 
 import bpy
 
@@ -23,13 +23,7 @@ pytestmark = pytest.mark.blender
 @pytest.fixture
 def shot(addon, tmp_path):
     """A 2-frame tiny scene saved as shot.blend, one chunk, 3 iterations a frame, output in tmp/out."""
-    scene = build_tiny_scene(frames=2)
-    scene.nst.output_folder = str(tmp_path / "out")
-    scene.nst.final_iterations = 3
-    farm = scene.nst_farm
-    farm.chunk_size, farm.bundle_folder, farm.worker_python = 2, str(tmp_path / "bundles"), sys.executable
-    bpy.ops.wm.save_as_mainfile(filepath=str(tmp_path / "shot.blend"))
-    return scene
+    return farm_shot(tmp_path, frames=2, iterations=3, worker_python=sys.executable)
 
 
 def installed_code() -> Path:
