@@ -20,17 +20,16 @@ import torch
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "scripts"))
 sys.path.insert(0, str(REPO / "tests"))
 
-from contact_sheets import panel  # noqa: E402
 from support import draw_content  # noqa: E402
 
+from bench import sheets  # noqa: E402
 from engine.anystyle import AnyStyleStylizer  # noqa: E402
 from engine.anystyle.weights import PREDICT_FILE, TRANSFORM_FILE, weights_dir  # noqa: E402
 from engine.fast.infer import OVERLAP_PX, STATISTICS_PX  # noqa: E402
 from engine.imageio import read_rgb  # noqa: E402
-from engine.stylize import resize_image, to_numpy, to_tensor  # noqa: E402
+from engine.tensors import resize_image, to_numpy, to_tensor  # noqa: E402
 from engine.tiling import tile_boxes  # noqa: E402
 
 PHOTOS = REPO.parent / "shared" / "data" / "photos"
@@ -170,23 +169,15 @@ def speed(stylizer: AnyStyleStylizer, started_s: float, four_k: bool) -> None:
 def contact_sheet(stylizer: AnyStyleStylizer, path: Path, extra: list[Path]) -> None:
     """One row per content (the Tübingen photo where present, then `extra`): the content, then each shipped
     painting's any-style result."""
-    from PIL import Image
-
     rows = []
     chosen = {"tubingen": read_rgb(PHOTOS / "tubingen.jpg")} if (PHOTOS / "tubingen.jpg").is_file() else {}
     for name, content in (chosen | {p.stem: read_rgb(p) for p in extra}).items():
         content = to_numpy(resize_image(to_tensor(content, torch.device("cpu")), *fit(content, 320)))
-        panels = [panel(content, name, 240)] + [panel(stylizer.stylize(content, [read_rgb(p)]).image,
-                                                      f"any-style: {p.stem}", 240) for p in STYLES]
-        row = Image.new("RGB", (sum(p.width for p in panels) + 4 * (len(panels) - 1), panels[0].height), "white")
-        for index, picture in enumerate(panels):
-            row.paste(picture, (sum(p.width + 4 for p in panels[:index]), 0))
-        rows.append(row)
-    out = Image.new("RGB", (max(r.width for r in rows), sum(r.height + 4 for r in rows) - 4), "white")
-    for index, row in enumerate(rows):
-        out.paste(row, (0, sum(r.height + 4 for r in rows[:index])))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    out.save(path, quality=85)
+        panels = [sheets.caption(sheets.fit(content, 240), name)] + [
+            sheets.caption(sheets.fit(stylizer.stylize(content, [read_rgb(p)]).image, 240), f"any-style: {p.stem}")
+            for p in STYLES]
+        rows.append(sheets.join(panels))
+    sheets.save(sheets.join(rows, vertical=True), path, quality=85)
     print(f"wrote {path} ({path.stat().st_size / 1e3:.0f} kB)")
 
 

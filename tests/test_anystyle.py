@@ -24,7 +24,7 @@ from engine.errors import EngineError
 from engine.imageio import read_rgb, read_settings
 from engine.masks import Region
 from engine.metrics import content_distance, style_distance
-from engine.stylize import resize_image, to_numpy, to_tensor
+from engine.tensors import resize_image, to_numpy, to_tensor
 from support import REPO, STYLES
 
 sys.path.insert(0, str(REPO / "scripts"))  # the parity script's onnxruntime sessions
@@ -46,7 +46,6 @@ def test_parity_with_onnxruntime_on_the_same_inputs(stylizer, starry, shipwreck,
     """Same weights, same 384 px content and 256 px painting. With the graph's activation fake-quantization taken
     out, onnxruntime and ours agree to float precision (the mapping is exact); as shipped, its int8 activations
     move the result a little (measured 0.02-0.04 on photos)."""
-    pytest.importorskip("onnxruntime")
     from anystyle_parity import sessions
 
     predict, transform = sessions(float_activations)
