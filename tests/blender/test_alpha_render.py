@@ -15,7 +15,6 @@ from blender_kit import REPO, SIZE, STYLES, pixels, styleless_shot
 
 import bpy
 
-pytestmark = pytest.mark.blender
 RESULT = "NST Stylized Render"
 
 

@@ -14,7 +14,6 @@ from test_batch import batch, blend_file  # noqa: F401 - the fixture is shared
 
 from engine.imageio import read_rgb, read_settings
 
-pytestmark = pytest.mark.blender
 
 QUICK = ["--style", str(STYLES / "starry_night.jpg"), "--size", "48", "--iterations", "4"]
 NAMES = [f"frame_{n:04d}.png" for n in (1, 2, 3)]

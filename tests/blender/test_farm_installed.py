@@ -17,8 +17,6 @@ from blender_kit import ADDON, REPO, farm_shot
 
 import bpy
 
-pytestmark = pytest.mark.blender
-
 
 @pytest.fixture
 def shot(addon, tmp_path):

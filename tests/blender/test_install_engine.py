@@ -24,7 +24,6 @@ from PIL import Image
 
 import bpy
 
-pytestmark = pytest.mark.blender
 RESULT = "NST Stylized Render"
 NO_NETWORK = {"PIP_CONFIG_FILE": os.devnull, "PIP_INDEX_URL": "http://127.0.0.1:9/simple", "PIP_RETRIES": "1"}
 
