@@ -12,6 +12,8 @@ from PIL import Image, ImageDraw
 
 REPO = Path(__file__).resolve().parents[1]
 STYLES = REPO / "styles"
+
+
 def draw_content(width: int = 96, height: int = 72) -> np.ndarray:
     """A small landscape: sky gradient, green hill, red house with a window, yellow sun."""
     image = Image.new("RGB", (width, height))
