@@ -56,7 +56,8 @@ def _render_slot() -> Iterator[None]:
 def render_preview(scene: bpy.types.Scene, live: NST_LivePreviewSettings, folder: Path,
                    labels: dict[str, int]) -> tuple[Path, Path | None]:
     """Render the active camera at the preview's size and engine into a PNG (and the ID map, when objects have
-    their own settings); every render setting changed is put back."""
+    their own settings); every render setting changed is put back. The caller runs it as the preview's own change
+    (preview.own_changes), so the scene handler does not take it for the user's."""
     content = folder / "render.png"
     mask = folder / "ids.npy" if labels else None
     with _render_slot(), contextlib.ExitStack() as stack:

@@ -16,7 +16,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING
 
 from .extension import EXTENSION_ROOT, sibling
 
@@ -249,19 +249,6 @@ class WorkerClient:
             job.error = (f"the engine did not respond for {hang_timeout_s:.0f} s and was stopped; try a smaller "
                          "size, or raise the hang timeout in the add-on preferences")
             self.jobs.pop(job.id, None)
-
-    def run(self, request: dict, on_progress: Callable[[Job], Any] | None = None,
-            hang_timeout_s: float = 0.0) -> Job:
-        """Submit one request and block until it ends (for `blender -b` and scripts)."""
-        job = self.submit(request)
-        shown = -1.0
-        while not job.done:
-            self.pump(timeout_s=0.5)
-            self.check_hang(job, hang_timeout_s)
-            if on_progress is not None and job.fraction != shown:
-                shown = job.fraction
-                on_progress(job)
-        return job
 
 
 _shared: WorkerClient | None = None

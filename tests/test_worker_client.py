@@ -45,7 +45,8 @@ def test_the_client_imports_without_bpy():
 def test_one_worker_serves_several_jobs(client, tmp_path):
     process = client.process
     for name in ("a.png", "b.png"):
-        job = client.run(stylize(tmp_path, name, 3))
+        job = client.submit(stylize(tmp_path, name, 3))
+        wait(client, job)
         assert job.result is not None, job.error
         assert (tmp_path / name).is_file()
     assert client.process is process
@@ -73,6 +74,7 @@ def test_a_silent_engine_is_stopped_with_a_message(client, tmp_path):
 def test_bad_input_comes_back_as_the_engines_message(client, tmp_path):
     request = stylize(tmp_path, "never.png", 3)
     request["styles"] = [str(tmp_path / "missing.jpg")]
-    job = client.run(request)
+    job = client.submit(request)
+    wait(client, job)
     assert job.error and "style image not found" in job.error and "missing.jpg" in job.error
     assert not (tmp_path / "never.png").exists()
