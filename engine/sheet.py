@@ -22,6 +22,7 @@ from .errors import EngineError
 LIBRARY_DIR = Path(__file__).resolve().parents[1] / "styles"
 LIBRARY_FILE = "library.json"
 STYLE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".exr", ".webp", ".bmp")
+TILE_PX = 512  # longest side of each tile unless asked
 LABEL_PX = 26  # the title strip under each tile
 GAP_PX = 8
 
@@ -103,8 +104,8 @@ def _fit_label(draw: ImageDraw.ImageDraw, text: str, font, width_px: int) -> str
     return text + "…"
 
 
-def make_sheet(content: np.ndarray, styles: list[LibraryStyle], *, size_px: int = 512, columns: int | None = None,
-               device: str = "auto", cache_dir: CacheDir = USER_CACHE,
+def make_sheet(content: np.ndarray, styles: list[LibraryStyle], *, size_px: int = TILE_PX,
+               columns: int | None = None, device: str = "auto", cache_dir: CacheDir = USER_CACHE,
                callback: Callable[[int, int, str], None] | None = None) -> StyleSheet:
     """Stylize `content` (H x W x 3 sRGB in [0, 1]) with each painting at `size_px` longest side and lay the results
     out after the original, `columns` a row (default: near square), each titled underneath.

@@ -29,6 +29,18 @@ from .cancel import cancellable
 from .errors import Cancelled, EngineError, OutOfMemory
 
 PROGRESS_INTERVAL_S = 0.25
+CHECKPOINT_EVERY = 100  # training steps between checkpoints in the add-on's jobs (the command line's: 200)
+ENGINE_FIELDS = ("device", "weights", "pooling", "cache_dir")  # a request's fields that choose its StyleTransfer
+SEQUENCE_FIELDS = ("temporal", "temporal_weight", "later_iterations", "long_term_frames", "multipass", "flow",
+                   "overwrite", "model", "fast_blend", "structure")  # a request's fields of SequenceSettings
+
+
+def given(fields: dict, *names: str, **renamed: str) -> dict:
+    """Keyword arguments from the `names` a request gives (and `renamed`: {field: the callee's parameter}); fields
+    it leaves out are left out, so the callee's own defaults apply and the worker keeps no copy of them."""
+    arguments = {name: fields[name] for name in names if name in fields}
+    arguments.update({parameter: fields[name] for name, parameter in renamed.items() if name in fields})
+    return arguments
 
 
 class Worker:
@@ -142,25 +154,21 @@ class Worker:
         from .device import describe_device, resolve_device
         from .vgg import load_vgg19
 
-        device = resolve_device(request.get("device", "auto"))
-        load_vgg19(request.get("weights", "caffe"))
+        device = resolve_device(**given(request, device="choice"))
+        load_vgg19(**given(request, weights="source"))
         self.send({"type": "check", "job": job, "torch_version": torch.__version__, "device": describe_device(device),
                    "cuda_available": torch.cuda.is_available(), "python": sys.version.split()[0],
                    "engine_version": __version__})
 
-    def engine(self, device: str, weights: str, pooling: str, cache_dir):
+    def engine_for(self, request: dict):
+        """The optimization engine for the request's device, loss network and cache, made once and kept."""
         from .stylize import StyleTransfer
 
-        key = (device, weights, pooling, cache_dir)
+        settings = given(request, *ENGINE_FIELDS)
+        key = tuple(settings.get(name) for name in ENGINE_FIELDS)
         if key not in self.engines:
-            self.engines[key] = StyleTransfer(device=device, weights=weights, pooling=pooling, cache_dir=cache_dir)
+            self.engines[key] = StyleTransfer(**settings)
         return self.engines[key]
-
-    def engine_for(self, request: dict):
-        from .cache import USER_CACHE
-
-        return self.engine(request.get("device", "auto"), request.get("weights", "caffe"),
-                           request.get("pooling", "max"), request.get("cache_dir", USER_CACHE))
 
     def progress_reporter(self, job: str, frame_count: int = 1):
         """A callback for optimizer progress (and, in sequences, the frame) that also honours cancel."""
@@ -219,20 +227,17 @@ class Worker:
         options = dict(request.get("options") or {})
         if request.get("model") == ANY_STYLE_MODEL:
             from .anystyle import get_any_stylizer
-            from .cache import USER_CACHE
 
-            stylizer = get_any_stylizer(request.get("device", "auto"), request.get("cache_dir", USER_CACHE))
+            stylizer = get_any_stylizer(**given(request, "device", "cache_dir"))
             result = stylizer.stylize(content, styles, style_weights=request.get("style_blend"), mask=label_map,
-                                      regions=regions or None, size_px=options.get("size_px"),
-                                      strength=options.get("style_strength", 1.0),
-                                      preserve_color=options.get("preserve_color", "none"))
+                                      regions=regions or None,
+                                      **given(options, "size_px", "preserve_color", style_strength="strength"))
         elif request.get("model"):
             from .fast.infer import stylize_fast
 
             result = stylize_fast(content, request["model"], label_map=label_map, regions=regions or None,
-                                  device=request.get("device", "auto"), size_px=options.get("size_px"),
-                                  style_strength=options.get("style_strength", 1.0),
-                                  preserve_color=options.get("preserve_color", "none"))
+                                  **given(request, "device"),
+                                  **given(options, "size_px", "style_strength", "preserve_color"))
         else:
             result = self.engine_for(request).stylize(content, styles, style_blend=request.get("style_blend"),
                                                       label_map=label_map, regions=regions or None,
@@ -261,15 +266,8 @@ class Worker:
             frames = self.chunk_of(frames, request)
         styles = [read_rgb(path, "style image") for path in request.get("styles", [])]
         options = dict(request.get("options") or {}, style_blend=request.get("style_blend"),
-                       device=request.get("device", "auto"))
-        settings = SequenceSettings(temporal=request.get("temporal", True),
-                                    temporal_weight=request.get("temporal_weight", 50.0),
-                                    later_iterations=request.get("later_iterations"),
-                                    long_term_frames=request.get("long_term_frames", 2),
-                                    multipass=request.get("multipass", False), flow=request.get("flow", "auto"),
-                                    overwrite=request.get("overwrite", False), model=request.get("model"),
-                                    fast_blend=request.get("fast_blend", 0.6),
-                                    structure=request.get("structure", 0.0),
+                       **given(request, "device"))
+        settings = SequenceSettings(**given(request, *SEQUENCE_FIELDS),
                                     region_structure=request_region_structure(request) or None, stylize_options=options)
         step_reporter = self.progress_reporter(job, len(frames))
 
@@ -295,10 +293,10 @@ class Worker:
         shot = [ShotFrame(int(f["number"]), frame.content, frame.passes)
                 for f, frame in zip(request["frames"], frames)]
         output_dir = frames[0].output.parent if frames else Path(".")
-        return chunk_frames(shot, Chunk(int(chunk["first"]), int(chunk["last"]), chunk.get("chunking", "strict"),
-                                        int(chunk.get("warmup", 4)),
-                                        Path(chunk["resume_from"]) if chunk.get("resume_from") else None),
-                            output_dir, request.get("long_term_frames", 2))
+        resume_from = Path(chunk["resume_from"]) if chunk.get("resume_from") else None
+        return chunk_frames(shot, Chunk(int(chunk["first"]), int(chunk["last"]), resume_from=resume_from,
+                                        **given(chunk, "chunking", "warmup")),
+                            output_dir, **given(request, "long_term_frames"))
 
     def join_chunks(self, job: str, request: dict) -> None:
         """Overlap chunks crossfaded into the final frames."""
@@ -312,7 +310,8 @@ class Worker:
         from .texture import TextureObjective, stylize_texture_files
 
         options = dict(request.get("options") or {})
-        objective = TextureObjective(style_strength=options.pop("style_strength", 1.0))
+        objective = TextureObjective(**given(options, "style_strength"))
+        options.pop("style_strength", None)
         result = stylize_texture_files(self.engine_for(request), request["texture"], request.get("styles", []),
                                        request["output"], views=[Path(v) for v in request.get("views") or []],
                                        object_index=request.get("object_index"), uv_mask_path=request.get("uv_mask"),
@@ -324,9 +323,8 @@ class Worker:
 
     def style_sheet(self, job: str, request: dict) -> None:
         """The picture stylized with each painting (any-style) as one labelled sheet, with each tile's box."""
-        from .cache import USER_CACHE
         from .imageio import check_output_path, read_rgb, write_image
-        from .sheet import LibraryStyle, make_sheet
+        from .sheet import TILE_PX, LibraryStyle, make_sheet
 
         output = check_output_path(request["output"])
         content = read_rgb(request["content"], "content image")
@@ -340,10 +338,11 @@ class Worker:
             self.send({"type": "progress", "job": job, "fraction": round(done / total, 4),
                        "message": f"painting {done}/{total}: {name}"})
 
-        sheet = make_sheet(content, styles, size_px=request.get("size_px", 512), device=request.get("device", "auto"),
-                           cache_dir=request.get("cache_dir", USER_CACHE), callback=on_painting)
+        size_px = request.get("size_px", TILE_PX)
+        sheet = make_sheet(content, styles, size_px=size_px, callback=on_painting,
+                           **given(request, "device", "cache_dir"))
         write_image(output, sheet.image, {"kind": "style sheet", "content": request["content"],
-                                          "styles": request["styles"], "size_px": request.get("size_px", 512)})
+                                          "styles": request["styles"], "size_px": size_px})
         self.send({"type": "result", "job": job, "output": str(output), "elapsed_s": sheet.elapsed_s,
                    "tiles": [{"name": tile.name, "style": tile.path, "box": [tile.x, tile.y, tile.width, tile.height]}
                              for tile in sheet.tiles]})
@@ -367,8 +366,8 @@ class Worker:
                            "message": f"{'keyframe' if progress.phase == 'keyframes' else 'training step'} "
                                       f"{progress.step}/{progress.steps}"})
 
-        options = dict(device=request.get("device", "auto"), checkpoint_every=request.get("checkpoint_every", 100),
-                       callback=on_progress)
+        options = dict(checkpoint_every=request.get("checkpoint_every", CHECKPOINT_EVERY), callback=on_progress,
+                       **given(request, "device"))
         if settings.keyframes:
             info = train_shot(request["style"], request["content_dirs"][0], request["output"], settings,
                               command="Blender: farm keyframe anchors", **options)

@@ -116,3 +116,41 @@ def test_unknown_option_is_refused_by_the_real_command(tmp_path, content_png):
     assert done.returncode == 2
     assert "unrecognized arguments: --colour red" in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "o.png").exists()
+
+
+def _reference_rows(out: str) -> dict[str, tuple[str, float]]:
+    """{image name: (PSNR text, SSIM)} from the tables `metrics --reference` prints."""
+    rows = [line.split("|")[1:4] for line in out.splitlines() if line.startswith("| ") and "PSNR" not in line]
+    return {name.strip(): (psnr.strip(), float(ssim)) for name, psnr, ssim in rows}
+
+
+def test_metrics_reference_gives_psnr_and_ssim_of_images_and_folders(tmp_path, content_png, capsys):
+    pixels = np.asarray(Image.open(content_png))
+    changed = pixels.copy()
+    changed[10:30, 20:50] = 255 - changed[10:30, 20:50]
+    for folder, picture in (("same", pixels), ("changed", changed)):
+        (tmp_path / folder).mkdir()
+        Image.fromarray(picture).save(tmp_path / folder / "frame_0001.png")
+    assert main(["metrics", "--sequence", f"same={content_png}", "--reference", str(content_png)]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == "" and "PSNR and SSIM of 'same'" in captured.out
+    assert _reference_rows(captured.out) == {"content.png": ("inf (identical)", 1.0)}
+    assert main(["metrics", "--sequence", f"changed={tmp_path / 'changed'}", "--sequence",
+                 f"same={tmp_path / 'same'}", "--reference", str(tmp_path / "same")]) == 0
+    out = capsys.readouterr().out
+    changed_table, same_table = out.split("\n\n")
+    psnr_text, ssim = _reference_rows(changed_table)["frame_0001.png"]
+    assert 5 < float(psnr_text) < 40 and ssim < 0.95
+    assert _reference_rows(same_table)["frame_0001.png"] == ("inf (identical)", 1.0)
+
+
+def test_metrics_needs_passes_without_reference_and_versions_with_it(tmp_path, content_png, capsys):
+    code, err = run_cli(["metrics", "--sequence", f"a={tmp_path}"], capsys)
+    assert code == 2 and err == ("error: the following arguments are required: --passes "
+                                 "(see 'python -m engine metrics --help')\n")
+    code, err = run_cli(["metrics", "--reference", str(content_png)], capsys)
+    assert code == 2 and "give --sequence NAME=IMAGE_OR_FOLDER" in err
+    small = tmp_path / "small.png"
+    Image.new("RGB", (8, 8)).save(small)
+    code, err = run_cli(["metrics", "--sequence", f"a={small}", "--reference", str(content_png)], capsys)
+    assert code == 2 and "8x8 px" in err and len(err.strip().splitlines()) == 1

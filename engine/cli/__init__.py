@@ -46,16 +46,18 @@ def refuse_overwriting(args) -> None:
     """Before any work: no output of the command (--output, --output-dir's frames, --plot) is one of its inputs."""
     from protocol import refuse_input_folder, refuse_overwrite, refuse_overwrite_all
 
+    from ..options import INITS
+
     value = lambda name: getattr(args, name, None)  # noqa: E731
     inputs = {f"--{name.replace('_', '-')}": [value(name)] if isinstance(value(name), str) else value(name)
               for name in ("content", "style", "mask", "texture", "uv_mask")}
     inputs["--content-dir"] = [f for folder in value("content_dir") or [] for f in spec_files(folder)]
     init, model, weights = value("init"), value("model"), value("weights")
-    inputs["--init"] = [init] if init not in (None, "content", "noise") else []
+    inputs["--init"] = [init] if init is not None and init not in INITS else []
     inputs["--model"] = [model] if model and Path(model).is_file() else []
     inputs["--weights"] = [weights] if weights and Path(weights).is_file() else []
     inputs["--region-style"] = [v.partition("=")[2] for v in value("region_style") or []]
-    for name in ("passes", "views", "render", "frames", "style_dir"):
+    for name in ("passes", "views", "render", "frames", "style_dir", "reference"):
         inputs[f"--{name}"] = spec_files(value(name)) if value(name) else []
     inputs["--sequence"] = [f for spec in value("sequence") or [] for f in spec_files(spec.partition("=")[2])]
     for name in ("output", "plot"):

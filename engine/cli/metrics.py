@@ -1,4 +1,6 @@
-"""`python -m engine metrics`: flicker (warping error), style distance and legibility of stylized sequences."""
+"""`python -m engine metrics`: flicker (warping error), style distance and legibility of stylized sequences, and
+PSNR/SSIM of versions of a picture or sequence against a reference (engine/reference.py).
+"""
 
 from __future__ import annotations
 
@@ -9,13 +11,23 @@ from .shared import frame_files
 
 
 def add_metrics_parser(subparsers) -> None:
-    p = subparsers.add_parser("metrics", help="flicker (warping error) of stylized sequences",
+    from ..temporal import FLOW_SOURCES
+
+    p = subparsers.add_parser("metrics", help="flicker (warping error) of stylized sequences; PSNR/SSIM against a "
+                                              "reference",
                               description="Warping error (Lai et al. 2018) of one or more versions of a sequence, "
-                                          "measured with the render's own motion vectors.")
-    p.add_argument("--passes", required=True, help="folder or pattern of the render's multilayer EXRs")
-    p.add_argument("--sequence", action="append", required=True, metavar="NAME=FRAMES",
-                   help="a version of the sequence to measure, e.g. temporal=out/stylized; repeat to compare")
-    p.add_argument("--flow", choices=("auto", "vectors", "estimated"), default="auto")
+                                          "measured with the render's own motion vectors. With --reference, also "
+                                          "(or, without --passes, only) PSNR and SSIM of each version against a "
+                                          "reference image or folder, to compare engine versions or devices.")
+    p.add_argument("--passes", help="folder or pattern of the render's multilayer EXRs (needed for the warping "
+                                    "error; required unless --reference is given)")
+    p.add_argument("--sequence", action="append", metavar="NAME=FRAMES",
+                   help="a version of the sequence to measure, e.g. temporal=out/stylized; repeat to compare "
+                        "(with --reference, FRAMES may be one image)")
+    p.add_argument("--reference", metavar="IMAGE_OR_FOLDER",
+                   help="print PSNR (dB, inf when identical) and SSIM (1 when identical) of each --sequence version "
+                        "against this image, or against this folder with pictures paired by file name")
+    p.add_argument("--flow", choices=FLOW_SOURCES, default="auto")
     p.add_argument("--mask", choices=("standard", "engine"), default="standard",
                    help="pixels the warping error measures: 'standard' = Ruder et al.'s forward-backward and "
                         "motion-boundary tests (default, for reported figures); 'engine' = the temporal term's own "
@@ -29,6 +41,46 @@ def add_metrics_parser(subparsers) -> None:
 
 
 def run_metrics(args) -> int:
+    if args.reference is None:
+        missing = [option for option, value in (("--passes", args.passes), ("--sequence", args.sequence)) if not value]
+        if missing:  # as argparse says it when --reference does not make them optional
+            raise EngineError(f"the following arguments are required: {', '.join(missing)} "
+                              "(see 'python -m engine metrics --help')")
+    elif not args.sequence:
+        raise EngineError("--reference compares versions with it: give --sequence NAME=IMAGE_OR_FOLDER (repeat to "
+                          "compare several)")
+    if args.passes:
+        print_warping_table(args)
+    elif args.style or args.render or args.plot:
+        raise EngineError("--style, --render and --plot go with the warping error: give --passes too")
+    if args.reference is not None:
+        tables = reference_tables(args.sequence, Path(args.reference))
+        print(("\n" if args.passes else "") + tables)
+    return 0
+
+
+def version_path(spec: str) -> tuple[str, str]:
+    """(name, frames) from a --sequence NAME=FRAMES value."""
+    name, sep, frames = spec.partition("=")
+    if not sep:
+        raise EngineError(f"--sequence '{spec}' is not NAME=FRAMES (for example temporal=out/stylized)")
+    return name, frames
+
+
+def reference_tables(versions: list[str], reference: Path) -> str:
+    """One PSNR/SSIM table per --sequence version against the reference, each under a line naming both."""
+    from ..reference import compare_to_reference, format_reference_table
+
+    tables = []
+    for spec in versions:
+        name, frames = version_path(spec)
+        scores = compare_to_reference(Path(frames), reference)
+        tables.append(f"PSNR and SSIM of '{name}' ({frames}) against {reference}\n{format_reference_table(scores)}")
+    return "\n\n".join(tables)
+
+
+def print_warping_table(args) -> None:
+    """The warping error (and style distance, contrast kept) of each --sequence version, and the plot."""
     import numpy as np
 
     from ..imageio import read_rgb
@@ -47,9 +99,7 @@ def run_metrics(args) -> int:
     print(f"warping error over the pixels the '{args.mask}' mask keeps (measured = their share)")
     print("| sequence | frames | warping error | measured | style distance | contrast kept |\n|---|---|---|---|---|---|")
     for spec in args.sequence:
-        name, sep, folder = spec.partition("=")
-        if not sep:
-            raise EngineError(f"--sequence '{spec}' is not NAME=FRAMES (for example temporal=out/stylized)")
+        name, folder = version_path(spec)
         frames = frame_files(folder, f"frames of '{name}'")
         if len(frames) != len(passes):
             raise EngineError(f"'{name}' has {len(frames)} frames but there are {len(passes)} passes files")
@@ -68,6 +118,5 @@ def run_metrics(args) -> int:
         print(f"| {name} | {len(frames)} | {np.mean(curves[name]):.5f} | {share:.0%} | {style_text} | {kept} |")
     if args.plot:
         plot_warping_errors(curves, Path(args.plot))
-    return 0
 
 

@@ -26,6 +26,11 @@ def paired_passes(frames: list[Path], passes_spec: str | None) -> list[Path | No
 
 
 def add_sequence_parser(subparsers) -> None:
+    from ..chunks import Chunk
+    from ..options import option_defaults
+    from ..temporal import FLOW_SOURCES, SequenceSettings
+
+    sequence, chunk = option_defaults(SequenceSettings), option_defaults(Chunk)
     p = subparsers.add_parser("sequence", help="stylize an animation, flicker-free (motion vectors or optical flow)",
                               description="Stylize a frame sequence; each frame is held to the earlier ones, warped "
                                           "by the render's motion vectors (or estimated optical flow).")
@@ -34,31 +39,33 @@ def add_sequence_parser(subparsers) -> None:
                                     "per frame; default: the frames themselves when they are EXRs")
     p.add_argument("--output-dir", required=True, help="folder for the stylized frames (PNG, same names)")
     p.add_argument("--no-temporal", action="store_true", help="stylize each frame on its own")
-    p.add_argument("--temporal-weight", type=WEIGHT, default=50.0, help="pull toward earlier frames (default 50)")
-    p.add_argument("--later-iterations", type=ITERATIONS, default=None,
+    p.add_argument("--temporal-weight", type=WEIGHT, default=sequence["temporal_weight"],
+                   help=f"pull toward earlier frames (default {sequence['temporal_weight']:g})")
+    p.add_argument("--later-iterations", type=ITERATIONS, default=sequence["later_iterations"],
                    help="iterations of frames after the first, which start from the warped previous frame "
                         "(default: half of --iterations)")
-    p.add_argument("--long-term", type=whole(0, 1000), default=2, metavar="N",
+    p.add_argument("--long-term", type=whole(0, 1000), default=sequence["long_term_frames"], metavar="N",
                    help="earlier frames each frame is held to")
     p.add_argument("--multipass", action="store_true", help="add a backward pass over the sequence")
-    p.add_argument("--flow", choices=("auto", "vectors", "estimated"), default="auto",
+    p.add_argument("--flow", choices=FLOW_SOURCES, default=sequence["flow"],
                    help="motion from the Vector pass, or estimated with OpenCV DIS (auto: vectors when present)")
     p.add_argument("--overwrite", action="store_true", help="redo frames whose output exists (default: resume)")
     p.add_argument("--model", help="fast stylization with this model (name or .safetensors) instead of --style; "
                                    "--region-style then takes ID=MODEL|keep; 'any': any --style painting, "
                                    "--region-style ID=PATH|keep")
-    p.add_argument("--fast-blend", type=FRACTION, default=0.6,
-                   help="with --model: share of the warped previous frame kept where reliable (default 0.6)")
+    p.add_argument("--fast-blend", type=FRACTION, default=sequence["fast_blend"],
+                   help=f"with --model: share of the warped previous frame kept where reliable "
+                        f"(default {sequence['fast_blend']:g})")
     farm = p.add_argument_group("render-farm chunks", "stylize part of the shot; frames are numbered by the digits "
                                                       "ending their names")
     farm.add_argument("--chunk", metavar="A-B", help="only frames A to B of the shot in --frames")
-    farm.add_argument("--chunking", choices=CHUNKINGS, default="strict",
+    farm.add_argument("--chunking", choices=CHUNKINGS, default=chunk["chunking"],
                       help="strict: continue the previous chunk's results (identical to one run; chunks in order); "
                            "overlap: start --warmup frames early into OUTPUT/chunks/A-B/, then 'join' (chunks in "
                            "parallel); anchors: independent chunks of a per-shot --model (from --warmup frames before, "
                            "for the blend)")
-    farm.add_argument("--warmup", type=whole(0, 100_000), default=4, metavar="W",
-                      help="overlap and anchors: frames run before the chunk (default 4)")
+    farm.add_argument("--warmup", type=whole(0, 100_000), default=chunk["warmup"], metavar="W",
+                      help=f"overlap and anchors: frames run before the chunk (default {chunk['warmup']})")
     farm.add_argument("--resume-from", metavar="DIR",
                       help="strict: folder with the previous chunk's results, when not in --output-dir")
     add_optimizer_options(p)

@@ -1,5 +1,8 @@
-"""What the subcommands share: the device, cache and progress options, the optimizer's options with their
-defaults, the progress bar and warnings, and the frame files a folder or pattern names.
+"""What the subcommands share: the device, cache and progress options, the optimizer's options, the progress bar
+and warnings, and the frame files a folder or pattern names.
+
+Defaults are not written here: the optimizer's come from `engine.options.StylizeOptions`' fields, the engine's
+(device, loss network, pooling, precision) from `StyleTransfer`'s keyword arguments.
 """
 
 from __future__ import annotations
@@ -15,8 +18,24 @@ from ..errors import EngineError
 PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 
 
+def keyword_defaults(function) -> dict:
+    """A function's (or class's) keyword arguments' defaults by name."""
+    import inspect
+
+    return {name: parameter.default for name, parameter in inspect.signature(function).parameters.items()
+            if parameter.default is not inspect.Parameter.empty}
+
+
+def engine_defaults() -> dict:
+    """The optimization engine's own settings' defaults by name (device, weights, pooling, cache_dir, precision)."""
+    from ..stylize import StyleTransfer
+
+    return keyword_defaults(StyleTransfer)
+
+
 def add_device_option(p) -> None:
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default auto)")
+    device = engine_defaults()["device"]
+    p.add_argument("--device", default=device, help=f"auto, cpu, cuda or mps (default {device})")
 
 
 def add_cache_options(p, cached: str = "style-target") -> None:
@@ -31,41 +50,50 @@ def add_quiet_option(p) -> None:
 
 def add_optimizer_options(p) -> None:
     """Options shared by every optimization command (one image or a sequence)."""
+    from ..losses import STYLE_LOSSES
+    from ..options import OPTIMIZERS, PRECISIONS, option_defaults
+
+    options, engine = option_defaults(), engine_defaults()
     p.add_argument("--style", action="append", help="style image; repeat to blend styles")
     p.add_argument("--style-weights", type=WEIGHT, nargs="+", metavar="W", help="blend weight per --style")
     p.add_argument("--size", type=PIXELS, default=None,
-                   help="longest side of the output in pixels, 16 or more (default 512)")
-    p.add_argument("--iterations", type=ITERATIONS, default=300, help="optimizer iterations per scale (default 300)")
-    p.add_argument("--optimizer", choices=("lbfgs", "adam"), default="lbfgs")
-    p.add_argument("--scales", type=SCALES, default=None,
+                   help=f"longest side of the output in pixels, 16 or more (default {options['size_px']})")
+    p.add_argument("--iterations", type=ITERATIONS, default=options["iterations"],
+                   help=f"optimizer iterations per scale (default {options['iterations']})")
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default=options["optimizer"])
+    p.add_argument("--scales", type=SCALES, default=options["scales"],
                    help="coarse-to-fine scales, 1-16; 1 = single scale (default: auto)")
-    p.add_argument("--seed", type=SEED, default=0)
-    p.add_argument("--strength", type=FRACTION, default=1.0, help="style strength in [0, 1] (default 1)")
-    p.add_argument("--preserve-color", choices=PRESERVE_COLORS, default="none")
+    p.add_argument("--seed", type=SEED, default=options["seed"])
+    p.add_argument("--strength", type=FRACTION, default=options["style_strength"],
+                   help=f"style strength in [0, 1] (default {options['style_strength']:g})")
+    p.add_argument("--preserve-color", choices=PRESERVE_COLORS, default=options["preserve_color"])
     p.add_argument("--region-style", action="append", metavar="ID=PATH|keep",
                    help="style image for one region (object index), or 'keep' to leave it unchanged")
     p.add_argument("--region-strength", action="append", metavar="ID=S", help="style strength for one region")
-    p.add_argument("--weights", default="caffe",
+    p.add_argument("--weights", default=engine["weights"],
                    help="loss network: 'caffe' (original VGG-19, offline), 'torchvision', or a weights file")
-    p.add_argument("--pooling", choices=("max", "avg"), default="max")
-    p.add_argument("--style-loss", choices=("gram", "mean_cov"), default="gram")
-    p.add_argument("--content-weight", type=WEIGHT, default=1.0)
-    p.add_argument("--style-weight", type=WEIGHT, default=30.0, help="style loss weight (default 30)")
-    p.add_argument("--tv-weight", type=WEIGHT, default=10.0, help="total variation (smoothness) weight")
+    p.add_argument("--pooling", choices=("max", "avg"), default=engine["pooling"])
+    p.add_argument("--style-loss", choices=STYLE_LOSSES, default=options["style_loss"])
+    p.add_argument("--content-weight", type=WEIGHT, default=options["content_weight"])
+    p.add_argument("--style-weight", type=WEIGHT, default=options["style_weight"],
+                   help=f"style loss weight (default {options['style_weight']:g})")
+    p.add_argument("--tv-weight", type=WEIGHT, default=options["tv_weight"],
+                   help="total variation (smoothness) weight")
     p.add_argument("--content-layers", nargs="+", metavar="LAYER")
     p.add_argument("--style-layers", nargs="+", metavar="LAYER")
     p.add_argument("--style-layer-weights", type=WEIGHT, nargs="+", metavar="W",
                    help="weight per style layer: more on relu1_1/relu2_1 gives fine strokes, relu4_1/relu5_1 coarse")
-    p.add_argument("--style-scale", type=number(above=0.0, maximum=64.0), default=1.0,
+    p.add_argument("--style-scale", type=number(above=0.0, maximum=64.0), default=options["style_scale"],
                    help="size of the style relative to the output (above 0, up to 64)")
     add_device_option(p)
-    p.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
-                   help="loss network arithmetic (default auto = fp32; bf16 is faster but moves single results "
-                        "more than fp32's own noise, see scripts/precision_check.py)")
-    p.add_argument("--memory-budget", type=number(above=0.0), default=None, metavar="GB",
+    p.add_argument("--precision", choices=PRECISIONS, default=engine["precision"],
+                   help=f"loss network arithmetic (default {engine['precision']} = fp32; bf16 is faster but moves "
+                        "single results more than fp32's own noise, see scripts/precision_check.py)")
+    p.add_argument("--memory-budget", type=number(above=0.0), default=options["memory_budget_gb"], metavar="GB",
                    help="memory the job may use on its device; larger scales run as tiles to stay under it "
                         "(default: most of the free GPU memory or RAM)")
-    p.add_argument("--fallback", choices=("none", "classic"), default="none",
+    p.add_argument("--fallback", choices=("none", "classic"),
+                   default="classic" if options["allow_classic_fallback"] else "none",
                    help="when even the CPU runs out of memory: 'classic' writes a colour-transfer and "
                         "edge-preserving filter instead of failing (default none)")
     p.add_argument("--structure", type=FRACTION, default=0.0, metavar="S",
@@ -77,13 +105,14 @@ def add_optimizer_options(p) -> None:
 
 def optimizer_options(args) -> dict:
     """Keyword arguments of `StyleTransfer.stylize` from the shared options."""
-    from ..options import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS
+    from ..options import option_defaults
     from ..vgg import check_layers
 
-    content_layers = args.content_layers or list(DEFAULT_CONTENT_LAYERS)
-    style_layers = args.style_layers or list(DEFAULT_STYLE_LAYERS)
+    defaults = option_defaults()
+    content_layers = args.content_layers or list(defaults["content_layers"])
+    style_layers = args.style_layers or list(defaults["style_layers"])
     check_layers(content_layers + style_layers)
-    return dict(style_blend=args.style_weights, size_px=args.size or 512, iterations=args.iterations,
+    return dict(style_blend=args.style_weights, size_px=args.size or defaults["size_px"], iterations=args.iterations,
                 scales=args.scales, optimizer=args.optimizer, seed=args.seed, style_strength=args.strength,
                 preserve_color=args.preserve_color, content_weight=args.content_weight, tv_weight=args.tv_weight,
                 content_layers=content_layers, style_layers=style_layers,

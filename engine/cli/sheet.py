@@ -14,7 +14,7 @@ from protocol.numbers import whole
 
 from ..cache import chosen_cache_dir
 from ..errors import EngineError
-from ..sheet import library_styles, make_sheet
+from ..sheet import TILE_PX, library_styles, make_sheet
 from .shared import add_cache_options, add_device_option
 
 
@@ -27,8 +27,8 @@ def add_sheet_parser(subparsers) -> None:
     p.add_argument("--style-dir", help="folder of paintings, titled by its library.json when it has one (default: "
                                        "the bundled styles/)")
     p.add_argument("--output", required=True, help="the sheet (.png, .jpg, .tif or .exr)")
-    p.add_argument("--size", type=whole(32, 65_536), default=512,
-                   help="longest side of each tile in pixels, 32 or more (default 512)")
+    p.add_argument("--size", type=whole(32, 65_536), default=TILE_PX,
+                   help=f"longest side of each tile in pixels, 32 or more (default {TILE_PX})")
     p.add_argument("--columns", type=whole(1, 1000), default=None, help="tiles a row (default: near square)")
     add_device_option(p)
     add_cache_options(p, "style-vector")

@@ -9,6 +9,7 @@ from pathlib import Path
 from protocol.numbers import PIXELS, whole
 
 from ..errors import EngineError
+from ..options import INITS, option_defaults
 from ..region_settings import command_line_regions
 from .shared import add_optimizer_options, optimizer_options, progress_bar, style_transfer, warn
 
@@ -27,7 +28,7 @@ def add_stylize_parser(subparsers) -> None:
     p.add_argument("--mask", help="label map: region ids per pixel (PNG/EXR) or soft masks (.npy, R x H x W)")
     p.add_argument("--passes", metavar="FRAME.exr",
                    help="the render's multilayer EXR (Depth; Object Index and Normal help), for --structure")
-    p.add_argument("--init", default="content", help="start from 'content', 'noise' or an image path")
+    p.add_argument("--init", default=option_defaults()["init"], help="start from 'content', 'noise' or an image path")
     p.add_argument("--save-every", type=whole(0), default=0, metavar="N",
                    help="also save the image every N iterations as OUTPUT_STEM.sSCALE-iITER.png")
     add_optimizer_options(p)
@@ -52,7 +53,7 @@ def run_stylize(args) -> int:
     structure = structure_map_from_args(args.structure, args.passes, content.shape[:2])
     styles = [read_rgb(path, "style image") for path in args.style]
     options = dict(optimizer_options(args), coverage=picture.coverage)
-    options["init"] = args.init if args.init in ("content", "noise") else read_rgb(args.init, "init image")
+    options["init"] = args.init if args.init in INITS else read_rgb(args.init, "init image")
     regions = command_line_regions(args.region_style, args.region_strength)
     if regions and not args.mask:
         raise EngineError("--region-style and --region-strength need --mask")

@@ -6,11 +6,15 @@ from __future__ import annotations
 
 from protocol.numbers import FRACTION, ITERATIONS, PIXELS, SCALES, SEED, WEIGHT, whole
 
-from .shared import (add_cache_options, add_device_option, add_quiet_option, frame_files, progress_bar,
-                     style_transfer)
+from .shared import (add_cache_options, add_device_option, add_quiet_option, engine_defaults, frame_files,
+                     keyword_defaults, progress_bar, style_transfer)
 
 
 def add_texture_parser(subparsers) -> None:
+    from ..options import option_defaults
+    from ..texture import ISLAND_PADDING_PX, TextureObjective, stylize_texture_files
+
+    job, objective = keyword_defaults(stylize_texture_files), option_defaults(TextureObjective)
     p = subparsers.add_parser("texture", help="stylize a texture: flat (seamless, UV islands) or through rendered views",
                               description="Stylize a colour texture. Flat: as a picture, optionally seamless "
                                           "(wrap-around) and only inside the mesh's UV islands. From views: optimize "
@@ -22,26 +26,30 @@ def add_texture_parser(subparsers) -> None:
     p.add_argument("--output", required=True, help="the new texture (.png, .jpg, .tif or .exr)")
     p.add_argument("--seamless", action="store_true", help="flat: keep a tileable texture tileable (wrap-around)")
     p.add_argument("--size", type=PIXELS, help="flat: longest side of the new texture (default: the texture's own)")
-    p.add_argument("--iterations", type=ITERATIONS, default=200, help="optimizer iterations (per scale in flat mode)")
+    p.add_argument("--iterations", type=ITERATIONS, default=job["iterations"],
+                   help="optimizer iterations (per scale in flat mode)")
     p.add_argument("--scales", type=SCALES, default=None, help="flat: coarse-to-fine scales (default: auto)")
     p.add_argument("--uv-mask", help="flat: image of the mesh's UV islands (white inside) at the texture's size; only "
                                      "the islands change")
-    p.add_argument("--island-padding", type=whole(0, 4096), default=4, metavar="PX",
-                   help="flat with --uv-mask: texels the islands bleed outward, against seams (default 4)")
+    p.add_argument("--island-padding", type=whole(0, 4096), default=ISLAND_PADDING_PX, metavar="PX",
+                   help=f"flat with --uv-mask: texels the islands bleed outward, against seams "
+                        f"(default {ISLAND_PADDING_PX})")
     p.add_argument("--views", help="from-views mode: folder or pattern of Blender multilayer EXRs with the UV pass "
                                    "(a display PNG of the same name beside each is used as the picture)")
     p.add_argument("--object-index", type=whole(0),
                    help="from views: the object's pass index in the views' Object Index")
-    p.add_argument("--strength", type=FRACTION, default=1.0, help="style strength in [0, 1] (default 1)")
-    p.add_argument("--content-weight", type=WEIGHT, default=1.0)
-    p.add_argument("--style-weight", type=WEIGHT, default=30.0)
-    p.add_argument("--tv-weight", type=WEIGHT, default=10.0)
-    p.add_argument("--seed", type=SEED, default=0)
-    p.add_argument("--weights", default="caffe", help="loss network: 'caffe', 'torchvision', or a weights file")
+    p.add_argument("--strength", type=FRACTION, default=objective["style_strength"],
+                   help=f"style strength in [0, 1] (default {objective['style_strength']:g})")
+    p.add_argument("--content-weight", type=WEIGHT, default=objective["content_weight"])
+    p.add_argument("--style-weight", type=WEIGHT, default=objective["style_weight"])
+    p.add_argument("--tv-weight", type=WEIGHT, default=objective["tv_weight"])
+    p.add_argument("--seed", type=SEED, default=job["seed"])
+    p.add_argument("--weights", default=engine_defaults()["weights"],
+                   help="loss network: 'caffe', 'torchvision', or a weights file")
     add_device_option(p)
     add_cache_options(p)
     add_quiet_option(p)
-    p.set_defaults(run=run_texture, pooling="max")
+    p.set_defaults(run=run_texture, pooling=engine_defaults()["pooling"])
 
 
 def run_texture(args) -> int:

@@ -11,9 +11,9 @@ from pathlib import Path
 from protocol.numbers import ITERATIONS, PIXELS, SEED, WEIGHT, number, whole
 
 from ..errors import EngineError
-from ..fast.train import TrainSettings
+from ..fast.train import TrainSettings, train_style
 from ..region_settings import ANY_STYLE_MODEL
-from .shared import add_device_option, add_quiet_option
+from .shared import add_device_option, add_quiet_option, keyword_defaults
 
 
 def add_train_parser(subparsers) -> None:
@@ -44,13 +44,14 @@ def add_train_parser(subparsers) -> None:
                    help="longest side of the style image for its statistics; larger gives finer strokes")
     p.add_argument("--weights", default=defaults.weights, help="loss network: caffe (default), torchvision or a file")
     p.add_argument("--seed", type=SEED, default=defaults.seed)
-    p.add_argument("--keyframes", type=whole(0, 100_000), default=0,
+    p.add_argument("--keyframes", type=whole(0, 100_000), default=defaults.keyframes,
                    help="per-shot mode: stylize this many keyframes first (default 0: train on the content folders)")
-    p.add_argument("--guides", nargs="+", default=[], metavar="PASS",
+    p.add_argument("--guides", nargs="+", default=list(defaults.guides), metavar="PASS",
                    help="per-shot mode: EXR render passes fed to the network, e.g. Normal UV 'Object Index'")
     p.add_argument("--keyframe-size", type=PIXELS, default=defaults.keyframe_size_px, dest="keyframe_size_px")
     p.add_argument("--keyframe-iterations", type=ITERATIONS, default=defaults.keyframe_iterations)
-    p.add_argument("--checkpoint-every", type=whole(0), default=200, metavar="N",
+    p.add_argument("--checkpoint-every", type=whole(0), metavar="N",
+                   default=keyword_defaults(train_style)["checkpoint_every"],
                    help="save OUTPUT.ckpt.safetensors every N steps (0: never)")
     p.add_argument("--resume", action="store_true", help="continue from OUTPUT.ckpt.safetensors")
     add_device_option(p)
