@@ -133,7 +133,7 @@ def base_arguments(root: Path) -> dict[str, list]:
 INPUT_VALUES = {"content": "in/content.png", "style": "in/style.png", "mask": "in/mask.png", "passes": "in/passes.exr",
                 "init": "in/init.png", "texture": "in/texture.png", "uv_mask": "in/uv.png", "views": "in/views",
                 "frames": "in/frames", "content_dir": "in/frames", "region_style": "in/style.png",
-                "render": "in/frames", "sequence": "in/frames", "style_dir": "in/styles"}
+                "render": "in/frames", "sequence": "in/frames", "style_dir": "in/styles", "reference": "in/frames"}
 
 
 def _set(args: list, option: str, value) -> list:
