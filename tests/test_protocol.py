@@ -117,21 +117,16 @@ def test_events_decode_and_stray_lines_do_not():
 
 
 def test_option_tables_match_the_engine():
-    """The schema lists exactly the keywords the engine takes, so a new option cannot be forgotten in it."""
+    """The schema lists exactly the settings the engine takes, so a new option cannot be forgotten in it."""
     from engine.fast.train import TrainSettings
-    from engine.stylize import StyleTransfer
+    from engine.options import StylizeOptions
     from engine.texture import stylize_texture_files
 
-    def options(function) -> set[str]:
-        """Keywords a JSON request can give: not pictures or masks (arrays the worker reads from files), not
-        callbacks, not the region table (a request field of its own)."""
-        return {name for name, parameter in inspect.signature(function).parameters.items()
-                if not ("ndarray" in str(parameter.annotation) and "str" not in str(parameter.annotation))
-                and name not in ("self", "callback", "regions", "style_blend")}
-
-    assert set(STYLIZE_OPTIONS) == options(StyleTransfer.stylize), "add new stylize options to protocol/schema.py"
-    texture = options(stylize_texture_files) - {"engine", "texture_path", "style_paths", "output", "views",
-                                                "object_index", "uv_mask_path", "seamless", "objective"}
+    stylize = {f.name for f in dataclasses.fields(StylizeOptions)} - {"style_blend"}  # a region's, not a request's
+    assert set(STYLIZE_OPTIONS) == stylize, "add new stylize options to protocol/schema.py"
+    texture = set(inspect.signature(stylize_texture_files).parameters) - {  # less the files, the job and callbacks
+        "engine", "texture_path", "style_paths", "output", "views", "object_index", "uv_mask_path", "seamless",
+        "objective", "style_blend", "callback"}
     assert set(TEXTURE_OPTIONS) == texture | {"style_strength"}
     assert set(TRAIN_SETTINGS) == {f.name for f in dataclasses.fields(TrainSettings)}
 
