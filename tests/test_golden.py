@@ -31,6 +31,7 @@ THRESHOLDS = {
     "stylize_regions": PICTURE,
     "stylize_preserve_colour": PICTURE,
     "fast_starry_night": PICTURE,
+    "fast_alpha": PICTURE,
     "fast_any_style": PICTURE,
     "sequence_temporal": WHOLE_SEQUENCE,
     "sequence_temporal_chunk": PICTURE,

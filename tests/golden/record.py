@@ -59,6 +59,8 @@ CASES = (
                                            "--preserve-color", "luminance", "--output", "{out}", *QUALITY)),
     GoldenCase("fast_starry_night", ("stylize", "--content", "{in}/content.png", "--model", "starry_night",
                                      "--output", "{out}", "--size", "96", *FAST)),
+    GoldenCase("fast_alpha", ("stylize", "--content", "{in}/content_alpha.png", "--model", "starry_night",
+                              "--output", "{out}", *FAST)),
     GoldenCase("fast_any_style", ("stylize", "--content", "{in}/content.png", "--model", "any",
                                   "--style", "{in}/starry.png", "--output", "{out}", "--size", "96", *FAST)),
     GoldenCase("sequence_temporal", ("sequence", "--frames", "{in}/shot", "--passes", "{in}/shot",
@@ -123,8 +125,8 @@ def strip_metadata(folder: Path) -> None:
 
 
 def write_inputs(folder: Path = INPUTS) -> None:
-    """Draw the cases' inputs (committed with the goldens): content, label map, small styles, a 3-frame shot with
-    its passes, and a tileable texture."""
+    """Draw the cases' inputs (committed with the goldens): content (opaque, and with a transparent surround), label
+    map, small styles, a 3-frame shot with its passes, and a tileable texture."""
     import numpy as np
     from PIL import Image
 
@@ -134,6 +136,10 @@ def write_inputs(folder: Path = INPUTS) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     content = draw_content(96, 72)
     Image.fromarray((content * 255).round().astype(np.uint8)).save(folder / "content.png")
+    ys, xs = np.mgrid[0:72, 0:96]
+    alpha = np.clip(30.0 - np.hypot(xs - 48, ys - 36), 0.0, 1.0)  # an opaque disc with an anti-aliased edge
+    rgba = np.concatenate([content, alpha[..., None]], axis=-1)
+    Image.fromarray((rgba * 255).round().astype(np.uint8), mode="RGBA").save(folder / "content_alpha.png")
     labels = np.zeros((72, 96), np.uint8)
     labels[24:48, 32:56] = 1  # the house: its own style
     labels[52:, :] = 2  # the foot of the hill: kept as it is
