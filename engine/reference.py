@@ -106,11 +106,11 @@ def _decibels(value: float) -> str:
 def format_reference_table(scores: list[ReferenceScore]) -> str:
     """A Markdown table of the scores, one row per picture (alpha rows named '... (alpha)'), lowest PSNR noted."""
     lines = ["| image | PSNR (dB) | SSIM |", "|---|---|---|"]
-    lines += [f"| {s.name} | {_decibels(s.psnr_db)} | {s.ssim:.4f} |" for s in scores]
+    lines += [f"| {s.name} | {_decibels(s.psnr_db)} | {s.ssim:.5f} |" for s in scores]
     if any(s.name.endswith(ALPHA_SUFFIX) for s in scores):
         lines.append(f"colour is compared as sRGB; rows named '...{ALPHA_SUFFIX}' compare the alpha channel alone")
     if len(scores) > 1:
         worst = min(scores, key=lambda s: s.psnr_db)
         lines.append(f"lowest: {worst.name} at {_decibels(worst.psnr_db)} dB PSNR, "
-                     f"lowest SSIM {min(s.ssim for s in scores):.4f}")
+                     f"lowest SSIM {min(s.ssim for s in scores):.5f}")
     return "\n".join(lines)

@@ -52,7 +52,7 @@ def test_folders_pair_by_name_and_alpha_gets_its_own_row(tmp_path):
     assert scores[1].psnr_db == math.inf and scores[1].ssim == 1.0  # same alpha on both sides
     assert all(math.isfinite(s.psnr_db) for s in (scores[0], scores[2]))
     table = format_reference_table(scores)
-    assert "| 0001.png (alpha) | inf (identical) | 1.0000 |" in table and "alpha channel alone" in table
+    assert "| 0001.png (alpha) | inf (identical) | 1.00000 |" in table and "alpha channel alone" in table
     assert "lowest:" in table
 
 
