@@ -80,35 +80,34 @@ CASES = (
 )
 
 
-def case_environment(models_dir: Path) -> dict[str, str]:
-    """Environment for a case: no user models folder, so '--model starry_night' is the bundled model."""
-    return {"NST_MODELS_DIR": str(models_dir)}
+MODELS_DIR_ENV = "NST_MODELS_DIR"  # the user models folder; an empty one, so '--model starry_night' is the bundled model
 
 
 def run_case(case: GoldenCase, output: Path, golden: Path = EXPECTED, inputs: Path = INPUTS,
              fresh_process: bool = False, engine_root: Path = REPO) -> None:
     """Run one case's command into `output` (a file, or a folder made for it), in this process by default."""
+    import torch
+
     if case.folder:
         output.mkdir(parents=True)
+    argv = case.command(inputs, output, golden)
     with tempfile.TemporaryDirectory() as models_dir:
-        argv = case.command(inputs, output, golden)
-        env = case_environment(Path(models_dir))
         if fresh_process:
-            import torch
-
-            threads = {"OMP_NUM_THREADS": str(torch.get_num_threads())}
-            status = subprocess.run([sys.executable, "-m", "engine", *argv], cwd=engine_root,
-                                    env={**os.environ, **env, **threads}, stdout=subprocess.DEVNULL).returncode
+            env = {**os.environ, MODELS_DIR_ENV: models_dir, "OMP_NUM_THREADS": str(torch.get_num_threads())}
+            status = subprocess.run([sys.executable, "-m", "engine", *argv], cwd=engine_root, env=env,
+                                    stdout=subprocess.DEVNULL).returncode
         else:
             from engine.cli import main
 
-            saved = dict(os.environ)
-            os.environ.update(env)
+            previous = os.environ.get(MODELS_DIR_ENV)
+            os.environ[MODELS_DIR_ENV] = models_dir
             try:
                 status = main(argv)
             finally:
-                os.environ.clear()
-                os.environ.update(saved)
+                if previous is None:
+                    del os.environ[MODELS_DIR_ENV]
+                else:
+                    os.environ[MODELS_DIR_ENV] = previous
     if status != 0:
         raise RuntimeError(f"golden case {case.name} failed with status {status}: python -m engine {' '.join(argv)}")
 
