@@ -130,7 +130,8 @@ class PassLoss:
         s_loss = torch.zeros((), device=current.device)
         for term in self.style_terms:
             for layer, layer_weight in zip(o.style_layers, o.layer_weights):
-                stats = style_statistics(o.style_loss, features[layer], self.at_size(term.mask, features[layer].shape[-2:]))
+                mask = self.at_size(term.mask, features[layer].shape[-2:])
+                stats = style_statistics(o.style_loss, features[layer], mask)
                 s_loss = s_loss + term.weight * layer_weight * style_distance(o.style_loss, stats, term.targets[layer])
         tv = total_variation(current, self.wrap, self.tv_map)
         total = o.content_weight * c_loss + o.style_weight * s_loss + o.tv_weight * tv

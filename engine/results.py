@@ -1,4 +1,5 @@
-"""What a stylize job reports: `Progress` at every optimization step, and the `StylizeResult` at the end."""
+"""What a stylize job reports: `Progress` at every optimization step, and the `StylizeResult` at the end (the one
+result shape of every method: optimization, trained models, any-style and textures)."""
 
 from __future__ import annotations
 
@@ -43,13 +44,13 @@ class Progress:
 
 @dataclass
 class StylizeResult:
-    """The stylized image (H x W x 3 sRGB in [0, 1]), the settings written with it, the last losses, and the
-    options the job ran with."""
+    """The stylized image (H x W x 3 sRGB in [0, 1]) and the settings written with it, for every kind of job."""
 
     image: np.ndarray
     settings: dict
-    losses: dict
     elapsed_s: float
-    cache_hits: int = 0
+    losses: dict = field(default_factory=dict)  # the last optimization step's terms (none for a network's pass)
+    cache_hits: int = 0  # style targets found in the cache (optimization)
     cache_misses: int = 0
-    options: StylizeOptions | None = None
+    options: StylizeOptions | None = None  # the options an optimization ran with
+    changed: np.ndarray | None = None  # textures: H x W bool, texels that may differ from the original

@@ -142,7 +142,7 @@ class StyleTransfer:
             answer = np.asarray(content, np.float32) if o.full_resolution else to_numpy(final_content)
             record.update(device=describe_device(self.device), width_px=answer.shape[1], height_px=answer.shape[0],
                           degraded=[])
-            return StylizeResult(answer, record, {}, time.perf_counter() - started, 0, 0, o)
+            return StylizeResult(answer, record, time.perf_counter() - started, options=o)
         groups = [self._prepare_colours(g, content, o.preserve_color) for g in groups]
         job = Job(content, groups, ignored, o, Objective.from_options(o), height, width,
                   scale_sizes(max(height, width), o.scales), temporal_targets, callback, started,
@@ -174,7 +174,7 @@ class StyleTransfer:
                       pooling=self.model.pooling, style_blend=blend, width_px=width, height_px=height,
                       scale_sizes_px=job.sizes, full_resolution=o.full_resolution, engine_version=__version__,
                       degraded=list(job.notices))
-        return StylizeResult(result.astype(np.float32), record, losses, time.perf_counter() - started,
+        return StylizeResult(result.astype(np.float32), record, time.perf_counter() - started, losses,
                              self.cache.hits - hits0, self.cache.misses - misses0, o)
 
     # -- steps of stylize ------------------------------------------------------------------------
@@ -209,7 +209,8 @@ class StyleTransfer:
         return result
 
     @staticmethod
-    def _groups(content, styles, blend, style_strength, label_map, regions) -> tuple[list[StyleGroup], np.ndarray | None]:
+    def _groups(content, styles, blend, style_strength, label_map, regions
+                ) -> tuple[list[StyleGroup], np.ndarray | None]:
         """Split the image into style groups and a keep-original mask from the label map and region settings."""
         check_regions_need_mask(regions, label_map)
         if label_map is None:

@@ -28,8 +28,8 @@ from .losses import mix_statistics, resize_weight_map
 from .objective import Objective, PassLoss, StyleTerm, strength_to_weight
 from .optimize import minimise
 from .options import (DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, StylizeOptions, check_strength, normalised_weights,
-                      precision_name)
-from .results import Progress
+                      option_defaults, precision_name)
+from .results import Progress, StylizeResult
 from .stylize import StyleTransfer
 from .tensors import fit_longest_side, resize_image, scale_sizes, to_numpy, to_tensor
 from .texture_views import TextureView, prepare_view, read_views, sample_texture, seen_texels
@@ -37,16 +37,8 @@ from .vgg import VGG19Features
 
 ISLAND_PADDING_PX = 4
 TEXTURE_LEVELS = 4  # the texture is optimized as a Laplacian pyramid: coarse levels fill texels views skip over
+STYLIZE_DEFAULTS = option_defaults(StylizeOptions)
 SEAMLESS_MULTIPLE_PX = 16  # VGG-19 pools four times before relu5_1: sizes that divide evenly keep pooling periodic
-
-
-@dataclass
-class TextureResult:
-    image: np.ndarray  # the new texture, H x W x 3
-    changed: np.ndarray  # H x W bool: texels that may differ from the original
-    settings: dict
-    losses: dict
-    elapsed_s: float
 
 
 # -- seams ---------------------------------------------------------------------------------------------------
@@ -114,12 +106,12 @@ def pad_islands(image: np.ndarray, islands: np.ndarray, padding_px: int, wrap: b
 
 @dataclass(frozen=True)
 class TextureObjective:
-    """Weights of the loss terms (relative losses, as in `StyleTransfer.stylize`)."""
+    """Weights of the loss terms (relative losses, as in `StyleTransfer.stylize`, with its defaults)."""
 
-    content_weight: float = 1.0
-    style_weight: float = 30.0
-    tv_weight: float = 10.0
-    style_strength: float = 1.0
+    content_weight: float = STYLIZE_DEFAULTS["content_weight"]
+    style_weight: float = STYLIZE_DEFAULTS["style_weight"]
+    tv_weight: float = STYLIZE_DEFAULTS["tv_weight"]
+    style_strength: float = STYLIZE_DEFAULTS["style_strength"]
 
     def for_iterations(self, iterations: int) -> Objective:
         """The core objective of a texture job: the default layers, Gram style loss, L-BFGS."""
@@ -180,7 +172,7 @@ class TextureStylizer:
                      uv_mask: np.ndarray | None = None, size_px: int | None = None, iterations: int = 200,
                      scales: int | None = None, island_padding_px: int = ISLAND_PADDING_PX,
                      style_blend: Sequence[float] | None = None, objective: TextureObjective = TextureObjective(),
-                     seed: int = 0, callback: Callable[[Progress], None] | None = None) -> TextureResult:
+                     seed: int = 0, callback: Callable[[Progress], None] | None = None) -> StylizeResult:
         """Stylize a texture as a picture. `seamless` keeps a tileable texture tileable; with `uv_mask` (H x W,
         texels inside the UV islands) only the islands, plus `island_padding_px` of bleed, change."""
         started = time.perf_counter()
@@ -210,7 +202,8 @@ class TextureStylizer:
                 raise_simulated_oom(oom_limit_px, scale_h, scale_w)
                 content = resize(original, scale_h, scale_w)
                 image = content.clone() if image is None else resize(image, scale_h, scale_w)
-                weight_map = None if islands is None else resize_weight_map(islands.float().to(device), scale_h, scale_w)
+                weight_map = None if islands is None else resize_weight_map(islands.float().to(device), scale_h,
+                                                                            scale_w)
                 with torch.no_grad():
                     content_targets = {k: v.detach().float() for k, v in
                                        engine.features(content, DEFAULT_CONTENT_LAYERS, network).items()}
@@ -241,17 +234,19 @@ class TextureStylizer:
         if islands is not None:
             result, changed = pad_islands(result, islands.cpu().numpy(), island_padding_px, seamless)
             result = np.where(changed[..., None], result, base)
-        settings = dict(mode="flat", seamless=seamless, uv_mask=uv_mask is not None, island_padding_px=island_padding_px,
-                        iterations=iterations, scale_sizes_px=sizes, width_px=width, height_px=height, seed=seed,
-                        style_blend=blend, **objective.__dict__, weights=self.engine.model.info.source, **ran)
-        return TextureResult(result.astype(np.float32), changed, settings, losses, time.perf_counter() - started)
+        settings = dict(mode="flat", seamless=seamless, uv_mask=uv_mask is not None,
+                        island_padding_px=island_padding_px, iterations=iterations, scale_sizes_px=sizes,
+                        width_px=width, height_px=height, seed=seed, style_blend=blend, **objective.__dict__,
+                        weights=self.engine.model.info.source, **ran)
+        return StylizeResult(result.astype(np.float32), settings, time.perf_counter() - started, losses,
+                             changed=changed)
 
     # -- from views ---------------------------------------------------------------------------------------------
 
     def stylize_from_views(self, texture: np.ndarray, views: Sequence[TextureView], styles: Sequence[np.ndarray], *,
                            iterations: int = 100, style_blend: Sequence[float] | None = None,
                            objective: TextureObjective = TextureObjective(), seed: int = 0,
-                           callback: Callable[[Progress], None] | None = None) -> TextureResult:
+                           callback: Callable[[Progress], None] | None = None) -> StylizeResult:
         """Optimize the texture itself so that every view of the object carries the style.
 
         Each view is predicted by sampling the texture at the view's UV pass (bilinear, repeating like Blender's
@@ -282,7 +277,8 @@ class TextureStylizer:
                              if level.shape[-2:] != (height, width) else level for level in levels)
                 return (original + change).clamp(0, 1)
 
-            style = self._style_term(engine, styles, blend, max(views[0].image.shape[:2]), None, objective.style_strength)
+            style = self._style_term(engine, styles, blend, max(views[0].image.shape[:2]), None,
+                                     objective.style_strength)
             losses = [PassLoss(core, view["content"], [StyleTerm(style.targets, view["mask"][0, 0], style.weight)],
                                content_map=view["mask"][0, 0], tv_map=view["mask"][0, 0]) for view in prepared]
 
@@ -315,7 +311,7 @@ class TextureStylizer:
                         height_px=height, seed=seed, style_blend=blend, texture_levels=level_count,
                         seen_fraction=float(seen.mean()), **objective.__dict__, weights=self.engine.model.info.source,
                         **ran)
-        return TextureResult(result.astype(np.float32), seen, settings, losses, time.perf_counter() - started)
+        return StylizeResult(result.astype(np.float32), settings, time.perf_counter() - started, losses, changed=seen)
 
 
 def _work_shape(height: int, width: int, longest_px: int, seamless: bool) -> tuple[int, int]:
@@ -343,7 +339,7 @@ def stylize_texture_files(engine: StyleTransfer, texture_path, style_paths: Sequ
                           seamless: bool = False, size_px: int | None = None, iterations: int = 200,
                           scales: int | None = None, island_padding_px: int = ISLAND_PADDING_PX,
                           style_blend: Sequence[float] | None = None, objective: TextureObjective = TextureObjective(),
-                          seed: int = 0, callback: Callable[[Progress], None] | None = None) -> TextureResult:
+                          seed: int = 0, callback: Callable[[Progress], None] | None = None) -> StylizeResult:
     """One texture job from files to file, for the command line and the worker: flat without `views`, else from
     the views. The texture's alpha (cut-outs) passes through; the output carries its settings; nothing is written
     on a bad input."""

@@ -12,7 +12,7 @@ API (stable; other modules build on it):
   - `.paint(pixels (1, 3, H, W), vector, tile_px=None) -> (1, 3, H, W)`: the transformer alone, at full size,
     tiled with shared instance-norm statistics above `tile_px`.
   - `.stylize(content, styles, *, style_weights=None, strength=1.0, preserve_color="none", mask=None, regions=None,
-    size_px=None, tile_px=None) -> engine.fast.infer.FastResult` (image H x W x 3 float32, settings, elapsed_s).
+    size_px=None, tile_px=None) -> engine.results.StylizeResult` (image H x W x 3 float32, settings, elapsed_s).
     `styles`: one or several paintings or style vectors. `strength` interpolates between the content's own style
     vector (0) and the paintings' (1); 0 returns the content. `mask`: label map; `regions`: {id:
     engine.masks.Region(styles=..., style_blend=..., strength=..., keep_original=...)}.

@@ -21,10 +21,11 @@ from ..cache import USER_CACHE, CacheDir, StyleTargetCache, style_key
 from ..color import check_preserve_color
 from ..device import describe_device, resolve_device
 from ..errors import EngineError
-from ..fast.infer import DEFAULT_TILE_PX, FastResult, FastStylizer, finish_colour, prepare_content
+from ..fast.infer import DEFAULT_TILE_PX, FastStylizer, finish_colour, prepare_content
 from ..losses import resize_weight_map
 from ..masks import Region, check_regions_need_mask, region_parts
 from ..options import check_strength, normalised_weights
+from ..results import StylizeResult
 from ..tensors import fit_longest_side, resize_image, to_numpy, to_tensor
 from .network import STYLE_DIM
 from .weights import PREDICT_FILE, TRANSFORM_FILE, load_networks, weights_dir
@@ -133,7 +134,7 @@ class AnyStyleStylizer(FastStylizer):
                 style_weights: Sequence[float] | None = None, strength: float = 1.0, preserve_color: str = "none",
                 mask: np.ndarray | None = None, regions: Mapping[int, Region] | None = None,
                 size_px: int | None = None, tile_px: int | None = None, stroke_px: int | None = STROKE_PX
-                ) -> FastResult:
+                ) -> StylizeResult:
         """Stylize `content` (H x W x 3 sRGB in [0, 1]) with a painting, or a weighted blend of several.
 
         `strength` moves the style vector from the content's own (0) to the paintings' (1), as Ghiasi et al. do;
@@ -196,7 +197,7 @@ class AnyStyleStylizer(FastStylizer):
                         tile_px=tile_px or DEFAULT_TILE_PX.get(self.device.type, DEFAULT_TILE_PX["cpu"]),
                         precision=str(self.dtype).removeprefix("torch."), device=describe_device(self.device),
                         engine_version=__version__)
-        return FastResult(np.asarray(result, np.float32), settings, time.perf_counter() - started)
+        return StylizeResult(np.asarray(result, np.float32), settings, time.perf_counter() - started)
 
 
 @lru_cache(maxsize=4)

@@ -7,7 +7,6 @@ images run as overlapping tiles, feathered together, with instance-norm statisti
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from ..imageio import MIN_SIDE_PX
 from ..losses import resize_weight_map
 from ..masks import Region, check_regions_need_mask, region_parts
 from ..options import check_strength
+from ..results import StylizeResult
 from ..tensors import fit_longest_side, resize_image, to_numpy, to_tensor
 from ..tiling import feather, tile_boxes
 from .guides import read_guides
@@ -33,13 +33,6 @@ DEFAULT_TILE_PX = {"cpu": 2048, "cuda": 4096}
 OVERLAP_PX = 64  # feathered band between tiles; wider than the network's border effects
 EDGE_PAD_PX = 24  # mirrored margin around every pass, cropped off afterwards
 STATISTICS_PX = 1024  # instance-norm statistics of tiled images come from the whole image at most this size
-
-
-@dataclass
-class FastResult:
-    image: np.ndarray
-    settings: dict
-    elapsed_s: float
 
 
 def prepare_content(content: np.ndarray, size_px: int | None) -> tuple[torch.Tensor, np.ndarray]:
@@ -146,7 +139,7 @@ def finish_colour(stylized: np.ndarray, content: np.ndarray, strength: float, pr
 def stylize_fast(content: np.ndarray, model: str | Path, *, size_px: int | None = None, style_strength: float = 1.0,
                  preserve_color: str = "none", label_map: np.ndarray | None = None,
                  regions: dict[int, Region] | None = None, render_path=None, tile_px: int | None = None,
-                 device: str = "auto") -> FastResult:
+                 device: str = "auto") -> StylizeResult:
     """Stylize `content` (H x W x 3 sRGB in [0, 1]) with a model; returns the image at `size_px` longest side
     (default: the content's size). Regions of `label_map` may keep the original or use another model."""
     started = time.perf_counter()
@@ -185,4 +178,4 @@ def stylize_fast(content: np.ndarray, model: str | Path, *, size_px: int | None 
                     tile_px=tile_px or DEFAULT_TILE_PX.get(main.device.type, DEFAULT_TILE_PX["cpu"]),
                     precision=str(main.dtype).removeprefix("torch."), device=describe_device(main.device),
                     engine_version=__version__)
-    return FastResult(np.clip(result, 0, 1).astype(np.float32), settings, time.perf_counter() - started)
+    return StylizeResult(np.clip(result, 0, 1).astype(np.float32), settings, time.perf_counter() - started)
