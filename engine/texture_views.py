@@ -86,7 +86,7 @@ def uv_grid(uv: np.ndarray, device: torch.device) -> torch.Tensor:
 
 def sample_texture(texture: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
     """Bilinear texture lookup, the texel centres where Blender has them (align_corners=False)."""
-    return F.gridsample_texture(texture, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    return F.grid_sample(texture, grid, mode="bilinear", padding_mode="border", align_corners=False)
 
 
 def _masked_correlation(a: torch.Tensor, b: torch.Tensor, mask: torch.Tensor) -> float:
