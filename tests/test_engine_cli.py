@@ -154,3 +154,25 @@ def test_metrics_needs_passes_without_reference_and_versions_with_it(tmp_path, c
     Image.new("RGB", (8, 8)).save(small)
     code, err = run_cli(["metrics", "--sequence", f"a={small}", "--reference", str(content_png)], capsys)
     assert code == 2 and "8x8 px" in err and len(err.strip().splitlines()) == 1
+
+
+def test_region_settings_mean_the_same_from_the_command_line_and_a_worker_request():
+    from engine.errors import EngineError
+    from engine.region_settings import command_line_regions, request_region_structure, request_regions
+
+    painted = command_line_regions([f"1={STARRY}", "2=keep"], ["1=0.5", "3=0"])
+    assert painted[1].styles[0].shape[2] == 3 and painted[1].strength == 0.5
+    assert painted[2].keep_original and painted[3].strength == 0.0
+    request = {"regions": {"1": {"styles": [STARRY], "strength": 0.5, "structure": 1.0}, "2": {"keep_original": True}}}
+    from_request = request_regions(request)
+    assert from_request[1].strength == 0.5 and from_request[2].keep_original
+    np.testing.assert_array_equal(from_request[1].styles[0], painted[1].styles[0])
+    assert list(request_regions(request, present={2})) == [2]
+    assert request_region_structure(request) == {1: 1.0}
+    modelled = command_line_regions(["1=starry_night"], None, model="mosaic")
+    assert modelled[1].model == "starry_night" and modelled[1].styles is None
+    assert request_regions({"model": "mosaic", "regions": {"1": {"model": "starry_night"}}})[1].model == "starry_night"
+    with pytest.raises(EngineError, match="is not ID=VALUE"):
+        command_line_regions(["one=keep"], None)
+    with pytest.raises(EngineError, match="the strength must be a number"):
+        command_line_regions(None, ["1=strong"])
