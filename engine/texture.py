@@ -27,8 +27,7 @@ from .imageio import MIN_SIDE_PX, read_rgb
 from .losses import mix_statistics, resize_weight_map
 from .objective import Objective, PassLoss, StyleTerm, strength_to_weight
 from .optimize import minimise
-from .options import (DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, StylizeOptions, check_strength, normalised_weights,
-                      option_defaults, precision_name)
+from .options import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, StylizeOptions, option_defaults, precision_name
 from .results import Progress, StylizeResult
 from .stylize import StyleTransfer
 from .tensors import fit_longest_side, resize_image, scale_sizes, to_numpy, to_tensor
@@ -113,20 +112,14 @@ class TextureObjective:
     tv_weight: float = STYLIZE_DEFAULTS["tv_weight"]
     style_strength: float = STYLIZE_DEFAULTS["style_strength"]
 
-    def for_iterations(self, iterations: int) -> Objective:
-        """The core objective of a texture job: the default layers, Gram style loss, L-BFGS."""
-        return Objective.from_options(StylizeOptions(content_weight=self.content_weight, style_weight=self.style_weight,
-                                                     tv_weight=self.tv_weight, style_strength=self.style_strength,
-                                                     iterations=iterations))
-
-
-def _check_common(styles, style_blend, iterations: int, objective: TextureObjective) -> list[float]:
-    if not styles:
-        raise EngineError("no style image given; give at least one")
-    if iterations < 1:
-        raise EngineError(f"iterations must be at least 1, got {iterations}")
-    check_strength(objective.style_strength)
-    return normalised_weights(style_blend, len(styles), "style blend")
+    def checked(self, styles: Sequence[np.ndarray], style_blend: Sequence[float] | None,
+                iterations: int) -> tuple[list[float], Objective]:
+        """The normalised style blend and the core objective of a texture job (the default layers, Gram style
+        loss, L-BFGS); bad settings are refused as `StyleTransfer.stylize` refuses them."""
+        options = StylizeOptions(style_blend=style_blend, iterations=iterations, content_weight=self.content_weight,
+                                 style_weight=self.style_weight, tv_weight=self.tv_weight,
+                                 style_strength=self.style_strength)
+        return options.blend_for(len(styles)), Objective.from_options(options)
 
 
 class TextureStylizer:
@@ -138,7 +131,6 @@ class TextureStylizer:
 
     def __init__(self, engine: StyleTransfer):
         self.engine = engine
-        self.device = engine.device
         self.wrapped: dict[str, VGG19Features] = {}  # by device: the loss network padding circularly
 
     def _network(self, engine: StyleTransfer, wrap: bool) -> VGG19Features:
@@ -176,7 +168,7 @@ class TextureStylizer:
         """Stylize a texture as a picture. `seamless` keeps a tileable texture tileable; with `uv_mask` (H x W,
         texels inside the UV islands) only the islands, plus `island_padding_px` of bleed, change."""
         started = time.perf_counter()
-        blend = _check_common(styles, style_blend, iterations, objective)
+        blend, core = objective.checked(styles, style_blend, iterations)
         height, width = texture.shape[:2] if size_px is None else fit_longest_side(*texture.shape[:2], size_px)
         if min(height, width) < MIN_SIDE_PX:
             raise EngineError(f"the texture would be {width}x{height} px; each side needs at least {MIN_SIDE_PX} px")
@@ -190,7 +182,6 @@ class TextureStylizer:
                 raise EngineError("the UV island mask is empty: no texel is inside a UV island")
         resize = _resize_wrapped if seamless else resize_image
         sizes = scale_sizes(max(height, width), scales)
-        core = objective.for_iterations(iterations)
 
         def run(engine: StyleTransfer, oom_limit_px: int | None) -> tuple:
             torch.manual_seed(seed)
@@ -255,11 +246,10 @@ class TextureStylizer:
         Texels that no view sees keep their original value.
         """
         started = time.perf_counter()
-        blend = _check_common(styles, style_blend, iterations, objective)
+        blend, core = objective.checked(styles, style_blend, iterations)
         if not views:
             raise EngineError("no views given; render at least one view of the object with the UV pass")
         height, width = texture.shape[:2]
-        core = objective.for_iterations(iterations)
 
         def run(engine: StyleTransfer, oom_limit_px: int | None) -> tuple:
             torch.manual_seed(seed)

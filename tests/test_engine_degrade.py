@@ -88,3 +88,17 @@ def test_cli_prints_what_happened_and_records_it(tmp_path, content_png, monkeypa
     err = capsys.readouterr().err
     assert "warning: out of memory on cpu" in err and "warning: wrote a classic filter" in err
     assert json.loads(Image.open(output).text[SETTINGS_KEY])["method"] == "classic filter"
+
+
+def test_a_texture_that_runs_out_of_memory_moves_to_the_cpu(engine, one_torch_thread, starry, monkeypatch):
+    from engine.texture import TextureStylizer
+
+    monkeypatch.setenv(SIMULATE_OOM_ENV, "16")
+    result = TextureStylizer(engine).stylize_flat(draw_content(48, 48), [starry], seamless=True, iterations=2, scales=1)
+    notices = result.settings["degraded"]
+    assert notices[0].startswith("out of memory on cpu with a 48 px pass (OutOfMemoryError: simulated")
+    assert notices[1] == "falling back to the CPU (much slower)" and len(notices) == 2
+    assert result.settings["device"] == "cpu" and result.image.shape == (48, 48, 3)
+    monkeypatch.setenv(SIMULATE_CPU_OOM_ENV, "16")
+    with pytest.raises(OutOfMemory, match="out of memory on every device"):
+        TextureStylizer(engine).stylize_flat(draw_content(48, 48), [starry], iterations=2, scales=1)

@@ -9,6 +9,7 @@ from engine.color import rgb_to_yiq
 from engine.errors import Cancelled, EngineError
 from engine.masks import Region
 from engine.metrics import content_distance, style_distance
+from engine.options import StylizeOptions
 from engine.results import Progress
 from engine.stylize import StyleTransfer
 from engine.tensors import resize_image, scale_sizes, to_numpy, to_tensor
@@ -167,3 +168,16 @@ def test_bad_settings_are_named(engine, content, starry, options, message):
 def test_mask_of_the_wrong_size_is_refused(engine, content, starry):
     with pytest.raises(EngineError, match="make the mask at the content's resolution"):
         engine.stylize(content, [starry], label_map=np.zeros((10, 10), np.int64), **FAST)
+
+
+def test_options_object_and_keyword_settings_give_the_same_job(engine, content, starry):
+    by_keywords = engine.stylize(content, [starry], size_px=48, iterations=3, scales=1)
+    options = StylizeOptions(size_px=48, iterations=3, scales=1)
+    by_options = engine.stylize(content, [starry], options=options)
+    np.testing.assert_array_equal(by_keywords.image, by_options.image)
+    assert by_options.options == by_keywords.options == StylizeOptions(size_px=48, iterations=3, scales=1,
+                                                                       precision=engine.precision)
+    with pytest.raises(TypeError, match="not both"):
+        engine.stylize(content, [starry], options=options, iterations=4)
+    with pytest.raises(EngineError, match="iterations must be at least 1"):
+        StylizeOptions(iterations=0)
