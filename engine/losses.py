@@ -104,23 +104,38 @@ def resize_weight_map(weight_map: torch.Tensor, height: int, width: int) -> torc
 
 
 STRUCTURE_STEPS_PX = ((0, 1), (1, 0), (0, 2), (2, 0))
+STROKE_FLOOR = 4.0  # boundary steps are held at least this x the structure x the image's mean colour step
+STROKE_FLOOR_MAX_RAISE = 8.0  # ... but a render step is raised at most this much (a faint one stays faint)
+TRACKED_SHARE = 0.1  # the term's weight on a frame held to an earlier one: stronger, it unsteadies the shot
 
 
-def structure_distance(image: torch.Tensor, content: torch.Tensor, weights: torch.Tensor, gain: float = 0.0
-                       ) -> torch.Tensor:
+def structure_distance(image: torch.Tensor, content: torch.Tensor, weights: torch.Tensor, gain: float = 0.0,
+                       tracked: tuple[torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
     """Edge term at the render's discontinuities (after Li et al. 2017's Laplacian loss): squared difference between
     the image's colour steps over 1 and 2 px and the content's, raised by `gain` x the pair's weight, weighted per
     pixel pair by `weights` (H x W, the structure strength on boundaries), relative to the targets' energy there.
     The gain lets boundaries stand out against the texture the style paints on surfaces; zero weights leave the
-    style free.
+    style free. A boundary step is also held at least STROKE_FLOOR x its weight x the image's mean colour step (the
+    strokes'), so faint render boundaries (dark scenes, similar colours) stand out too.
+    `tracked` (an earlier result of a shot warped onto this frame, and where that is reliable) supplies the targets
+    where it is reliable: its steps were raised when it was made, so the term agrees with the temporal term there
+    instead of following the render's own frame-to-frame boundary aliasing; the term then counts TRACKED_SHARE.
     """
     height, width = image.shape[-2:]
     error = torch.zeros((), device=image.device)
     energy = torch.zeros((), device=image.device)
+    with torch.no_grad():  # how strong the strokes are: boundaries must stand out of them, however faint the render's
+        stroke = (image[..., :, 1:] - image[..., :, :-1]).norm(dim=1).mean()
     for dy, dx in STRUCTURE_STEPS_PX:
         pair = torch.maximum(weights[: height - dy, : width - dx], weights[dy:, dx:])
         step = image[..., : height - dy, : width - dx] - image[..., dy:, dx:]
-        target = (content[..., : height - dy, : width - dx] - content[..., dy:, dx:]) * (1 + gain * pair)
+        source = content[..., : height - dy, : width - dx] - content[..., dy:, dx:]
+        floor = STROKE_FLOOR * pair * stroke / source.norm(dim=1).clamp_min(1e-4)
+        target = source * torch.maximum(1 + gain * pair, floor.clamp(max=STROKE_FLOOR_MAX_RAISE))
+        if tracked is not None:
+            earlier, reliable = tracked[0], tracked[1].reshape(height, width)
+            held = torch.minimum(reliable[: height - dy, : width - dx], reliable[dy:, dx:])
+            target = target + held * (earlier[..., : height - dy, : width - dx] - earlier[..., dy:, dx:] - target)
         error = error + (pair * (step - target).pow(2).sum(1)).sum()
         energy = energy + ((pair > 0) * target.pow(2).sum(1)).sum()
-    return error / energy.clamp_min(1e-8)
+    return (1.0 if tracked is None else TRACKED_SHARE) * error / energy.clamp_min(1e-8)

@@ -140,5 +140,7 @@ class PassLoss:
         for target, mask in self.anchor:
             total = total + TILE_ANCHOR_WEIGHT * (mask * (current - target).pow(2).sum(1)).mean()
         if self.structure is not None:
-            total = total + STRUCTURE_WEIGHT * structure_distance(current, self.content, self.structure, STRUCTURE_GAIN)
+            tracked = self.temporal[0] if self.temporal else None  # a shot's earlier result: its boundary steps hold
+            total = total + STRUCTURE_WEIGHT * structure_distance(current, self.content, self.structure, STRUCTURE_GAIN,
+                                                                  tracked)
         return [total, c_loss, s_loss, tv]

@@ -4,10 +4,12 @@ Renders still scenes in Blender (Cycles; Depth, Object Index and Normal passes),
 value and prints one table row per scene plus the ratios against structure 0, and writes a contact sheet.
 The 'tuning' scenes are the ones the default was chosen on; the 'held_out' scenes (other objects, cameras and
 backgrounds) are used by nothing else, so they are the acceptance figures.
-`--shot` instead checks flicker: the temporal evidence shot (scripts/temporal_evidence.py's renders) stylized frame by
-frame, temporal, and temporal with the default structure, scored with both flicker masks (share of pixels measured).
-Usage: python scripts/structure_evidence.py [--scenes held_out|tuning] [--size 128] [--iterations 50] [--scales 1] [--out DIR]
-       python scripts/structure_evidence.py --shot [--frames 8] [--size 96] [--iterations 40]
+`--shot occluder|orbit` instead checks flicker: a shot (the occluder pan of scripts/temporal_evidence.py, or the
+orbit shot rendered here) stylized temporal without and with the default structure (and frame by frame if asked),
+scored with both flicker masks (share of pixels measured), the error split between boundaries and surfaces.
+Usage: python scripts/structure_evidence.py [--scenes held_out|tuning] [--size 128] [--iterations 50] [--scales 1]
+                                           [--out DIR] [--sheet docs/images/structure_sheet.jpg]
+       python scripts/structure_evidence.py --shot occluder|orbit [--frames 8] [--size 96] [--iterations 40] [--resume]
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import json
 import sys
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
 from PIL import Image, ImageDraw
@@ -25,11 +28,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "scripts"))
 
+from engine.flow import warp  # noqa: E402
 from engine.imageio import read_rgb, write_image  # noqa: E402
 from engine.metrics import (contrast_kept, measured_shares, standard_motion, style_distance,  # noqa: E402
                             warping_errors)
 from engine.temporal import SequenceFrame, SequenceSettings, frame_motion, stylize_sequence  # noqa: E402
-from engine.structure import DEFAULT_STRUCTURE, read_structure_passes, structure_map  # noqa: E402
+from engine.structure import DEFAULT_STRUCTURE, edge_map, read_structure_passes, structure_map  # noqa: E402
 from engine.stylize import StyleTransfer  # noqa: E402
 
 STYLES = REPO / "styles"
@@ -110,6 +114,25 @@ def _scene_held_out(variant: str) -> None:
         _camera_light((0.5, -4.5, 7.5), (0.55, 0, 0.1), world=(0.9, 0.9, 0.85), sun=(0.3, 0.5, 0.2))
 
 
+def _scene_lamplight(variant: str) -> None:
+    """A third held-out scene, added after the default was chosen: a low camera on an ico sphere, a torus knot-like
+    ring stack and a slab under a warm point lamp and a dim red-brown world."""
+    import bpy
+
+    _add(bpy.ops.mesh.primitive_plane_add, "Slab", _textured("Slab", "ShaderNodeTexMagic",
+                                                             ((0.3, 0.3, 0.35), (0.5, 0.45, 0.4)), 3), 1, size=12)
+    _add(bpy.ops.mesh.primitive_ico_sphere_add, "Ico", _textured("Ico", "ShaderNodeTexVoronoi",
+                                                                 ((0.2, 0.6, 0.6), (0.1, 0.3, 0.4)), 6), 2,
+         subdivisions=2, radius=0.9, location=(-0.9, 0.6, 0.9))
+    for number, height in enumerate((0.2, 0.55, 0.9), start=3):
+        _add(bpy.ops.mesh.primitive_torus_add, f"Ring{number}", _textured(f"Ring{number}", "ShaderNodeTexChecker",
+                                                                          ((0.9, 0.8, 0.5), (0.6, 0.3, 0.2)), 8),
+             number, True, location=(1.3, -0.4, height), major_radius=0.7 - 0.15 * (number - 3), minor_radius=0.14)
+    _camera_light((0.4, -4.2, 0.9), (1.48, 0, 0.05), world=(0.15, 0.06, 0.04), sun=(0.6, 0.2, -0.6))
+    bpy.ops.object.light_add(type="POINT", location=(-2.0, -2.0, 2.5))
+    bpy.context.object.data.energy, bpy.context.object.data.color = 400.0, (1.0, 0.8, 0.55)
+
+
 def _camera_light(location, rotation, world, sun) -> None:
     import bpy
 
@@ -123,9 +146,10 @@ def _camera_light(location, rotation, world, sun) -> None:
 
 
 SCENES = {"tuning": {"front": (_scene_still_life, "front"), "side": (_scene_still_life, "side")},
-          "held_out": {"dusk": (_scene_held_out, "dusk"), "overhead": (_scene_held_out, "overhead")}}
+          "held_out": {"dusk": (_scene_held_out, "dusk"), "overhead": (_scene_held_out, "overhead"),
+                       "lamplight": (_scene_lamplight, "lamplight")}}
 STYLE_FOR = {"front": "starry_night.jpg", "side": "shipwreck.jpg", "dusk": "starry_night.jpg",
-             "overhead": "shipwreck.jpg"}
+             "overhead": "shipwreck.jpg", "lamplight": "woman_with_hat.jpg"}
 
 
 def render_scene(name: str, folder: Path, width: int, height: int) -> tuple[Path, Path]:
@@ -145,6 +169,42 @@ def render_scene(name: str, folder: Path, width: int, height: int) -> tuple[Path
     layer = scene.view_layers[0]
     layer.use_pass_z = layer.use_pass_object_index = layer.use_pass_normal = True
     folder.mkdir(parents=True, exist_ok=True)
+    _render_and_save(scene, exr, png)
+    return png, exr
+
+
+def render_orbit_shot(folder: Path, frames: int, width: int, height: int) -> None:
+    """A second shot, other than the occluder pan: the dusk scene's torus spins while the camera dollies in and
+    arcs round it (rotation and zoom instead of a pan; Vector, Depth, Object Index and Normal passes)."""
+    import bpy
+
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    scene = bpy.context.scene
+    scene.render.engine = "CYCLES"
+    scene.cycles.device, scene.cycles.samples, scene.cycles.use_denoising = "CPU", 16, True
+    scene.render.resolution_x, scene.render.resolution_y, scene.render.resolution_percentage = width, height, 100
+    scene.render.use_motion_blur = False
+    scene.frame_start, scene.frame_end = 1, frames
+    _scene_held_out("dusk")
+    torus, camera = bpy.data.objects["Torus"], scene.camera
+    for frame, spin, location, turn in ((1, 0.0, (3.5, -7, 2.2), 0.45), (frames, 0.9, (1.2, -6.0, 2.0), 0.15)):
+        torus.rotation_euler.z = spin
+        torus.keyframe_insert("rotation_euler", frame=frame)
+        camera.location, camera.rotation_euler.z = location, turn
+        camera.keyframe_insert("location", frame=frame)
+        camera.keyframe_insert("rotation_euler", frame=frame)
+    layer = scene.view_layers[0]
+    layer.use_pass_vector = layer.use_pass_z = layer.use_pass_object_index = layer.use_pass_normal = True
+    folder.mkdir(parents=True, exist_ok=True)
+    for frame in range(1, frames + 1):
+        scene.frame_set(frame)
+        _render_and_save(scene, folder / f"frame_{frame:04d}.exr", folder / f"frame_{frame:04d}.png")
+
+
+def _render_and_save(scene, exr: Path, png: Path) -> None:
+    """Render, then save the multilayer EXR (32-bit passes) and the display PNG."""
+    import bpy
+
     bpy.ops.render.render()
     result = bpy.data.images["Render Result"]
     settings = scene.render.image_settings
@@ -153,7 +213,6 @@ def render_scene(name: str, folder: Path, width: int, height: int) -> tuple[Path
     settings.media_type, settings.file_format = "IMAGE", "PNG"
     settings.color_mode, settings.color_depth = "RGB", "8"
     result.save_render(str(png), scene=scene)
-    return png, exr
 
 
 def contact_sheet(rows: list[list[Path]], labels: list[str], path: Path) -> None:
@@ -170,42 +229,86 @@ def contact_sheet(rows: list[list[Path]], labels: list[str], path: Path) -> None
     sheet.save(path, quality=90)
 
 
-def flicker_check(args, engine: StyleTransfer) -> int:
-    """Warping error of frame-by-frame, temporal and temporal + structure on the occluder shot, both masks."""
-    renders = REPO / "out" / "temporal" / "render"
-    if not (renders / f"frame_{args.frames:04d}.exr").exists():
-        from temporal_evidence import render_occluder_scene
+SHOTS = {"occluder": "the temporal evidence shot: the camera pans while a pillar crosses in front of a ball",
+         "orbit": "the dusk scene: the torus spins while the camera dollies in and arcs round it"}
 
-        render_occluder_scene(renders, 12, 192, 108)
+
+def shot_renders(name: str, frames: int) -> Path:
+    """The folder of a shot's renders (frame_NNNN.png + .exr), rendered in Blender the first time."""
+    if name == "occluder":
+        renders = REPO / "out" / "temporal" / "render"
+        if not (renders / f"frame_{frames:04d}.exr").exists():
+            from temporal_evidence import render_occluder_scene
+
+            render_occluder_scene(renders, 12, 192, 108)
+        return renders
+    renders = REPO / "out" / "structure" / "orbit_render"
+    if not (renders / f"frame_{frames:04d}.exr").exists():
+        render_orbit_shot(renders, max(frames, 8), 192, 108)
+    return renders
+
+
+def boundary_split(images, motions, edges) -> tuple[float, float, float]:
+    """Warping error on pixels within 2 px of a boundary, on the rest, and the boundary pixels' share of those
+    measured (the error is the reliability-masked squared difference to the warped previous frame)."""
+    sums, counts = np.zeros(2), np.zeros(2)
+    for previous, current, motion, edge in zip(images, images[1:], motions, edges[1:]):
+        motion = motion.resized(*current.shape[:2])
+        difference = ((current - warp(previous, motion.flow)) ** 2).sum(-1) * motion.reliable
+        for kind, mask in enumerate((edge, ~edge)):
+            sums[kind] += difference[mask].sum()
+            counts[kind] += motion.reliable[mask].sum()
+    return sums[0] / max(counts[0], 1), sums[1] / max(counts[1], 1), counts[0] / max(counts.sum(), 1)
+
+
+def flicker_check(args, engine: StyleTransfer) -> int:
+    """Warping error of temporal and temporal + structure (and frame by frame if asked) on a shot, both masks, with
+    the error split between boundaries and surfaces."""
+    renders = shot_renders(args.shot, args.frames)
     pngs, exrs = sorted(renders.glob("frame_*.png"))[: args.frames], sorted(renders.glob("frame_*.exr"))[: args.frames]
     style = read_rgb(STYLES / "starry_night.jpg")
-    out = Path(args.out) / "shot"
-    runs = {"frame by frame": (False, 0.0), "temporal": (True, 0.0), f"temporal, structure {DEFAULT_STRUCTURE:g}":
-            (True, DEFAULT_STRUCTURE)}
-    sequences = {"render": [read_rgb(p) for p in pngs]}
+    out = Path(args.out) / f"shot_{args.shot}_{args.size}"
+    runs = {"temporal": (True, 0.0), f"temporal, structure {DEFAULT_STRUCTURE:g}": (True, DEFAULT_STRUCTURE)}
+    if args.frame_by_frame:
+        runs = {"frame by frame": (False, 0.0), **runs}
+    renders_rgb = [read_rgb(p) for p in pngs]
+    sequences = {}
     for name, (temporal, structure) in runs.items():
         folder = out / name.replace(" ", "_").replace(",", "")
         folder.mkdir(parents=True, exist_ok=True)
         frames = [SequenceFrame(p, folder / p.name, e) for p, e in zip(pngs, exrs)]
         stylize_sequence(engine, frames, [style], SequenceSettings(
-            temporal=temporal, structure=structure, stylize_options=dict(size_px=args.size, iterations=args.iterations)))
+            temporal=temporal, structure=structure, overwrite=not args.resume,
+            stylize_options=dict(size_px=args.size, iterations=args.iterations)))
         sequences[name] = [read_rgb(f.output) for f in frames]
+    height, width = next(iter(sequences.values()))[0].shape[:2]
+    sequences = {"render": [cv2.resize(r, (width, height), interpolation=cv2.INTER_AREA) for r in renders_rgb],
+                 **sequences}
     items, cache = [SequenceFrame(p, p, e) for p, e in zip(pngs, exrs)], {}
     masks = {"engine": [frame_motion(b, a, None, None, "vectors", cache) for a, b in zip(items, items[1:])]}
     masks["standard"] = [standard_motion(cache[b.passes], cache[a.passes]) for a, b in zip(items, items[1:])]
-    structures = [read_structure_passes(e, r.shape[:2]) for e, r in zip(exrs, sequences["render"])]
+    structures = [read_structure_passes(e, r.shape[:2]) for e, r in zip(exrs, renders_rgb)]
+    edges = [edge_map(s.resized(height, width), radius_px=2) > 0 for s in structures]
     figures = {}
-    print("| sequence | warping error, standard mask | measured | warping error, engine mask | measured | "
-          "contrast kept | style distance |\n|---|---|---|---|---|---|---|")
+    print(f"{args.shot} shot ({SHOTS[args.shot]}), {len(pngs)} frames, {width}x{height} px, {args.iterations} "
+          "iterations\n| sequence | warping error, standard mask | measured | warping error, engine mask | measured | "
+          "boundaries / surfaces (standard) | contrast kept | style distance |\n|---|---|---|---|---|---|---|---|")
     for name, images in sequences.items():
         row = {mask: (float(np.mean(warping_errors(images, motions))), float(np.mean(measured_shares(images, motions))))
                for mask, motions in masks.items()}
-        kept = np.mean([contrast_kept(i, r, s) for i, r, s in zip(images, sequences["render"], structures)])
+        boundary, surface, share = boundary_split(images, masks["standard"], edges)
+        kept = np.mean([contrast_kept(i, r, s) for i, r, s in zip(images, renders_rgb, structures)])
         distance = np.mean([style_distance(i, style) for i in images])
         figures[name] = {"standard": row["standard"], "engine": row["engine"], "contrast_kept": float(kept),
-                         "style_distance": float(distance)}
+                         "style_distance": float(distance), "boundaries": float(boundary), "surfaces": float(surface),
+                         "boundary_share": float(share)}
         print(f"| {name} | {row['standard'][0]:.4f} | {row['standard'][1]:.0%} | {row['engine'][0]:.4f} | "
-              f"{row['engine'][1]:.0%} | {kept:.3f} | {distance:.4f} |", flush=True)
+              f"{row['engine'][1]:.0%} | {boundary:.4f} / {surface:.4f} ({share:.0%} of measured px) | {kept:.3f} | "
+              f"{distance:.4f} |", flush=True)
+    with_structure, without = figures[f"temporal, structure {DEFAULT_STRUCTURE:g}"], figures["temporal"]
+    print(f"structure {DEFAULT_STRUCTURE:g} vs 0, temporal: warping error (standard mask) "
+          f"{with_structure['standard'][0] / without['standard'][0]:.2f}x, contrast kept "
+          f"{with_structure['contrast_kept'] / without['contrast_kept']:.2f}x")
     (out / "figures.json").write_text(json.dumps(figures, indent=1))
     return 0
 
@@ -220,7 +323,9 @@ def main() -> int:
     parser.add_argument("--structure", type=float, nargs="+", default=[0.0, DEFAULT_STRUCTURE, 1.0])
     parser.add_argument("--out", default=str(REPO / "out" / "structure"))
     parser.add_argument("--sheet", help="also write the contact sheet here (e.g. docs/images/structure_sheet.jpg)")
-    parser.add_argument("--shot", action="store_true", help="check flicker with and without structure instead")
+    parser.add_argument("--shot", choices=sorted(SHOTS), help="check flicker with and without structure on a shot")
+    parser.add_argument("--frame-by-frame", action="store_true", help="--shot: also stylize frame by frame")
+    parser.add_argument("--resume", action="store_true", help="--shot: keep the frames an earlier run wrote")
     parser.add_argument("--frames", type=int, default=8, help="--shot: frames of the shot used")
     args = parser.parse_args()
     out = Path(args.out) / args.scenes

@@ -79,3 +79,69 @@ def test_contrast_kept_rises_with_structure(engine, starry, tmp_path, one_torch_
         assert result.settings["structure"] == strength
     assert kept[0] < kept[1] < kept[2]
     assert kept[1] > 1.3 * kept[0]
+
+
+def test_a_fast_result_gets_its_outlines_back_from_the_guide_and_keeps_its_strokes():
+    """The post-pass for fast networks (no VGG): a painting whose strokes blur the render's outlines reads again."""
+    import cv2
+
+    from engine.guide import restore_boundaries
+
+    index = np.zeros((48, 64), np.int64)
+    index[12:36, 16:48] = 1
+    passes = StructurePasses(None, np.where(index > 0, 5.0, 20.0).astype(np.float32), index)
+    render = np.where(index[..., None] > 0, [0.8, 0.3, 0.2], [0.3, 0.4, 0.6]).astype(np.float32)
+    strokes = cv2.GaussianBlur(np.random.default_rng(0).normal(0, 0.08, render.shape).astype(np.float32), (0, 0), 1)
+    fast = np.clip(cv2.GaussianBlur(render, (0, 0), 2.0) + 3 * strokes, 0, 1)  # outlines melted into the strokes
+    guided = restore_boundaries(fast, render, structure_map(passes, 0.5))
+    assert contrast_kept(guided, render, passes) > 1.5 * contrast_kept(fast, render, passes)
+    surface = edge_map(passes, radius_px=4) == 0
+    assert np.abs(guided - fast)[surface].max() < 1e-6  # the strokes away from the outlines are the network's
+
+
+def test_on_a_tracked_frame_the_structure_term_holds_the_earlier_result_s_steps():
+    """In a shot, where an earlier result is reliably warped onto this frame, the term's targets are its (already
+    raised) steps, not the render's raised again: an image equal to the earlier result costs nothing there."""
+    import torch
+
+    from engine.losses import structure_distance
+
+    generator = torch.Generator().manual_seed(0)
+    content, earlier = torch.rand(1, 3, 16, 16, generator=generator), torch.rand(1, 3, 16, 16, generator=generator)
+    weights = torch.zeros(16, 16)
+    weights[:, 6:10] = 0.5
+    reliable = torch.ones(1, 16, 16)
+    assert float(structure_distance(earlier, content, weights, 3.0, (earlier, reliable))) == pytest.approx(0, abs=1e-9)
+    assert float(structure_distance(earlier, content, weights, 3.0)) > 0.1
+    reliable[:, :, 8:] = 0  # where nothing is tracked, the render's raised steps count again
+    assert float(structure_distance(earlier, content, weights, 3.0, (earlier, reliable))) > 0.01
+
+
+def test_a_shot_with_structure_keeps_more_contrast_and_its_flicker_stays_bounded(engine, starry, tmp_path,
+                                                                                 one_torch_thread):
+    """Temporal stylization of a small moving shot: structure raises the contrast kept, and the flicker stays
+    bounded. Issue 15's 1.1x holds on the rendered shots at 192 px (docs/structure.md), not on this 64x48 one
+    (2.1x: at this size the boundary band is a large share of the frame), so this only guards against regressions."""
+    from support import write_synthetic_sequence
+
+    from engine.imageio import read_rgb
+    from engine.metrics import standard_motion, warping_errors
+    from engine.passes import read_passes
+    from engine.temporal import SequenceFrame, SequenceSettings, stylize_sequence
+
+    pairs = write_synthetic_sequence(tmp_path / "render", frames=4, height=48, width=64)
+    passes = [read_passes(exr) for _, exr in pairs]
+    motions = [standard_motion(now, before) for before, now in zip(passes, passes[1:])]
+    renders = [read_rgb(png) for png, _ in pairs]
+    structures = [read_structure_passes(exr, render.shape[:2]) for (_, exr), render in zip(pairs, renders)]
+    flicker, kept = [], []
+    for strength in (0.0, 0.5):
+        (tmp_path / f"s{strength}").mkdir()
+        frames = [SequenceFrame(png, tmp_path / f"s{strength}" / png.name, exr) for png, exr in pairs]
+        stylize_sequence(engine, frames, [starry], SequenceSettings(
+            structure=strength, stylize_options=dict(size_px=64, iterations=20, scales=1)))
+        images = [read_rgb(frame.output) for frame in frames]
+        flicker.append(np.mean(warping_errors(images, motions)))
+        kept.append(np.mean([contrast_kept(i, r, s) for i, r, s in zip(images, renders, structures)]))
+    assert kept[1] > 1.2 * kept[0], kept
+    assert flicker[1] < 2.5 * flicker[0], flicker

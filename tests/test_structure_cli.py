@@ -60,6 +60,47 @@ def test_stylize_with_passes_records_its_structure(shot, tmp_path, capsys):
     assert settings["structure"] == 0.5 and settings["passes"] == str(pairs[0][1])
 
 
+def test_any_style_takes_structure_as_a_guide_and_keeps_more_contrast(shot, tmp_path, capsys):
+    """`--model any --passes --structure`: the fast result gets the render's outlines back (engine/guide.py)."""
+    from engine.metrics import contrast_kept
+    from engine.structure import read_structure_passes
+
+    _, pairs, _, _ = shot
+    render = read_rgb(pairs[0][0])
+    passes = read_structure_passes(pairs[0][1], render.shape[:2])
+    kept = []
+    for strength in ("0", "0.5"):
+        output = tmp_path / f"any_{strength}.png"
+        assert main(["stylize", "--content", str(pairs[0][0]), "--model", "any", "--style", STARRY, "--output",
+                     str(output), "--passes", str(pairs[0][1]), "--structure", strength, "--quiet",
+                     "--no-cache"]) == 0, capsys.readouterr().err
+        kept.append(contrast_kept(read_rgb(output), render, passes))
+    assert read_settings(output)["structure"] == 0.5
+    assert kept[1] > 1.3 * kept[0]
+    _refused(["stylize", "--content", str(pairs[0][0]), "--model", "any", "--style", STARRY, "--output",
+              str(tmp_path / "no.png"), "--structure", "0.5", "--quiet"], capsys, "needs the render's passes",
+             tmp_path)
+
+
+def test_a_trained_fast_model_takes_structure_as_a_guide_too(shot, tmp_path, capsys):
+    from engine.metrics import contrast_kept
+    from engine.structure import read_structure_passes
+
+    from support import REPO
+
+    _, pairs, _, _ = shot
+    render = read_rgb(pairs[0][0])
+    passes = read_structure_passes(pairs[0][1], render.shape[:2])
+    kept = []
+    for strength in ("0", "0.5"):
+        output = tmp_path / f"fast_{strength}.png"
+        model = str(REPO / "models" / "starry_night.safetensors")
+        assert main(["stylize", "--content", str(pairs[0][0]), "--model", model, "--output", str(output),
+                     "--passes", str(pairs[0][1]), "--structure", strength, "--quiet"]) == 0, capsys.readouterr().err
+        kept.append(contrast_kept(read_rgb(output), render, passes))
+    assert read_settings(output)["structure"] == 0.5 and kept[1] > 1.3 * kept[0]
+
+
 def test_worker_structure_map_takes_per_object_overrides_and_needs_passes(shot):
     from engine.errors import EngineError
     from engine.worker import Worker

@@ -50,7 +50,11 @@ def stylize_with_model(args) -> int:
                               preserve_color=args.preserve_color, label_map=mask, regions=regions or None,
                               render_path=render, tile_px=args.tile, device=args.device)
         what = f"model {result.settings['model']}"
-    settings = dict(result.settings, content=str(Path(args.content).resolve()), **recorded,
+    if args.structure:  # the render's outlines restored at its discontinuities (engine/guide.py)
+        from ..guide import guided_by_passes
+
+        result.image = guided_by_passes(result.image, picture.rgb, args.structure, args.passes, args.device)
+    settings = dict(result.settings, structure=args.structure, content=str(Path(args.content).resolve()), **recorded,
                     command=shlex.join(["python", "-m", "engine", *args.argv]))
     rgb, alpha = picture.finish(result.image)
     write_image(output, rgb, settings, alpha=alpha)

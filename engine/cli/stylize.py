@@ -39,8 +39,6 @@ def run_stylize(args) -> int:
     from ..alpha import read_content
     from ..imageio import check_output_path, read_label_map, read_rgb, write_image
 
-    if args.model and args.structure:
-        raise EngineError("--structure works with optimization (--style), not with --model; drop one of them")
     if args.model:
         from .fast import stylize_with_model
 
