@@ -111,6 +111,7 @@ class TextureObjective:
     style_weight: float = STYLIZE_DEFAULTS["style_weight"]
     tv_weight: float = STYLIZE_DEFAULTS["tv_weight"]
     style_strength: float = STYLIZE_DEFAULTS["style_strength"]
+    structure: float = 0.0  # from views only: keep shapes legible at the views' discontinuities (engine/structure.py)
 
     def checked(self, styles: Sequence[np.ndarray], style_blend: Sequence[float] | None,
                 iterations: int) -> tuple[list[float], Objective]:
@@ -243,7 +244,8 @@ class TextureStylizer:
         Each view is predicted by sampling the texture at the view's UV pass (bilinear, repeating like Blender's
         default image extension) over the render's background; its content stays near the view as rendered (unlit:
         the add-on renders the texture as emission) and its object pixels take the style.
-        Texels that no view sees keep their original value.
+        Texels that no view sees keep their original value. A view with a structure map (read_views with a structure)
+        also holds its colour steps across the render's boundaries (the structure term, as for stylized renders).
         """
         started = time.perf_counter()
         blend, core = objective.checked(styles, style_blend, iterations)
@@ -270,7 +272,8 @@ class TextureStylizer:
             style = self._style_term(engine, styles, blend, max(views[0].image.shape[:2]), None,
                                      objective.style_strength)
             losses = [PassLoss(core, view["content"], [StyleTerm(style.targets, view["mask"][0, 0], style.weight)],
-                               content_map=view["mask"][0, 0], tv_map=view["mask"][0, 0]) for view in prepared]
+                               content_map=view["mask"][0, 0], tv_map=view["mask"][0, 0], content=view["picture"],
+                               structure=view["structure"]) for view in prepared]
 
             def evaluate() -> list[torch.Tensor]:
                 """The mean over the views; each view's graph is freed after its backward pass, so memory stays that
@@ -352,9 +355,13 @@ def stylize_texture_files(engine: StyleTransfer, texture_path, style_paths: Sequ
         if seamless or uv_mask_path is not None or size_px is not None:
             raise EngineError("--seamless, --uv-mask and --size belong to flat mode; from views, the texture keeps its "
                               "size and only the texels the views see change")
-        result = stylizer.stylize_from_views(texture, read_views(views, object_index), styles, iterations=iterations,
+        result = stylizer.stylize_from_views(texture, read_views(views, object_index, objective.structure), styles,
+                                             iterations=iterations,
                                              style_blend=style_blend, objective=objective, seed=seed, callback=callback)
     else:
+        if objective.structure > 0:
+            raise EngineError("--structure needs the object's rendered views (--views, with the Depth pass); a flat "
+                              "texture has no shapes to keep")
         uv_mask = None
         if uv_mask_path is not None:
             mask_rgb, mask_alpha = read_image(uv_mask_path, "UV island mask")

@@ -33,6 +33,7 @@ class TextureView:
     uv: np.ndarray  # H x W x 2 texture coordinates from the UV pass (u right, v up, as in Blender)
     mask: np.ndarray  # H x W in [0, 1]: pixels that show the object
     name: str = "view"
+    structure: np.ndarray | None = None  # H x W: the structure term's map from the view's passes, or None (off)
 
 
 def prepare_view(engine: StyleTransfer, view: TextureView, original: torch.Tensor) -> dict:
@@ -59,7 +60,11 @@ def prepare_view(engine: StyleTransfer, view: TextureView, original: torch.Tenso
                           "using the UV map the texture is painted on")
     with torch.no_grad():  # the content target is the view as rendered
         content = {k: v.detach().float() for k, v in engine.features(picture, DEFAULT_CONTENT_LAYERS).items()}
-    return dict(grid=grid, mask=mask, background=picture * (1 - mask), content=content)
+    structure = None if view.structure is None else torch.from_numpy(
+        np.ascontiguousarray(view.structure, dtype=np.float32)).to(engine.device)
+    return dict(grid=grid, mask=mask, background=picture * (1 - mask), content=content, picture=picture,
+                structure=structure)
+
 
 def seen_texels(prepared: list[dict], height: int, width: int, device: torch.device) -> np.ndarray:
     """Texels some view samples, with gaps between samples (texels finer than the views' pixels) closed."""
@@ -109,9 +114,13 @@ def _texels_per_pixel(grid: torch.Tensor, mask: torch.Tensor, height: int, width
     return float(distances.median()) if distances.numel() else 1.0
 
 
-def read_views(paths: Sequence[Path], object_index: int | None = None) -> list[TextureView]:
+def read_views(paths: Sequence[Path], object_index: int | None = None, structure: float = 0.0) -> list[TextureView]:
     """Views from Blender multilayer EXRs with the UV pass (and Object Index): the display PNG beside each EXR is
-    the view's picture when present, else its Combined pass. Without `object_index`, every UV'd pixel counts."""
+    the view's picture when present, else its Combined pass. Without `object_index`, every UV'd pixel counts.
+    With `structure` above 0, each view's shapes come from its Depth (Object Index, Normal) passes: refused in one
+    line when a view has no Depth."""
+    from .structure import read_structure_passes, structure_map
+
     views = []
     for path in paths:
         path = Path(path)
@@ -127,5 +136,6 @@ def read_views(paths: Sequence[Path], object_index: int | None = None) -> list[T
             if passes.object_index is None:
                 raise EngineError(f"{path} has no Object Index pass; enable View Layer > Passes > Object Index")
             mask &= passes.object_index == object_index
-        views.append(TextureView(image, uv[..., :2], mask.astype(np.float32), path.stem))
+        shapes = structure_map(read_structure_passes(path, uv.shape[:2]), structure) if structure > 0 else None
+        views.append(TextureView(image, uv[..., :2], mask.astype(np.float32), path.stem, shapes))
     return views

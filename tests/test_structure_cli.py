@@ -140,3 +140,47 @@ def test_sequence_takes_structure_from_each_frames_passes(shot, tmp_path, capsys
     written = sorted(out.glob("*.png"))
     assert len(written) == 3 and all(read_settings(p)["structure"] == 0.5 for p in written)
     assert read_rgb(written[0]).shape == (36, 48, 3)
+
+
+@pytest.fixture(scope="module")
+def textured_view(tmp_path_factory):
+    """A texture seen head-on by one view (its UV pass maps each pixel to its texel) with a near disc in the Depth
+    pass, and the same view without Depth."""
+    from support_texture import painted_texture, save_png
+
+    folder = tmp_path_factory.mktemp("texture_view")
+    height, width = 48, 64
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    disc = (x - 32) ** 2 + (y - 24) ** 2 < 14 ** 2
+    texture = painted_texture(width, height) * np.where(disc, 0.6, 1.0)[..., None].astype(np.float32)
+    uv = {"ViewLayer.UV.U": (x + 0.5) / width, "ViewLayer.UV.V": 1 - (y + 0.5) / height,
+          "ViewLayer.UV.A": np.ones((height, width), np.float32)}
+    views = {}
+    for name, channels in (("with_depth", {**uv, "ViewLayer.Depth.Z": np.where(disc, 1.0, 3.0).astype(np.float32)}),
+                           ("no_depth", uv)):
+        views[name] = folder / name
+        views[name].mkdir()
+        OpenEXR.File({"type": OpenEXR.scanlineimage}, channels).write(str(views[name] / "view.exr"))
+        save_png(texture, views[name] / "view.png")
+    return save_png(texture, folder / "texture.png"), views
+
+
+def test_texture_from_views_keeps_the_views_shapes_with_structure(textured_view, tmp_path, capsys):
+    from engine.metrics import contrast_kept
+    from engine.structure import read_structure_passes
+
+    texture, views = textured_view
+    base = ["texture", "--texture", str(texture), "--style", STARRY, "--iterations", "10", "--quiet", "--no-cache"]
+    picture = read_rgb(texture)
+    passes = read_structure_passes(views["with_depth"] / "view.exr", picture.shape[:2])
+    kept = []
+    for strength in ("0", "0.5"):
+        output = tmp_path / f"texture_{strength}.png"
+        assert main([*base, "--views", str(views["with_depth"]), "--structure", strength, "--output",
+                     str(output)]) == 0, capsys.readouterr().err
+        kept.append(contrast_kept(read_rgb(output), picture, passes))  # the view shows each texel at its pixel
+    assert read_settings(output)["structure"] == 0.5 and kept[1] > 1.2 * kept[0], kept
+    _refused([*base, "--views", str(views["no_depth"]), "--structure", "0.5", "--output", str(tmp_path / "no.png")],
+             capsys, "has no Depth pass", tmp_path)
+    _refused([*base, "--structure", "0.5", "--output", str(tmp_path / "flat.png")], capsys,
+             "--structure needs the object's rendered views", tmp_path)

@@ -38,6 +38,9 @@ def add_texture_parser(subparsers) -> None:
                                    "(a display PNG of the same name beside each is used as the picture)")
     p.add_argument("--object-index", type=whole(0),
                    help="from views: the object's pass index in the views' Object Index")
+    p.add_argument("--structure", type=FRACTION, default=objective["structure"], metavar="S",
+                   help="from views: keep the object's shapes legible (0-1; the add-on's Keep Shapes), from each "
+                        "view's Depth pass (Object Index and Normal help); refused without views or Depth")
     p.add_argument("--strength", type=FRACTION, default=objective["style_strength"],
                    help=f"style strength in [0, 1] (default {objective['style_strength']:g})")
     p.add_argument("--content-weight", type=WEIGHT, default=objective["content_weight"])
@@ -56,7 +59,8 @@ def run_texture(args) -> int:
     from ..texture import TextureObjective, stylize_texture_files, tile_seam_ratio
 
     views = frame_files(args.views, "views", exr_only=True) if args.views else []
-    objective = TextureObjective(args.content_weight, args.style_weight, args.tv_weight, args.strength)
+    objective = TextureObjective(args.content_weight, args.style_weight, args.tv_weight, args.strength,
+                                 args.structure)
     bar = progress_bar(args)
 
     def on_progress(progress):
