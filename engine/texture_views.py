@@ -17,6 +17,7 @@ from .errors import EngineError
 from .imageio import MIN_SIDE_PX, read_rgb
 from .options import DEFAULT_CONTENT_LAYERS
 from .passes import read_passes
+from .structure import read_structure_passes, structure_map
 from .tensors import to_tensor
 
 if TYPE_CHECKING:
@@ -119,8 +120,6 @@ def read_views(paths: Sequence[Path], object_index: int | None = None, structure
     the view's picture when present, else its Combined pass. Without `object_index`, every UV'd pixel counts.
     With `structure` above 0, each view's shapes come from its Depth (Object Index, Normal) passes: refused in one
     line when a view has no Depth."""
-    from .structure import read_structure_passes, structure_map
-
     views = []
     for path in paths:
         path = Path(path)
