@@ -13,9 +13,12 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Mapping, Sequence
 
 import bpy
 from bpy.props import EnumProperty, IntProperty, StringProperty
+
+from .worker_client import AddonError, protocol
 
 ADDON_ID = (__package__ or "nst_addon").rpartition(".")[0] or "nst_addon"
 ENGINE_VENV_FOLDER = "engine-venv"
@@ -32,9 +35,14 @@ def user_folder(*parts: str) -> Path:
     return folder
 
 
-def fresh_job_folder(name: str) -> Path:
-    """Our job folder `name`, emptied first, so nothing from an earlier run is taken for this one's."""
+def fresh_job_folder(name: str, inputs: Mapping[str, Sequence[str]] | None = None) -> Path:
+    """Our job folder `name`, emptied first, so nothing from an earlier run is taken for this one's. AddonError, and
+    nothing removed, when one of the job's `inputs` ({'a style': [paths]}) lies inside it."""
     folder = user_folder("jobs", name)
+    try:
+        protocol.refuse_emptying(folder, inputs or {}, "the add-on's job folder")
+    except protocol.OverwritesInput as exc:
+        raise AddonError(str(exc)) from None
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True, exist_ok=True)
     return folder

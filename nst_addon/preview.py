@@ -141,10 +141,10 @@ def _report(scene: bpy.types.Scene, flush: bool = True, **values: Any) -> None:
 def start(scene: bpy.types.Scene) -> None:
     """Start a worker for the preview, watch the scene, and ask for the first round."""
     stop()
+    fresh_job_folder(JOB_FOLDER, rendering.job_inputs(scene))
     engine = engine_settings()
     client = WorkerClient(engine.python, engine.models_folder)
     client.start()
-    fresh_job_folder(JOB_FOLDER)
     global _live
     _live = LiveState(client=client, process=client.process, scene=scene.name)
     _live.mark_changed()

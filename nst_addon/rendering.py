@@ -157,6 +157,17 @@ def method_fields(settings: NST_SceneSettings, style_paths: list[str], own_style
     return {"model": ANY_STYLE_MODEL}
 
 
+def job_inputs(scene: bpy.types.Scene) -> dict[str, list[str]]:
+    """The files a job of the scene reads besides its render: the scene's styles (files, and the files behind
+    Blender images) and the objects' own styles, as absolute paths."""
+    settings = scene_settings(scene)
+    styles = [bpy.path.abspath(item.filepath) for item in settings.styles if item.image is None and item.filepath]
+    images = [bpy.path.abspath(item.image.filepath) for item in settings.styles
+              if item.image is not None and item.image.filepath and not item.image.packed_file]
+    objects = [bpy.path.abspath(path) for path in own_styles(scene) if path]
+    return {"a style": styles, "a style image's file": images, "an object's own style": objects}
+
+
 def own_styles(scene: bpy.types.Scene) -> list[str]:
     return [object_settings(ob).style_path for ob in styled_objects(scene) if object_settings(ob).mode == "OWN"]
 

@@ -6,11 +6,11 @@ from . import numbers  # the command lines' argparse types: protocol.numbers.who
 from .enums import CHUNKINGS, DEVICES, METHODS, PRESERVE_COLORS, Chunking, Device, Method, PreserveColor
 from .frames import FrameRangeError, parse_frame_range, split_chunks
 from .messages import PROTOCOL_VERSION, BadRequest, Event, Request, decode_event, decode_request
-from .paths import (OverwritesInput, check_request, refuse_input_folder, refuse_overwrite, refuse_overwrite_all,
-                    same_path)
+from .paths import (OverwritesInput, check_request, refuse_emptying, refuse_input_folder, refuse_overwrite,
+                    refuse_overwrite_all, same_path)
 from .schema import REQUESTS, Field
 
 __all__ = ["CHUNKINGS", "DEVICES", "METHODS", "PRESERVE_COLORS", "PROTOCOL_VERSION", "REQUESTS", "BadRequest",
            "Chunking", "Device", "Event", "Field", "FrameRangeError", "Method", "OverwritesInput", "PreserveColor",
            "Request", "check_request", "decode_event", "decode_request", "numbers", "parse_frame_range",
-           "refuse_input_folder", "refuse_overwrite", "refuse_overwrite_all", "same_path", "split_chunks"]
+           "refuse_emptying", "refuse_input_folder", "refuse_overwrite", "refuse_overwrite_all", "same_path", "split_chunks"]

@@ -89,6 +89,16 @@ def refuse_input_folder(folder: PathLike, inputs: Inputs, what: str = "the outpu
                                   "writing there could destroy those inputs: give the results a folder of their own")
 
 
+def refuse_emptying(folder: PathLike, inputs: Inputs, what: str = "the job folder") -> None:
+    """Raise OverwritesInput if any of `inputs` lies inside `folder`, at any depth: a folder that is emptied before a
+    job must not hold what the job reads (a style picked from an earlier result, say)."""
+    inside = _key(folder).rstrip(os.sep) + os.sep
+    for name, path in _flatten(inputs):
+        if _key(path).startswith(inside):
+            raise OverwritesInput(f"{name} ({Path(path)}) is inside {what} {os.fspath(folder)}, which is emptied "
+                                  "before every run: save a copy elsewhere and choose that copy")
+
+
 def _region_styles(request: Mapping) -> list:
     regions = request.get("regions") or {}
     return [path for region in regions.values() if isinstance(region, Mapping) for path in region.get("styles") or []]

@@ -9,8 +9,8 @@ import json
 
 import pytest
 
-from protocol import (CHUNKINGS, PROTOCOL_VERSION, REQUESTS, BadRequest, FrameRangeError, Request, decode_event,
-                      decode_request, parse_frame_range, split_chunks)
+from protocol import (CHUNKINGS, PROTOCOL_VERSION, REQUESTS, BadRequest, FrameRangeError, OverwritesInput, Request,
+                      decode_event, decode_request, parse_frame_range, refuse_emptying, split_chunks)
 from protocol.schema import STYLIZE_OPTIONS, TEXTURE_OPTIONS, TRAIN_SETTINGS
 
 STYLIZE = {"v": PROTOCOL_VERSION, "type": "stylize", "job": "j1", "content": "a.png", "output": "b.png",
@@ -147,3 +147,17 @@ def test_frame_ranges_and_chunks():
     with pytest.raises(FrameRangeError, match="chunk size 0"):
         split_chunks(1, 5, 0)
     assert CHUNKINGS == ("strict", "overlap", "anchors")
+
+
+def test_a_folder_holding_an_input_at_any_depth_is_not_emptied(tmp_path):
+    jobs = tmp_path / "jobs" / "render"
+    (jobs / "stylized").mkdir(parents=True)
+    style = jobs / "stylized" / "earlier.png"
+    style.write_bytes(b"png")
+    with pytest.raises(OverwritesInput, match=r"a style \(.+earlier\.png\) is inside the job folder"):
+        refuse_emptying(jobs, {"a style": [str(style)]})
+    with pytest.raises(OverwritesInput):  # through a symlink to the folder too
+        (tmp_path / "link").symlink_to(jobs)
+        refuse_emptying(tmp_path / "link", {"a style": str(style)})
+    beside = tmp_path / "jobs" / "render2" / "style.png"  # a name that only starts like the folder's is outside it
+    refuse_emptying(jobs, {"a style": [str(beside)], "nothing": None})

@@ -42,9 +42,10 @@ def frame_range_shot(scene: bpy.types.Scene, purpose: str) -> Shot:
 
 
 def current_frame_shot(scene: bpy.types.Scene, job: str) -> Shot:
-    """The current frame into our job folder `job` (emptied first), after checking for an active camera."""
+    """The current frame into our job folder `job` (emptied first, unless it holds one of the job's inputs), after
+    checking for an active camera."""
     rendering.check_camera(scene)
-    return Shot(fresh_job_folder(job), range(scene.frame_current, scene.frame_current + 1))
+    return Shot(fresh_job_folder(job, rendering.job_inputs(scene)), range(scene.frame_current, scene.frame_current + 1))
 
 
 def object_regions(scene: bpy.types.Scene, with_motion: bool) -> tuple[dict[str, dict], list[str]]:

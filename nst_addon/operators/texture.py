@@ -14,11 +14,11 @@ import bpy
 
 from .. import rendering
 from ..images import export_png, is_data_image, load_result
-from ..preferences import fresh_job_folder, user_folder
+from ..preferences import fresh_job_folder
 from ..property_groups.scene import scene_settings
 from ..property_groups.texture import texture_settings
 from ..texture_views import orbit_cameras, remove_cameras, render_views, write_island_mask
-from ..worker_client import AddonError, protocol
+from ..worker_client import AddonError
 from .runner import Step, WorkerOperator
 
 TEXTURE_CHOICES = ("mode", "seamless", "islands_only", "view_source", "view_count", "view_size_px", "view_samples")
@@ -72,14 +72,8 @@ class NST_OT_stylize_texture(WorkerOperator):
         cameras = [c.name for c in context.selected_objects if c.type == "CAMERA"]
         if texture.mode == "VIEWS" and texture.view_source == "CAMERAS" and not cameras:
             raise AddonError("select the cameras to render the views from (or choose the Orbit views)")
-        own_files = [bpy.path.abspath(item.filepath) for item in scene_settings(scene).styles if item.filepath]
-        try:  # the job folder is emptied first: it must hold none of the job's inputs (a style, the image's file)
-            protocol.refuse_input_folder(user_folder("jobs", "texture"), {"a style": own_files, "the image's file": [
-                bpy.path.abspath(image.filepath)] if image.filepath and not image.packed_file else []},
-                "the texture job folder")
-        except protocol.OverwritesInput as exc:
-            raise AddonError(str(exc)) from None
-        folder = fresh_job_folder("texture")
+        image_file = [bpy.path.abspath(image.filepath)] if image.filepath and not image.packed_file else []
+        folder = fresh_job_folder("texture", {**rendering.job_inputs(scene), "the image's file": image_file})
         styles, weights = rendering.scene_styles(scene_settings(scene), folder)
         names = dict(object=ob.name, material=ob.active_material.name, node=node.name, image=image.name)
         size = (image.size[0], image.size[1])

@@ -1,15 +1,18 @@
 """Every failure of a stylize or engine operator reaches the user as exactly one line, in Blender's report and the
 panel's status, never as a Python traceback: no camera, a missing style, Own Style without a file, an engine Python
-without torch (Stylize and Check Engine), and a worker that dies mid-job. The reports are read where Blender prints
-them (stdout, in background mode), so the test sees what the user sees, not only the text of bpy.ops' RuntimeError.
+without torch (Stylize and Check Engine), a worker that dies mid-job, and a style inside the job folder. The reports
+are read where Blender prints them (stdout, in background mode), so the test sees what the user sees, not only the
+text of bpy.ops' RuntimeError.
 """
 
 from __future__ import annotations
 
+import importlib
 import re
+import shutil
 
 import pytest
-from blender_kit import STYLES
+from blender_kit import ADDON, STYLES
 
 import bpy
 
@@ -85,3 +88,17 @@ def test_a_worker_that_dies(tiny_scene, prefs, dying_python, reports):
     fails_with("stylize_render", re.compile(r"the engine worker stopped unexpectedly: it was killed by signal 9 "
                                             r"\(the system may have run out of memory; try a smaller size\)"
                                             r"(; last message: [^\n]*)?"), reports)
+
+
+def test_style_inside_the_job_folder_is_kept(tiny_scene, reports):
+    """A style picked from an earlier result (in the job folder that Stylize Render empties) is refused, not
+    deleted: the folder is left as it was."""
+    folder = importlib.import_module(f"{ADDON}.nst_addon.preferences").user_folder("jobs", "render", "stylized")
+    earlier = folder / "earlier.png"
+    shutil.copyfile(STYLES / "shipwreck.jpg", earlier)
+    tiny_scene.nst.styles[0].filepath = str(earlier)
+    fails_with("stylize_render", re.compile(r"a style \(.+/earlier\.png\) is inside the add-on's job folder .+, which "
+                                            r"is emptied before every run: save a copy elsewhere and choose that copy"),
+               reports)
+    assert earlier.read_bytes() == (STYLES / "shipwreck.jpg").read_bytes()
+    earlier.unlink()
