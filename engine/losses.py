@@ -107,6 +107,7 @@ STRUCTURE_STEPS_PX = ((0, 1), (1, 0), (0, 2), (2, 0))
 STROKE_FLOOR = 4.0  # boundary steps are held at least this x the structure x the image's mean colour step
 STROKE_FLOOR_MAX_RAISE = 8.0  # ... but a render step is raised at most this much (a faint one stays faint)
 TRACKED_SHARE = 0.1  # the term's weight on a frame held to an earlier one: stronger, it unsteadies the shot
+UNTRACKED_SHARE = 0.3  # ... and of that, on pairs the engine's motion mask does not track (disocclusions)
 
 
 def structure_distance(image: torch.Tensor, content: torch.Tensor, weights: torch.Tensor, gain: float = 0.0,
@@ -117,25 +118,30 @@ def structure_distance(image: torch.Tensor, content: torch.Tensor, weights: torc
     The gain lets boundaries stand out against the texture the style paints on surfaces; zero weights leave the
     style free. A boundary step is also held at least STROKE_FLOOR x its weight x the image's mean colour step (the
     strokes'), so faint render boundaries (dark scenes, similar colours) stand out too.
-    `tracked` (an earlier result of a shot warped onto this frame, and where that is reliable) supplies the targets
-    where it is reliable: its steps were raised when it was made, so the term agrees with the temporal term there
-    instead of following the render's own frame-to-frame boundary aliasing; the term then counts TRACKED_SHARE.
+    `tracked` (an earlier result of a shot warped onto this frame, and where that is reliable) supplies every
+    target: its steps were raised when it was made, so the term agrees with the temporal term instead of following
+    the render's own frame-to-frame boundary aliasing, and it also steadies the pixels the motion mask leaves out
+    (it is stricter than the flicker measure's). The term then counts TRACKED_SHARE, and UNTRACKED_SHARE of that on
+    pairs the mask does not keep (where the warped result may show another object).
     """
     height, width = image.shape[-2:]
     error = torch.zeros((), device=image.device)
     energy = torch.zeros((), device=image.device)
-    with torch.no_grad():  # how strong the strokes are: boundaries must stand out of them, however faint the render's
-        stroke = (image[..., :, 1:] - image[..., :, :-1]).norm(dim=1).mean()
+    if tracked is None:  # how strong the strokes are: boundaries must stand out of them, however faint the render's
+        with torch.no_grad():
+            stroke = (image[..., :, 1:] - image[..., :, :-1]).norm(dim=1).mean()
     for dy, dx in STRUCTURE_STEPS_PX:
         pair = torch.maximum(weights[: height - dy, : width - dx], weights[dy:, dx:])
         step = image[..., : height - dy, : width - dx] - image[..., dy:, dx:]
-        source = content[..., : height - dy, : width - dx] - content[..., dy:, dx:]
-        floor = STROKE_FLOOR * pair * stroke / source.norm(dim=1).clamp_min(1e-4)
-        target = source * torch.maximum(1 + gain * pair, floor.clamp(max=STROKE_FLOOR_MAX_RAISE))
-        if tracked is not None:
+        if tracked is None:
+            source = content[..., : height - dy, : width - dx] - content[..., dy:, dx:]
+            floor = STROKE_FLOOR * pair * stroke / source.norm(dim=1).clamp_min(1e-4)
+            target = source * torch.maximum(1 + gain * pair, floor.clamp(max=STROKE_FLOOR_MAX_RAISE))
+        else:
             earlier, reliable = tracked[0], tracked[1].reshape(height, width)
             held = torch.minimum(reliable[: height - dy, : width - dx], reliable[dy:, dx:])
-            target = target + held * (earlier[..., : height - dy, : width - dx] - earlier[..., dy:, dx:] - target)
+            target = earlier[..., : height - dy, : width - dx] - earlier[..., dy:, dx:]
+            pair = pair * (held + (1 - held) * UNTRACKED_SHARE)
         error = error + (pair * (step - target).pow(2).sum(1)).sum()
         energy = energy + ((pair > 0) * target.pow(2).sum(1)).sum()
     return (1.0 if tracked is None else TRACKED_SHARE) * error / energy.clamp_min(1e-8)
