@@ -310,7 +310,7 @@ class Worker:
         from .texture import TextureObjective, stylize_texture_files
 
         options = dict(request.get("options") or {})
-        objective = TextureObjective(**given(options, "style_strength"))
+        objective = TextureObjective(**given(options, "style_strength"), **given(request, "structure"))
         options.pop("style_strength", None)
         result = stylize_texture_files(self.engine_for(request), request["texture"], request.get("styles", []),
                                        request["output"], views=[Path(v) for v in request.get("views") or []],

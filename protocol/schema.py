@@ -131,6 +131,7 @@ REQUESTS: dict[str, dict[str, Field]] = {
         "job": JOB, "texture": text(required=True), "output": text(required=True), "styles": PATHS,
         "style_blend": BLEND, "views": list_of(text(), nullable=True), "object_index": whole(nullable=True),
         "uv_mask": text(nullable=True), "seamless": flag(), "options": record(TEXTURE_OPTIONS, nullable=True),
+        "structure": number(0.0, 1.0),  # keep shapes, from the views' Depth (Object Index, Normal) passes only
         **ENGINE},
     "style_sheet": {
         "job": JOB, "content": text(required=True), "output": text(required=True),

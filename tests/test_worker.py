@@ -76,3 +76,17 @@ def test_bad_input_and_other_protocol_versions_get_clear_errors(tmp_path):
     by_job = {e["job"]: e for e in events}
     assert by_job["a"]["kind"] == "bad_input" and "content image not found" in by_job["a"]["message"]
     assert by_job["b"]["kind"] == "protocol" and "protocol version 99" in by_job["b"]["message"]
+
+
+def test_a_texture_request_passes_its_structure_to_the_engine(tmp_path):
+    from support_texture import tileable_texture
+
+    from engine.imageio import write_image
+
+    texture = write_image(tmp_path / "texture.png", tileable_texture(32))
+    events = talk([{"type": "stylize_texture", "job": "flat", "texture": str(texture), "styles": [STARRY],
+                    "output": str(tmp_path / "out.png"), "structure": 0.5, "options": {"iterations": 1},
+                    "cache_dir": None}])
+    error = next(e for e in events if e["type"] == "error")
+    assert "--structure needs the object's rendered views" in error["message"]  # the engine saw it
+    assert not (tmp_path / "out.png").exists()
