@@ -1,5 +1,5 @@
 """Blender's side of texture stylization: an orbit of cameras around an object, views rendered with the UV pass
-(the texture shown unlit), and the mask of the mesh's UV islands.
+(the texture shown unlit; with Keep Shapes, Depth and Normal too), and the mask of the mesh's UV islands.
 
 Runs on Blender's thread; every scene setting it touches is restored afterwards, and the cameras it makes are removed.
 """
@@ -15,8 +15,24 @@ import numpy as np
 from mathutils import Vector
 
 from .images import write_png
+from .property_groups.objects import object_settings
+from .property_groups.scene import scene_settings
 
 VIEW_FILTER_WIDTH_PX = 0.01  # no pixel filter: each pixel's UV is one point of the surface, never an average
+SHAPE_PASSES = (("use_pass_z", "Depth"), ("use_pass_normal", "Normal"))  # what Keep Shapes reads (Object Index too)
+
+
+def view_keep_shapes(scene: bpy.types.Scene, ob: bpy.types.Object) -> float:
+    """The Keep Shapes a texture from views of `ob` uses: the object's own when it has one, else the scene's
+    (any method: textures are always optimized, and the views always render with Cycles)."""
+    own = object_settings(ob)
+    return own.keep_shapes if own.own_keep_shapes else scene_settings(scene).keep_shapes
+
+
+def shape_passes_to_turn_on(scene: bpy.types.Scene) -> list[str]:
+    """The Keep Shapes passes the views' view layer lacks (the views turn them on, then off again)."""
+    layer = scene.view_layers[0]
+    return [label for attribute, label in SHAPE_PASSES if not getattr(layer, attribute)]
 
 
 def _bounding_sphere(ob: bpy.types.Object) -> tuple[Vector, float]:
@@ -62,13 +78,14 @@ def remove_cameras(cameras: list[bpy.types.Object]) -> None:
 
 
 @contextmanager
-def _view_render_settings(scene: bpy.types.Scene, ob: bpy.types.Object, size_px: int, samples: int):
-    """Cycles at `size_px` square with the UV and Object Index passes, no pixel filter and the Standard view
-    transform (the picture is then the texture's own sRGB values); restored on exit."""
+def _view_render_settings(scene: bpy.types.Scene, ob: bpy.types.Object, size_px: int, samples: int, shapes: bool):
+    """Cycles at `size_px` square with the UV and Object Index passes (with `shapes`, Depth and Normal too), no pixel
+    filter and the Standard view transform (the picture is then the texture's own sRGB values); restored on exit."""
     render, layer, view = scene.render, scene.view_layers[0], scene.view_settings
     saved = dict(engine=render.engine, x=render.resolution_x, y=render.resolution_y,
                  percentage=render.resolution_percentage, camera=scene.camera, uv=layer.use_pass_uv,
                  index=layer.use_pass_object_index, pass_index=ob.pass_index, samples=scene.cycles.samples,
+                 shape_passes={attribute: getattr(layer, attribute) for attribute, _ in SHAPE_PASSES},
                  filter=scene.cycles.filter_width, denoise=scene.cycles.use_denoising,
                  view=(view.view_transform, view.look, view.exposure, view.gamma))
     try:
@@ -76,6 +93,8 @@ def _view_render_settings(scene: bpy.types.Scene, ob: bpy.types.Object, size_px:
         render.resolution_x = render.resolution_y = size_px
         render.resolution_percentage = 100
         layer.use_pass_uv = layer.use_pass_object_index = True
+        for attribute, _ in SHAPE_PASSES if shapes else ():
+            setattr(layer, attribute, True)
         scene.cycles.samples, scene.cycles.filter_width, scene.cycles.use_denoising = samples, VIEW_FILTER_WIDTH_PX, False
         view.view_transform, view.look, view.exposure, view.gamma = "Standard", "None", 0.0, 1.0
         used = {other.pass_index for other in scene.objects if other != ob}
@@ -86,6 +105,8 @@ def _view_render_settings(scene: bpy.types.Scene, ob: bpy.types.Object, size_px:
         render.engine, render.resolution_x, render.resolution_y = saved["engine"], saved["x"], saved["y"]
         render.resolution_percentage, scene.camera = saved["percentage"], saved["camera"]
         layer.use_pass_uv, layer.use_pass_object_index = saved["uv"], saved["index"]
+        for attribute, was_on in saved["shape_passes"].items():
+            setattr(layer, attribute, was_on)
         ob.pass_index, scene.cycles.samples = saved["pass_index"], saved["samples"]
         scene.cycles.filter_width, scene.cycles.use_denoising = saved["filter"], saved["denoise"]
         view.view_transform, view.look, view.exposure, view.gamma = saved["view"]
@@ -117,7 +138,8 @@ def _texture_emitted(material: bpy.types.Material | None, texture_node: bpy.type
 
 
 def _save_render(scene: bpy.types.Scene, exr: Path, png: Path) -> None:
-    """The render as a multilayer EXR (Combined, UV, Object Index) and a display PNG (view transform applied)."""
+    """The render as a multilayer EXR (Combined, UV, Object Index; Depth, Normal with Keep Shapes) and a display PNG
+    (view transform applied)."""
     settings = scene.render.image_settings
     saved = (settings.media_type, settings.file_format, settings.color_depth, settings.color_mode)
     result = bpy.data.images["Render Result"]
@@ -134,15 +156,17 @@ def _save_render(scene: bpy.types.Scene, exr: Path, png: Path) -> None:
 
 def render_views(scene: bpy.types.Scene, ob: bpy.types.Object, cameras: list[bpy.types.Object], folder: Path,
                  size_px: int = 256, samples: int = 16, material: bpy.types.Material | None = None,
-                 texture_node: bpy.types.ShaderNodeTexImage | None = None) -> tuple[list[Path], int]:
+                 texture_node: bpy.types.ShaderNodeTexImage | None = None, shapes: bool = False
+                 ) -> tuple[list[Path], int]:
     """Render `ob` from each camera into `folder` as view_NN.exr (passes) and view_NN.png (display).
 
-    With `material` and `texture_node`, the views show that texture unlit. Returns the EXR paths and the object's
-    pass index in them.
+    With `material` and `texture_node`, the views show that texture unlit; with `shapes`, the EXRs carry the Depth
+    and Normal passes Keep Shapes reads. Returns the EXR paths and the object's pass index in them.
     """
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
-    with _view_render_settings(scene, ob, size_px, samples) as pass_index, _texture_emitted(material, texture_node):
+    with (_view_render_settings(scene, ob, size_px, samples, shapes) as pass_index,
+          _texture_emitted(material, texture_node)):
         for index, camera in enumerate(cameras):
             scene.camera = camera
             bpy.ops.render.render()

@@ -17,7 +17,8 @@ from ..images import export_png, is_data_image, load_result
 from ..preferences import fresh_job_folder
 from ..property_groups.scene import scene_settings
 from ..property_groups.texture import texture_settings
-from ..texture_views import orbit_cameras, remove_cameras, render_views, write_island_mask
+from ..texture_views import (orbit_cameras, remove_cameras, render_views, shape_passes_to_turn_on, view_keep_shapes,
+                             write_island_mask)
 from ..worker_client import AddonError
 from .runner import Step, WorkerOperator
 
@@ -78,6 +79,8 @@ class NST_OT_stylize_texture(WorkerOperator):
         names = dict(object=ob.name, material=ob.active_material.name, node=node.name, image=image.name)
         size = (image.size[0], image.size[1])
         self.relink = scene_settings(scene).relink_texture
+        keep_shapes = view_keep_shapes(scene, ob) if texture.mode == "VIEWS" else 0.0
+        self.shapes_note = ""
         texture_png, output = folder / "texture.png", folder / "stylized.png"
 
         def prepare():
@@ -102,8 +105,13 @@ class NST_OT_stylize_texture(WorkerOperator):
                 else:
                     options["size_px"] = size_px
                 return request
+            turned_on = shape_passes_to_turn_on(scene) if keep_shapes > 0 else []
             request["views"], request["object_index"] = _render_views(scene, target, names, choice, cameras,
-                                                                      folder / "views")
+                                                                      folder / "views", keep_shapes > 0)
+            request["structure"] = keep_shapes
+            if turned_on:
+                self.shapes_note = (f" (Keep Shapes {keep_shapes:.2f}: turned on the {' and '.join(turned_on)} "
+                                    "passes for the views, off again after)")
             return request
 
         def finish(result):
@@ -123,18 +131,20 @@ class NST_OT_stylize_texture(WorkerOperator):
         return [Step(f"texture '{image.name}'", prepare, finish)]
 
     def finished(self, context, done, skipped):
-        return f"stylized texture saved as the image '{self.stylized_name}'"
+        return f"stylized texture saved as the image '{self.stylized_name}'{self.shapes_note}"
 
 
-def _render_views(scene, ob, names: dict, choice: dict, camera_names: list[str], folder: Path) -> tuple[list[str], int]:
-    """The views (orbit or the chosen cameras), the texture shown unlit; (EXR paths, the object's pass index)."""
+def _render_views(scene, ob, names: dict, choice: dict, camera_names: list[str], folder: Path,
+                  shapes: bool) -> tuple[list[str], int]:
+    """The views (orbit or the chosen cameras), the texture shown unlit, with Keep Shapes' passes when `shapes`;
+    (EXR paths, the object's pass index)."""
     material = bpy.data.materials[names["material"]]
     node = material.node_tree.nodes[names["node"]]
     orbit = choice["view_source"] == "ORBIT"
     cameras = orbit_cameras(scene, ob, choice["view_count"]) if orbit else [bpy.data.objects[n] for n in camera_names]
     try:
         paths, pass_index = render_views(scene, ob, cameras, folder, choice["view_size_px"], choice["view_samples"],
-                                         material, node)
+                                         material, node, shapes)
     finally:
         if orbit:
             remove_cameras(cameras)

@@ -5,13 +5,15 @@ from __future__ import annotations
 import bpy
 
 from ..images import is_data_image
+from ..property_groups.objects import object_settings
 from ..property_groups.scene import scene_settings
 from ..property_groups.texture import texture_settings
 from .panel import draw_progress
 
 
-def draw_texture_settings(layout: bpy.types.UILayout, scene: bpy.types.Scene) -> None:
-    """Flat (seamless, islands only) or from views (which views, their size and samples)."""
+def draw_texture_settings(layout: bpy.types.UILayout, scene: bpy.types.Scene, ob: bpy.types.Object | None) -> None:
+    """Flat (seamless, islands only) or from views (which views, their size and samples, and the Keep Shapes they
+    use: `ob`'s own when it has one, else the scene's)."""
     texture = texture_settings(scene)
     layout.prop(texture, "mode", expand=True)
     if texture.mode == "FLAT":
@@ -24,6 +26,10 @@ def draw_texture_settings(layout: bpy.types.UILayout, scene: bpy.types.Scene) ->
         column.prop(texture, "view_count")
     column.prop(texture, "view_size_px")
     column.prop(texture, "view_samples")
+    if ob is not None and object_settings(ob).own_keep_shapes:
+        layout.prop(object_settings(ob), "keep_shapes", text=f"Keep Shapes ({ob.name})")
+    else:
+        layout.prop(scene_settings(scene), "keep_shapes")
 
 
 class NST_PT_texture(bpy.types.Panel):
@@ -45,7 +51,7 @@ class NST_PT_texture(bpy.types.Panel):
         if is_data_image(node.image):
             layout.label(text=f"'{node.image.name}' is Non-Color data", icon="ERROR")
             return
-        draw_texture_settings(layout, context.scene)
+        draw_texture_settings(layout, context.scene, context.object)
         layout.prop(scene_settings(context.scene), "relink_texture")
         layout.operator("nst.stylize_texture", icon="TEXTURE")
         draw_progress(layout, scene_settings(context.scene))

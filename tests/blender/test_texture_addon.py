@@ -1,5 +1,6 @@
 """The add-on's texture operator in the real Blender: Flat (seamless) and From Views (orbit views rendered with the
-UV pass), a new image each time, the relink, and the scene and material left as they were."""
+UV pass, and Depth and Normal for Keep Shapes), a new image each time, the relink, and the scene and material left as
+they were."""
 
 from __future__ import annotations
 
@@ -8,13 +9,16 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from blender_kit import pixels
+from blender_kit import ADDON, pixels
 
 import bpy
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from support_texture import tileable_texture  # noqa: E402
 
+from engine.errors import EngineError  # noqa: E402
+from engine.imageio import read_settings  # noqa: E402
+from engine.structure import read_structure_passes  # noqa: E402
 from engine.texture import tile_seam_ratio  # noqa: E402
 
 pytestmark = pytest.mark.blender
@@ -33,6 +37,12 @@ def textured_sphere(texture: np.ndarray):
     node.image = image
     material.node_tree.nodes.active = node
     return image, node, material
+
+
+def texture_job_folder() -> Path:
+    import importlib
+
+    return importlib.import_module(f"{ADDON}.nst_addon.preferences").user_folder("jobs", "texture")
 
 
 def test_flat_seamless_makes_a_tileable_new_image_and_relinks(tiny_scene):
@@ -70,6 +80,30 @@ def test_from_views_renders_an_orbit_and_leaves_the_scene_as_it_was(tiny_scene):
     assert tiny_scene.view_settings.view_transform == "AgX"
     assert surface.inputs["Surface"].links[0].from_node.name == linked_from
     assert not any(n.bl_idname == "ShaderNodeEmission" for n in material.node_tree.nodes)
+    layer = tiny_scene.view_layers[0]
+    assert not layer.use_pass_z and not layer.use_pass_normal, "Keep Shapes' passes are off again"
+
+
+def test_from_views_keep_shapes_renders_the_depth_pass_and_reaches_the_engine(tiny_scene):
+    texture = tileable_texture(64, seed=4)
+    textured_sphere(texture)
+    settings = tiny_scene.nst_texture
+    settings.mode, settings.view_source, settings.view_count, settings.view_size_px = "VIEWS", "ORBIT", 2, 32
+    settings.view_samples = 1
+    tiny_scene.nst.keep_shapes = 0.3
+    sphere = bpy.data.objects["Sphere"]
+    sphere.nst.own_keep_shapes, sphere.nst.keep_shapes = True, 0.8  # the textured object's own wins
+    assert bpy.ops.nst.stylize_texture() == {"FINISHED"}
+    folder = texture_job_folder()
+    views = sorted((folder / "views").glob("view_*.exr"))
+    assert len(views) == 2
+    passes = read_structure_passes(views[0], (32, 32))
+    assert passes.normal is not None and passes.object_index is not None
+    assert read_settings(folder / "stylized.png")["structure"] == pytest.approx(0.8)
+    stylized = pixels(bpy.data.images["Tile (stylized)"])[::-1, :, :3]
+    assert np.abs(stylized - texture).max(-1).mean() > 2 / 255
+    layer = tiny_scene.view_layers[0]
+    assert not layer.use_pass_z and not layer.use_pass_normal, "the scene's passes are as they were"
 
 
 def test_from_views_with_the_selected_cameras(tiny_scene):
@@ -77,6 +111,7 @@ def test_from_views_with_the_selected_cameras(tiny_scene):
     textured_sphere(texture)
     settings = tiny_scene.nst_texture
     settings.mode, settings.view_source, settings.view_size_px, settings.view_samples = "VIEWS", "CAMERAS", 48, 1
+    tiny_scene.nst.keep_shapes = 0.0  # off: the views carry no Depth
     for ob in bpy.context.selected_objects:
         ob.select_set(False)
     with pytest.raises(RuntimeError, match="select the cameras"):
@@ -86,3 +121,6 @@ def test_from_views_with_the_selected_cameras(tiny_scene):
     stylized = pixels(bpy.data.images["Tile (stylized)"])[::-1, :, :3]
     changed = np.abs(stylized - texture).max(-1) > 2 / 255
     assert 0.05 < changed.mean() < 0.7  # one camera sees less than half the sphere
+    assert read_settings(texture_job_folder() / "stylized.png")["structure"] == 0.0
+    with pytest.raises(EngineError, match="no Depth pass"):
+        read_structure_passes(texture_job_folder() / "views" / "view_00.exr")
