@@ -12,10 +12,13 @@ from pathlib import Path
 import bpy
 import numpy as np
 
-from bench.scenes import (PX_PER_UNIT, add_mesh, emission, empty_scene, enable_passes, keyframes, render_frames,
-                          tiny_shot, top_down_camera)
-
 REPO = Path(__file__).resolve().parents[2]
+if str(REPO) not in sys.path:  # a test run as a plain script (Install Engine's fresh Blender) still finds bench/
+    sys.path.append(str(REPO))
+
+from bench.scenes import (PX_PER_UNIT, add_mesh, emission, empty_scene, enable_passes, keyframes,  # noqa: E402
+                          render_frames, tiny_shot, top_down_camera)
+
 STYLES = REPO / "styles"
 REPO_MODULE = "nsttest"
 ADDON = f"bl_ext.{REPO_MODULE}.neural_style_transfer"
