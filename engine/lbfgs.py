@@ -1,8 +1,13 @@
 """L-BFGS without host-device synchronisation, and loss read-back that never stalls the GPU.
 
-`LBFGS` takes the same steps as `torch.optim.LBFGS(lr=1, max_iter=1, tolerance_grad=0, tolerance_change=0)`
-called once per iteration (unit steps, no line search), but keeps every decision on the device: where torch
-asks `if ys > 1e-10` or `if gtd > 0` in Python (a sync per iteration on CUDA), this one multiplies by a 0/1 tensor.
+`LBFGS` takes unit steps without a line search, as `torch.optim.LBFGS(lr=1, max_iter=1)` called once per
+iteration, with two changes that make its path a continuous function of the gradients, so that rounding (another
+CPU's vector kernels, another thread count) moves the result by rounding and not by a different path:
+- every curvature pair is kept, Powell-damped (Nocedal & Wright, 18.2) where its curvature y.s is under 0.2 s.B.s,
+  instead of torch's keep-or-drop at y.s > 1e-10: a pair just above that threshold once sent a texture's pixels to
+  -3..8 in one step, and just below it was dropped, so two CPUs could take different paths from the second step;
+- a step moves no element by more than MAX_STEP (the whole step is scaled down, never bent).
+Every decision stays on the device: nothing reads a value back (a sync per iteration on CUDA).
 `LossReader` copies each iteration's loss terms to the host asynchronously and hands them over once they
 have arrived, so progress is reported for every iteration without waiting on the GPU.
 """
@@ -13,7 +18,8 @@ from typing import Callable, Sequence
 
 import torch
 
-CURVATURE_EPS = 1e-10  # torch.optim.LBFGS's threshold on y.s for keeping a curvature pair
+DAMPING_THRESHOLD = 0.2  # Powell's: a pair whose y.s is under this x s.B.s is damped toward B.s
+MAX_STEP = 0.25  # the most one step may move an element (a pixel in [0, 1]); larger steps are scaled down
 
 
 class LBFGS:
@@ -39,6 +45,17 @@ class LBFGS:
         """Float32 bytes the optimizer keeps per parameter element: the history plus a few working vectors."""
         return 4 * (2 * history_size + 5)
 
+    def damped(self, y: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        """Powell's damping of the gradient change `y` for step `s`, with B = I / h_diag (the current initial
+        Hessian): y itself where y.s >= DAMPING_THRESHOLD x s.B.s, else blended toward B.s just enough to reach it.
+        Continuous in y: the blend is 1 exactly at the threshold."""
+        s_b_s = s.dot(s) / self.h_diag
+        ys = y.dot(s)
+        short = s_b_s - ys
+        theta = torch.where(ys >= DAMPING_THRESHOLD * s_b_s, torch.ones_like(ys),
+                            (1 - DAMPING_THRESHOLD) * s_b_s / short.clamp_min(1e-30))
+        return theta * y + (1 - theta) * s / self.h_diag
+
     @torch.no_grad()
     def step(self, closure: Callable[[], torch.Tensor]) -> torch.Tensor:
         """Evaluate `closure` (which must zero the gradient, compute the loss and call backward) and take one step."""
@@ -50,14 +67,14 @@ class LBFGS:
             step_size = grad.abs().sum().reciprocal().clamp(max=1.0)
         else:
             slot = (self.iteration - 1) % self.history_size
-            y = grad - self.prev_grad
             s = self.direction * self.step_size
+            y = self.damped(grad - self.prev_grad, s)
             ys = y.dot(s)
-            keep = (ys > CURVATURE_EPS).to(grad.dtype)
+            moved = (ys > 0).to(grad.dtype)  # 0 only after a step that stayed put (s = 0): that pair is empty
             self.steps[slot] = s
             self.grad_changes[slot] = y
-            self.rho[slot] = keep * ys.clamp_min(CURVATURE_EPS).reciprocal()
-            self.h_diag = keep * ys / y.dot(y).clamp_min(1e-30) + (1 - keep) * self.h_diag
+            self.rho[slot] = moved * ys.clamp_min(1e-30).reciprocal()
+            self.h_diag = moved * ys / y.dot(y).clamp_min(1e-30) + (1 - moved) * self.h_diag
             newest_first = [(slot - i) % self.history_size for i in range(min(self.iteration, self.history_size))]
             q = grad.neg()
             alphas = {}
@@ -70,6 +87,7 @@ class LBFGS:
                 direction.addcmul_(self.steps[j], alphas[j] - beta)
             step_size = torch.ones((), device=grad.device, dtype=grad.dtype)
         step_size = step_size * (grad.dot(direction) < 0).to(grad.dtype)  # not a descent direction: stay put
+        step_size = step_size * (MAX_STEP / (direction.abs().amax() * step_size).clamp_min(MAX_STEP))
         offset = 0
         for parameter in self.parameters:
             count = parameter.numel()

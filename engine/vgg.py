@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 from torch import nn
+import torch.nn.functional as F
 
 from .errors import EngineError
 
@@ -63,6 +64,46 @@ def check_layers(layers) -> None:
             raise EngineError(f"unknown VGG-19 layer '{layer}'; use one of: {relus}")
 
 
+# Max pooling's gradient is shared among the elements of a 2x2 window in proportion to exp((x - max) / t), with
+# t = TIE_SHARING_REL x |max| + TIE_SHARING_ABS: a softmax at a cold temperature. Exact max pooling sends the whole
+# gradient to the single largest element, and in a flat region (a render's background, a sky) the four elements are
+# equal up to rounding, so which one gets it depends on the CPU's vector kernels and the thread count: the first
+# gradient then differs by 0.1% between AVX2 and AVX-512 and L-BFGS amplifies that to 33 dB after six steps
+# (docs/golden.md). Shared, the gradient is a continuous function of the features: rounding stays rounding.
+# Elements more than a few percent below the window's maximum get none of it, as with exact max pooling.
+TIE_SHARING_REL = 1e-1
+TIE_SHARING_ABS = 1e-6
+
+
+class _TieSharingMaxPool(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x: torch.Tensor) -> torch.Tensor:
+        peak = F.max_pool2d(x, 2, 2)
+        ctx.save_for_backward(x, peak)
+        return peak
+
+    @staticmethod
+    def backward(ctx, grad_out: torch.Tensor) -> torch.Tensor:
+        x, peak = ctx.saved_tensors
+        height, width = 2 * peak.shape[-2], 2 * peak.shape[-1]
+        pooled = x[..., :height, :width]  # an odd last row or column takes no part in pooling
+
+        def spread(t: torch.Tensor) -> torch.Tensor:  # each window's value onto its four elements
+            return F.interpolate(t, scale_factor=2, mode="nearest")
+
+        temperature = peak.abs().mul_(TIE_SHARING_REL).add_(TIE_SHARING_ABS)
+        share = (pooled - spread(peak)).div_(spread(temperature)).exp_()
+        grad = share.mul_(spread(grad_out / F.avg_pool2d(share, 2).mul_(4)))
+        return F.pad(grad, (0, x.shape[-1] - width, 0, x.shape[-2] - height))
+
+
+class TieSharingMaxPool2d(nn.Module):
+    """2x2 max pooling (stride 2) whose gradient does not depend on how rounding breaks ties (see TIE_SHARING_REL)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _TieSharingMaxPool.apply(x)
+
+
 class VGG19Features(nn.Module):
     """VGG-19's convolutional stack, taking RGB images in [0, 1] and running only as deep as asked."""
 
@@ -85,7 +126,7 @@ class VGG19Features(nn.Module):
             elif kind == "relu":
                 modules.append(nn.ReLU(inplace=False))
             else:
-                modules.append(nn.MaxPool2d(2, 2) if pooling == "max" else nn.AvgPool2d(2, 2))
+                modules.append(TieSharingMaxPool2d() if pooling == "max" else nn.AvgPool2d(2, 2))
             self.names.append(name)
         self.layers = nn.ModuleList(modules)
         self.requires_grad_(False)
