@@ -22,7 +22,8 @@ import traceback
 from contextlib import nullcontext
 from pathlib import Path
 
-from protocol import PROTOCOL_VERSION, BadRequest, OverwritesInput, check_request, decode_request
+from protocol import (MAX_QUOTED_MESSAGE, PROTOCOL_VERSION, BadRequest, OverwritesInput, check_request, decode_request,
+                      excerpt)
 
 from . import __version__
 from .cancel import cancellable
@@ -57,6 +58,11 @@ class Worker:
         self.engines: dict[tuple, object] = {}
 
     def send(self, message: dict) -> None:
+        """One event line; its job and error message are quoted as excerpts (protocol.excerpt), never in full."""
+        if message.get("job") is not None:
+            message = dict(message, job=excerpt(message["job"]))
+        if isinstance(message.get("message"), str):
+            message = dict(message, message=excerpt(message["message"], MAX_QUOTED_MESSAGE))
         line = json.dumps({"v": PROTOCOL_VERSION, **message})
         with self.write_lock:
             self.stdout.write(line + "\n")

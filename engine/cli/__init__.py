@@ -89,9 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser().parse_args(argv)  # the parsers import the engine's modules (torch): seconds
     except SystemExit as exc:  # --help, --version, or a usage error already printed in one line
         return int(exc.code or 0)
+    except KeyboardInterrupt:
+        print("cancelled; no output written", file=sys.stderr)
+        return EXIT_CANCELLED
     args.argv = sys.argv[1:] if argv is None else list(argv)
     try:
         refuse_overwriting(args)

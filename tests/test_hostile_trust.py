@@ -1,0 +1,157 @@
+"""The hostile corpus, round two (issue 25): weights that leave nothing to optimize, Ctrl+C while the engine
+imports, replies that would echo what a client sent, and (in tests/test_hostile_writes.py) every file the engine
+writes. Each case is one line and exit 2 (or 130 for Ctrl+C), the worker one error of a proper kind, and nothing is
+written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from engine.cli import main
+from support import REPO, STYLES, draw_content
+
+STARRY = str(STYLES / "starry_night.jpg")
+QUICK = ["--size", "32", "--iterations", "1", "--scales", "1", "--quiet", "--no-cache", "--device", "cpu"]
+
+
+@pytest.fixture()
+def content_png(tmp_path) -> Path:
+    path = tmp_path / "content.png"
+    Image.fromarray((draw_content(48, 32) * 255).astype(np.uint8)).save(path)
+    return path
+
+
+def run_cli(args: list, capsys) -> tuple[int, str]:
+    code = main([str(a) for a in args])
+    return code, capsys.readouterr().err
+
+
+def one_line(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def talk_to_worker(lines: list[str], replies_wanted: int, timeout_s: float = 120) -> list[dict]:
+    """Send raw request lines to a fresh worker; the error/result replies, in order (the worker must survive)."""
+    worker = subprocess.Popen([sys.executable, "-m", "engine", "worker"], cwd=REPO, stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    replies = []
+    try:
+        worker.stdin.write("".join(line + "\n" for line in lines))
+        worker.stdin.flush()
+        deadline = time.monotonic() + timeout_s
+        while len(replies) < replies_wanted and time.monotonic() < deadline:
+            line = worker.stdout.readline()
+            assert line, "the worker died"
+            event = json.loads(line)
+            if event["type"] in ("result", "error", "ready"):
+                replies.append(event)
+        worker.stdin.write(json.dumps({"v": 1, "type": "shutdown"}) + "\n")
+        worker.stdin.close()
+        assert worker.wait(timeout=60) == 0
+    finally:
+        worker.kill()
+    return replies
+
+
+# -- 3: weights that leave nothing to optimize -----------------------------------------------------------------
+
+@pytest.mark.parametrize("weights, expected", [
+    (["--style-layer-weights", "0", "0", "0", "0", "0"], "style layer weights are all 0"),
+    (["--content-weight", "0", "--style-weight", "0", "--tv-weight", "0"], "nothing is left to optimize"),
+])
+def test_weights_that_leave_nothing_to_optimize_are_one_line(weights, expected, content_png, tmp_path, capsys):
+    output = tmp_path / "out.png"
+    code, err = run_cli(["stylize", "--content", content_png, "--style", STARRY, "--output", output, *QUICK,
+                         *weights], capsys)
+    assert code == 2 and expected in one_line(err)
+    assert not output.exists()
+
+
+def test_style_layers_all_off_is_fine_without_a_style_term(content_png, tmp_path, capsys):
+    output = tmp_path / "out.png"
+    code, err = run_cli(["stylize", "--content", content_png, "--style", STARRY, "--output", output, *QUICK,
+                         "--style-layer-weights", "0", "0", "0", "0", "0", "--style-weight", "0"], capsys)
+    assert code == 0, err
+    assert output.is_file()
+
+
+def test_training_with_every_weight_zero_is_refused(tmp_path, capsys):
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    Image.fromarray((draw_content(48, 32) * 255).astype(np.uint8)).save(frames / "a.png")
+    output = tmp_path / "m.safetensors"
+    code, err = run_cli(["train", "--style", STARRY, "--content-dir", frames, "--output", output, "--steps", "1",
+                         "--content-weight", "0", "--style-weight", "0", "--tv-weight", "0", "--device", "cpu"],
+                        capsys)
+    assert code == 2 and "nothing is left to optimize" in one_line(err)
+    assert not output.exists()
+
+
+# -- 11: Ctrl+C from the first instant -------------------------------------------------------------------------
+
+def _wait_for_torch_loading(pid: int, timeout_s: float = 60) -> bool:
+    """Wait until the process has torch's native library mapped, i.e. is inside `import torch`."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if "libtorch" in Path(f"/proc/{pid}/maps").read_text():
+                return True
+        except OSError:
+            return False
+        time.sleep(0.005)
+    return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="needs /proc to see the imports run")
+def test_ctrl_c_while_the_engine_imports_is_one_line_and_130(content_png, tmp_path):
+    output = tmp_path / "out.png"
+    process = subprocess.Popen([sys.executable, "-m", "engine", "stylize", "--content", str(content_png), "--style",
+                                STARRY, "--output", str(output), *QUICK], cwd=REPO, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    try:
+        assert _wait_for_torch_loading(process.pid), "torch never loaded"
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 130, err
+    assert one_line(err) == "cancelled; no output written"
+    assert not output.exists()
+
+
+# -- 12: replies quote a short, marked excerpt -----------------------------------------------------------------
+
+def test_the_worker_quotes_an_excerpt_of_what_the_client_sent(content_png, tmp_path):
+    huge = "j" * 2_000_000
+    long_path = str(tmp_path / ("p" * 200)) + "/" + "q" * 3000 + ".png"
+    lines = [json.dumps({"v": 1, "type": "hello", "job": huge}),
+             json.dumps({"v": 1, "type": "hello", "job": "ok", huge[:5000]: 1}),
+             json.dumps({"v": 1, "type": "stylize", "job": "long path", "content": long_path, "styles": [STARRY],
+                         "output": str(tmp_path / "out.png")}),
+             json.dumps({"v": 1, "type": "stylize", "job": "layers off", "content": str(content_png),
+                         "styles": [STARRY], "output": str(tmp_path / "out.png"),
+                         "options": {"size_px": 32, "iterations": 1, "style_layer_weights": [0, 0, 0, 0, 0]}}),
+             json.dumps({"v": 1, "type": "hello", "job": "still alive"})]
+    replies = talk_to_worker(lines, 5)
+    too_long, unknown_field, path, layers, alive = replies
+    for reply in (too_long, unknown_field, path):
+        assert reply["type"] == "error" and reply["kind"] == "bad_input", reply
+        assert len(json.dumps(reply)) < 2600, f"{len(json.dumps(reply))} characters came back"
+    assert too_long["job"].endswith("[cut: 2000000 characters]") and len(too_long["job"]) < 260
+    assert "[cut: 5000 characters]" in unknown_field["message"]
+    assert layers["kind"] == "bad_input" and "style layer weights are all 0" in layers["message"]
+    assert alive["type"] == "ready" and alive["job"] == "still alive"
+    assert not (tmp_path / "out.png").exists()
