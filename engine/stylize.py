@@ -24,7 +24,7 @@ from .device import describe_device, resolve_device
 from .errors import EngineError, OutOfMemory
 from .fallback import classic_filter
 from .imageio import MIN_SIDE_PX
-from .losses import resize_weight_map, style_statistics
+from .losses import resize_weight_map, style_statistics, style_statistics_shapes
 from .masks import Region, check_regions_need_mask, region_parts
 from .objective import Objective, StyleGroup, covered_only, strength_to_weight
 from .optimize import Job
@@ -75,7 +75,7 @@ class StyleTransfer:
         key = style_key(pixels, {"layers": sorted(layers), "loss": loss_kind, "weights": self.model.info.path,
                                  "pooling": self.model.pooling, "engine": __version__,
                                  "precision": precision_name(self.autocast_dtype)})
-        cached = self.cache.get(key, self.device)
+        cached = self.cache.get(key, self.device, style_statistics_shapes(loss_kind, layers))
         if cached is not None:
             return cached
         with torch.no_grad():

@@ -155,3 +155,42 @@ def test_the_worker_quotes_an_excerpt_of_what_the_client_sent(content_png, tmp_p
     assert layers["kind"] == "bad_input" and "style layer weights are all 0" in layers["message"]
     assert alive["type"] == "ready" and alive["job"] == "still alive"
     assert not (tmp_path / "out.png").exists()
+
+
+# -- 6: style-cache entries are checked before use -------------------------------------------------------------
+
+def _damage_entries(cache: Path, damage) -> int:
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    entries = sorted(cache.glob("*.safetensors"))
+    for entry in entries:
+        with safe_open(str(entry), framework="pt") as f:
+            tensors, metadata = {name: f.get_tensor(name) for name in f.keys()}, f.metadata()
+        save_file(damage(tensors), str(entry), metadata=metadata)
+    return len(entries)
+
+
+@pytest.mark.parametrize("damage, reason", [
+    (lambda t: {name: x[:3, :3].contiguous() for name, x in t.items()}, "of shape"),
+    (lambda t: {name: x.fill_(float("nan")) for name, x in t.items()}, "NaN or infinite"),
+    (lambda t: {name: x.double() for name, x in t.items()}, "float64"),
+])
+def test_a_style_cache_entry_that_does_not_fit_is_a_miss_with_a_warning(damage, reason, content_png, tmp_path,
+                                                                        capsys):
+    from engine.imageio import read_rgb
+
+    cache = tmp_path / "cache"
+    args = ["stylize", "--content", content_png, "--style", STARRY, *QUICK[:-3], "--device", "cpu",
+            "--cache-dir", cache]
+    code, err = run_cli([*args, "--output", tmp_path / "first.png"], capsys)
+    assert code == 0, err
+    assert _damage_entries(cache, damage) >= 1
+    code, err = run_cli([*args, "--output", tmp_path / "again.png"], capsys)
+    assert code == 0, err
+    assert "warning: style cache entry" in err and reason in err and "computing it again" in err
+    again = read_rgb(tmp_path / "again.png")
+    assert np.isfinite(again).all()
+    assert np.abs(again - read_rgb(tmp_path / "first.png")).max() < 2 / 255
+    code, err = run_cli([*args, "--output", tmp_path / "third.png"], capsys)
+    assert code == 0 and "warning" not in err, "the entry computed again is used the next time"
