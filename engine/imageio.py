@@ -57,6 +57,15 @@ def _check_finite(array: np.ndarray, path: Path, what: str) -> None:
                           "the compositor) and try again")
 
 
+def check_channel(array: np.ndarray, path: Path, channel: str, what: str = "render passes") -> np.ndarray:
+    """`array` (one channel or pass of `path`) when every value is finite, else one line naming the channel."""
+    if not np.isfinite(array).all():
+        count = int(array.size - np.isfinite(array).sum())
+        raise EngineError(f"{what} {path}: the {channel} channel has {count} NaN or infinite value(s); fix the "
+                          "render (or clamp it in the compositor) and try again")
+    return array
+
+
 def read_exr_channels(path: Path, what: str = "EXR file") -> dict[str, np.ndarray]:
     """Every channel of every part of an EXR, as float32 arrays keyed by full channel name."""
     _check_file(path, what)
@@ -91,7 +100,7 @@ def _rgb_from_exr(path: Path, what: str) -> tuple[np.ndarray, np.ndarray | None]
     _check_size(rgb.shape[1], rgb.shape[0], path, what)
     _check_finite(rgb, path, what)
     if alpha is not None:  # EXR colour is premultiplied by alpha: straight colour, as every other format gives
-        alpha = np.clip(alpha, 0.0, 1.0)
+        alpha = np.clip(check_channel(alpha, path, f"alpha ({prefix}A)", what), 0.0, 1.0)
         rgb = unpremultiply(rgb, alpha)
     # Scene-linear to display sRGB (the standard view; the add-on sends view-transformed PNGs instead).
     return linear_to_srgb(np.clip(rgb, 0.0, 1.0)), alpha
@@ -163,7 +172,9 @@ def read_label_map(path) -> np.ndarray:
             raise EngineError(f"cannot read mask {path}: not a numpy array file ({exc.__class__.__name__})") from None
         if array.ndim not in (2, 3):
             raise EngineError(f"mask {path} has shape {array.shape}; give H x W region ids or R x H x W soft masks")
-        return array
+        if array.dtype.kind not in "biuf":
+            raise EngineError(f"mask {path} holds {array.dtype} values; give numbers (region ids or coverages)")
+        return check_channel(array, path, "mask", "mask")
     if path.suffix.lower() == ".exr":
         from .passes import read_passes  # passes build on this module
 
@@ -171,9 +182,8 @@ def read_label_map(path) -> np.ndarray:
         if passes.object_index is not None:
             return passes.label_map()
         channels = read_exr_channels(path, "mask")
-        ids = channels.get("Y", channels.get("R", channels[sorted(channels)[0]]))
-        _check_finite(ids, path, "mask")
-        return np.rint(ids).astype(np.int64)
+        name = next((n for n in ("Y", "R") if n in channels), sorted(channels)[0])
+        return np.rint(check_channel(channels[name], path, f"region id ({name})", "mask")).astype(np.int64)
     try:
         with Image.open(path) as image:
             image.load()

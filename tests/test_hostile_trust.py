@@ -194,3 +194,69 @@ def test_a_style_cache_entry_that_does_not_fit_is_a_miss_with_a_warning(damage, 
     assert np.abs(again - read_rgb(tmp_path / "first.png")).max() < 2 / 255
     code, err = run_cli([*args, "--output", tmp_path / "third.png"], capsys)
     assert code == 0 and "warning" not in err, "the entry computed again is used the next time"
+
+
+# -- 2: every channel read is checked for NaN and infinity -----------------------------------------------------
+
+def _write_exr(path: Path, channels: dict[str, np.ndarray]) -> Path:
+    import OpenEXR
+
+    OpenEXR.File({"type": OpenEXR.scanlineimage},
+                 {name: np.ascontiguousarray(value, np.float32) for name, value in channels.items()}).write(str(path))
+    return path
+
+
+def _render(poisoned: str | None = None, height: int = 32, width: int = 48) -> dict[str, np.ndarray]:
+    """A multilayer render's channels; one NaN in the channel named `poisoned` (without the view layer)."""
+    ramp = np.linspace(0.1, 0.9, height * width, dtype=np.float32).reshape(height, width)
+    channels = {"ViewLayer.Combined.R": ramp, "ViewLayer.Combined.G": ramp[::-1].copy(),
+                "ViewLayer.Combined.B": ramp[:, ::-1].copy(), "ViewLayer.Combined.A": np.ones_like(ramp),
+                "ViewLayer.Depth.Z": 5 + ramp, "ViewLayer.Object Index.X": (ramp > 0.5).astype(np.float32),
+                "ViewLayer.Normal.X": ramp, "ViewLayer.Normal.Y": ramp, "ViewLayer.Normal.Z": ramp}
+    for name in ("X", "Y", "Z", "W"):
+        channels[f"ViewLayer.Vector.{name}"] = np.zeros_like(ramp)
+    if poisoned is not None:
+        channels[f"ViewLayer.{poisoned}"] = channels[f"ViewLayer.{poisoned}"].copy()
+        channels[f"ViewLayer.{poisoned}"][3, 4] = np.nan
+    return channels
+
+
+@pytest.mark.parametrize("channel, options, named", [
+    ("Combined.A", [], "alpha (ViewLayer.Combined.A)"),
+    ("Depth.Z", ["--structure", "0.5", "--passes", "{exr}"], "Depth"),
+    ("Normal.X", ["--structure", "0.5", "--passes", "{exr}"], "Normal"),
+    ("Object Index.X", ["--mask", "{exr}", "--region-style", "1=keep"], "Object Index"),
+])
+def test_nan_in_any_channel_is_one_line_naming_it(channel, options, named, tmp_path, capsys):
+    exr = _write_exr(tmp_path / "render.exr", _render(channel))
+    clean = _write_exr(tmp_path / "clean.exr", _render())
+    content = exr if channel == "Combined.A" else clean
+    output = tmp_path / "out.png"
+    code, err = run_cli(["stylize", "--content", content, "--style", STARRY, "--output", output, *QUICK,
+                         *[o.format(exr=exr) for o in options]], capsys)
+    assert code == 2 and f"the {named} channel has 1 NaN or infinite value(s)" in one_line(err)
+    assert not output.exists()
+
+
+def test_nan_in_a_flow_pass_or_a_soft_mask_is_refused_naming_it(tmp_path):
+    from engine.errors import EngineError
+    from engine.imageio import read_label_map
+    from engine.passes import read_passes
+
+    exr = _write_exr(tmp_path / "render.exr", _render("Vector.Z"))
+    with pytest.raises(EngineError, match="the Vector channel has 1 NaN"):
+        read_passes(exr)
+    soft = np.zeros((2, 32, 48), np.float32)
+    soft[1, 2, 2] = np.inf
+    np.save(tmp_path / "soft.npy", soft)
+    with pytest.raises(EngineError, match="the mask channel has 1 NaN or infinite"):
+        read_label_map(tmp_path / "soft.npy")
+
+
+def test_an_infinite_depth_is_the_world_not_an_error(tmp_path):
+    from engine.passes import FAR_DEPTH, read_passes
+
+    channels = _render()
+    channels["ViewLayer.Depth.Z"][:, :8] = np.inf
+    passes = read_passes(_write_exr(tmp_path / "render.exr", channels))
+    assert np.isfinite(passes.depth).all() and (passes.depth[:, :8] == FAR_DEPTH).all()
