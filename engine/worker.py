@@ -23,7 +23,8 @@ from contextlib import nullcontext
 from pathlib import Path
 
 from protocol import (MAX_QUOTED_MESSAGE, PROTOCOL_VERSION, BadRequest, OverwritesInput, check_request, decode_request,
-                      excerpt)
+                      excerpt, guard_job_inputs)
+from protocol.paths import request_paths
 
 from . import __version__
 from .cancel import cancellable
@@ -122,8 +123,9 @@ class Worker:
                            "train": self.train}.get(request.get("type"))
                 if handler is None:
                     raise EngineError(f"unknown request type '{request.get('type')}'")
-                try:  # before any work: no job writes over one of its own inputs
+                try:  # before any work: no job writes over one of its own inputs, now or later in the job
                     check_request(request)
+                    guard_job_inputs(request_paths(request)[1])
                 except OverwritesInput as exc:
                     raise EngineError(str(exc)) from None
                 # hello stays free of torch (its import takes seconds); every other job can be cancelled mid-pass
