@@ -9,6 +9,7 @@ finishes colours and kept regions. The network may run in bf16 on request (stati
 from __future__ import annotations
 
 import dataclasses
+import sys
 import time
 from contextlib import contextmanager
 from typing import Callable, Iterator, Sequence
@@ -31,7 +32,7 @@ from .optimize import Job
 from .options import StylizeOptions, normalised_weights, precision_name, resolve_precision
 from .results import Progress, StylizeResult
 from .tensors import fit_longest_side, resize_image, scale_shape, scale_sizes, to_numpy, to_tensor
-from .tiling import GB
+from .tiling import GB, check_result_fits_in_memory
 from .vgg import VGG19Features, load_vgg19
 
 
@@ -130,6 +131,8 @@ class StyleTransfer:
         if min(height, width) < MIN_SIDE_PX:
             raise EngineError(f"--size {o.size_px} makes the image {width}x{height} px; each side needs at least "
                               f"{MIN_SIDE_PX} px, so give a larger size")
+        for warning in check_result_fits_in_memory(content.shape[:2], height, width):
+            print(f"warning: {warning}", file=sys.stderr)
         groups, keep = self._groups(content, styles, blend, o.style_strength, label_map, regions)
         ignored = keep  # pixels the optimizer's content and style terms leave out
         if coverage is not None:

@@ -260,3 +260,23 @@ def test_an_infinite_depth_is_the_world_not_an_error(tmp_path):
     channels["ViewLayer.Depth.Z"][:, :8] = np.inf
     passes = read_passes(_write_exr(tmp_path / "render.exr", channels))
     assert np.isfinite(passes.depth).all() and (passes.depth[:, :8] == FAR_DEPTH).all()
+
+
+# -- 4 and 7: memory is estimated before any work -----------------------------------------------------------
+
+@pytest.mark.parametrize("method", [[], ["--model", "any"]])
+def test_a_result_too_big_for_the_machine_is_one_line_before_any_work(method, content_png, tmp_path, capsys):
+    output = tmp_path / "out.png"
+    started = time.monotonic()
+    code, err = run_cli(["stylize", "--content", content_png, "--style", STARRY, "--output", output, *QUICK,
+                         *method, "--size", "65536"], capsys)
+    line = one_line(err)
+    assert code == 2 and "needs about" in line and "GB is available" in line
+    assert time.monotonic() - started < 30 and not output.exists()
+
+
+def test_a_large_upscale_is_warned_about(content_png, tmp_path, capsys):
+    code, err = run_cli(["stylize", "--content", content_png, "--style", STARRY, "--output", tmp_path / "o.png",
+                         "--model", "any", "--size", "256", "--quiet", "--no-cache", "--device", "cpu"], capsys)
+    assert code == 0, err
+    assert "warning: the result is 5x the content's size (48x32 to 256x171 px)" in err
