@@ -150,6 +150,7 @@ class Worker:
                 self.send({"type": "error", "job": job, "kind": "out_of_memory" if out_of_memory else "internal",
                            "message": message})
             finally:
+                guard_job_inputs({})  # the job's inputs guard its own writes only
                 self.cancelled.discard(job)
                 self.current_job = None
 

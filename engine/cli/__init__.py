@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from protocol import OverwritesInput
+from protocol import OverwritesInput, guard_job_inputs
 
 from .. import __version__
 from ..errors import Cancelled, EngineError
@@ -44,7 +44,7 @@ def spec_files(spec: str) -> list[str]:
 
 def refuse_overwriting(args) -> None:
     """Before any work: no output of the command (--output, --output-dir's frames, --plot) is one of its inputs."""
-    from protocol import guard_job_inputs, refuse_input_folder, refuse_overwrite, refuse_overwrite_all
+    from protocol import refuse_input_folder, refuse_overwrite, refuse_overwrite_all
 
     from ..options import INITS
 
@@ -114,3 +114,5 @@ def main(argv=None) -> int:
             print("error: out of GPU memory; use a smaller --size, or --device cpu", file=sys.stderr)
             return EXIT_BAD_INPUT
         raise
+    finally:
+        guard_job_inputs({})  # the command's inputs guard its own writes only
