@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import errno
 import glob
+import hashlib
 import json
 import os
 import socket
@@ -21,6 +22,8 @@ import numpy as np
 import OpenEXR
 from PIL import Image, ImageOps, PngImagePlugin
 
+from protocol.paths import OverwritesInput, refuse_writing
+
 from .alpha import premultiply, unpremultiply
 from .color import linear_to_srgb, srgb_to_linear
 from .errors import EngineError
@@ -29,6 +32,7 @@ from .faults import pause_before_replace
 MIN_SIDE_PX = 16  # VGG-19 pools four times before relu5_1
 MAX_PIXELS = 16384 * 16384
 SETTINGS_KEY = "nst-settings"
+SIDECAR_IMAGE_KEY = "image_sha256"  # a sidecar names the image it belongs to: readers see the pair of one job or none
 OUTPUT_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".exr": "EXR", ".tif": "TIFF", ".tiff": "TIFF"}
 
 Image.MAX_IMAGE_PIXELS = None  # we check declared sizes ourselves, with our own message
@@ -55,6 +59,15 @@ def _check_finite(array: np.ndarray, path: Path, what: str) -> None:
     if not np.isfinite(array).all():
         raise EngineError(f"{what} {path} contains NaN or infinite pixel values; fix the render (or clamp it in "
                           "the compositor) and try again")
+
+
+def check_channel(array: np.ndarray, path: Path, channel: str, what: str = "render passes") -> np.ndarray:
+    """`array` (one channel or pass of `path`) when every value is finite, else one line naming the channel."""
+    if not np.isfinite(array).all():
+        count = int(array.size - np.isfinite(array).sum())
+        raise EngineError(f"{what} {path}: the {channel} channel has {count} NaN or infinite value(s); fix the "
+                          "render (or clamp it in the compositor) and try again")
+    return array
 
 
 def read_exr_channels(path: Path, what: str = "EXR file") -> dict[str, np.ndarray]:
@@ -91,7 +104,7 @@ def _rgb_from_exr(path: Path, what: str) -> tuple[np.ndarray, np.ndarray | None]
     _check_size(rgb.shape[1], rgb.shape[0], path, what)
     _check_finite(rgb, path, what)
     if alpha is not None:  # EXR colour is premultiplied by alpha: straight colour, as every other format gives
-        alpha = np.clip(alpha, 0.0, 1.0)
+        alpha = np.clip(check_channel(alpha, path, f"alpha ({prefix}A)", what), 0.0, 1.0)
         rgb = unpremultiply(rgb, alpha)
     # Scene-linear to display sRGB (the standard view; the add-on sends view-transformed PNGs instead).
     return linear_to_srgb(np.clip(rgb, 0.0, 1.0)), alpha
@@ -163,7 +176,9 @@ def read_label_map(path) -> np.ndarray:
             raise EngineError(f"cannot read mask {path}: not a numpy array file ({exc.__class__.__name__})") from None
         if array.ndim not in (2, 3):
             raise EngineError(f"mask {path} has shape {array.shape}; give H x W region ids or R x H x W soft masks")
-        return array
+        if array.dtype.kind not in "biuf":
+            raise EngineError(f"mask {path} holds {array.dtype} values; give numbers (region ids or coverages)")
+        return check_channel(array, path, "mask", "mask")
     if path.suffix.lower() == ".exr":
         from .passes import read_passes  # passes build on this module
 
@@ -171,9 +186,8 @@ def read_label_map(path) -> np.ndarray:
         if passes.object_index is not None:
             return passes.label_map()
         channels = read_exr_channels(path, "mask")
-        ids = channels.get("Y", channels.get("R", channels[sorted(channels)[0]]))
-        _check_finite(ids, path, "mask")
-        return np.rint(ids).astype(np.int64)
+        name = next((n for n in ("Y", "R") if n in channels), sorted(channels)[0])
+        return np.rint(check_channel(channels[name], path, f"region id ({name})", "mask")).astype(np.int64)
     try:
         with Image.open(path) as image:
             image.load()
@@ -209,11 +223,16 @@ def check_output_path(path) -> Path:
 def atomic_path(path: Path):
     """Yield a temporary path beside `path`; on success it replaces `path` in one step, else it is removed.
 
-    The temporary file, `.<name>.<host>-<pid>.<random>.part`, is never seen under the final name. One left behind
+    Every file the engine writes goes through here, so through protocol's guard first: `path` is never one of the
+    running job's inputs. The temporary file, `.<name>.<host>-<pid>.<random>.part`, is never seen under the final name. One left behind
     by a writer that was killed (its process gone) is removed by the next write of the same file, on POSIX.
     A test hook (engine.faults.PAUSE_BEFORE_REPLACE_ENV) can pause it before the replace.
     """
     path = Path(path)
+    try:
+        refuse_writing(path)
+    except OverwritesInput as exc:
+        raise EngineError(str(exc)) from None
     _remove_stale_temps(path)
     fd, temp = tempfile.mkstemp(prefix=f".{path.name}.{socket.gethostname()}-{os.getpid()}.", suffix=".part",
                                 dir=path.parent)
@@ -297,11 +316,14 @@ def write_image(path, rgb: np.ndarray, settings: dict | None = None, alpha: np.n
             if fmt == "JPEG":
                 options["quality"] = 95
             image.save(temp, format=fmt, **options)
-    if settings_json and fmt in ("JPEG", "TIFF"):
-        sidecar = path.with_name(path.name + ".json")
-        with atomic_path(sidecar) as temp:
-            temp.write_text(settings_json)
+        if settings_json and fmt in ("JPEG", "TIFF"):  # the sidecar first: a failure there leaves neither file
+            with atomic_path(path.with_name(path.name + ".json")) as sidecar:
+                sidecar.write_text(json.dumps(dict(settings, **{SIDECAR_IMAGE_KEY: _sha256(temp)}), sort_keys=True))
     return path
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def read_settings(path) -> dict | None:
@@ -311,8 +333,9 @@ def read_settings(path) -> dict | None:
         value = OpenEXR.File(str(path)).header().get(SETTINGS_KEY)
         return json.loads(value) if value else None
     sidecar = path.with_name(path.name + ".json")
-    if sidecar.exists():
-        return json.loads(sidecar.read_text())
+    if sidecar.exists():  # only the sidecar written with this very image counts (two jobs may race on one name)
+        settings = json.loads(sidecar.read_text())
+        return settings if settings.pop(SIDECAR_IMAGE_KEY, None) == _sha256(path) else None
     with Image.open(path) as image:
         value = image.info.get(SETTINGS_KEY)
     return json.loads(value) if value else None

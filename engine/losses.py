@@ -10,6 +10,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .vgg import layer_channels
+
 STYLE_LOSSES = ("gram", "mean_cov")
 
 
@@ -48,6 +50,17 @@ def style_statistics(kind: str, features: torch.Tensor, weight_map: torch.Tensor
         return {"gram": gram_matrix(features, weight_map)}
     mean, cov = mean_and_covariance(features, weight_map)
     return {"mean": mean, "cov": cov}
+
+
+def style_statistics_shapes(kind: str, layers) -> dict[str, dict[str, tuple[int, ...]]]:
+    """The shapes `style_statistics` gives for VGG-19's `layers` ({layer: {statistic: shape}}), which a cached
+    entry must have."""
+    shapes = {}
+    for layer in layers:
+        channels = layer_channels(layer)
+        shapes[layer] = ({"gram": (channels, channels)} if kind == "gram" else
+                         {"mean": (channels,), "cov": (channels, channels)})
+    return shapes
 
 
 def mix_statistics(stats: list[dict], weights: list[float]) -> dict:

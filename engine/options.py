@@ -47,6 +47,18 @@ def normalised_weights(weights: Sequence[float] | None, count: int, what: str) -
     return [w / total for w in weights]
 
 
+def refuse_nothing_to_optimize(term_weights: dict[str, float], style_layer_weights: Sequence[float] | None) -> None:
+    """Refuse weights that leave the optimizer nothing to do: every term's weight 0, or a style term on whose
+    layers every weight is 0 (its mix of layers is then undefined). `term_weights`: {'content': w, 'style': w, ...}."""
+    if style_layer_weights is not None and term_weights.get("style", 0) > 0 and not any(style_layer_weights):
+        raise EngineError(f"the style layer weights are all 0 ({', '.join(f'{w:g}' for w in style_layer_weights)}): "
+                          "no style layer is left to match; give at least one layer a weight above 0, or set the "
+                          "style weight to 0 for no style term")
+    if not any(term_weights.values()):
+        raise EngineError(f"every loss weight is 0 ({', '.join(f'{name} {w:g}' for name, w in term_weights.items())}"
+                          "): nothing is left to optimize; give the content, style or smoothing term a weight above 0")
+
+
 def resolve_precision(precision: str, device: torch.device) -> torch.dtype | None:
     """The loss network's autocast dtype for a precision setting; None runs float32 throughout.
 
@@ -117,6 +129,8 @@ class StylizeOptions:
         if self.style_layer_weights is not None and len(self.style_layer_weights) != len(self.style_layers):
             raise EngineError(f"{len(self.style_layer_weights)} style layer weights for {len(self.style_layers)} "
                               "style layers; give one weight per layer")
+        refuse_nothing_to_optimize(dict(content=self.content_weight, style=self.style_weight, tv=self.tv_weight,
+                                        temporal=self.temporal_weight), self.style_layer_weights)
         if self.precision is not None and self.precision not in PRECISIONS:
             raise EngineError(f"unknown precision '{self.precision}'; use one of {', '.join(PRECISIONS)}")
         if self.tile_px is not None and self.tile_px < MIN_TILE_PX:
@@ -131,9 +145,9 @@ class StylizeOptions:
         return normalised_weights(self.style_blend, style_count, "style blend")
 
     def layer_weights(self) -> list[float]:
-        """The style layers' weights, summing to one."""
+        """The style layers' weights, summing to one (all 0 only with the style term off, as checked when made)."""
         weights = list(self.style_layer_weights) if self.style_layer_weights else [1.0] * len(self.style_layers)
-        return [w / sum(weights) for w in weights]
+        return [w / (sum(weights) or 1.0) for w in weights]
 
 
 def option_defaults(options: type = StylizeOptions) -> dict:

@@ -15,10 +15,11 @@ import numpy as np
 import OpenEXR
 
 from .errors import EngineError
-from .imageio import read_exr_channels
+from .imageio import check_channel, read_exr_channels
 
 INDEX_NAMES = ("Object Index.X", "IndexOB.X", "IndexOB")
 DEPTH_NAMES = ("Depth.Z", "Z")
+FAR_DEPTH = 1e10  # what Cycles writes for the world; an infinite Depth is read as this
 
 
 @dataclass
@@ -71,8 +72,6 @@ class RenderPasses:
         if self.uv is None:
             raise EngineError(f"{self.path} has no UV pass; enable View Layer > Passes > Data > UV (Cycles) and "
                               "render the view again")
-        if not np.isfinite(self.uv).all():
-            raise EngineError(f"{self.path}: the UV pass has NaN or infinite values; re-render the view")
         return self.uv
 
     def require_vector(self) -> np.ndarray:
@@ -124,15 +123,34 @@ def stacked_channel(channels: dict[str, np.ndarray], layer: str, components: str
     return np.stack([channels[f"{prefixes[0]}.{c}"] for c in components], axis=-1)
 
 
+def checked_pass(array: np.ndarray | None, path: Path, name: str) -> np.ndarray | None:
+    """A pass with only finite values (None stays None); NaN or infinity anywhere is one line naming the pass."""
+    return None if array is None else check_channel(array, path, name)
+
+
+def depth_pass(channels: dict[str, np.ndarray], path: Path) -> np.ndarray | None:
+    """The Depth pass: +infinity (the world, as some renderers write it) becomes FAR_DEPTH, the only cleaning that
+    is safe; NaN or -infinity is one line naming the pass."""
+    depth = find_channel(channels, DEPTH_NAMES)
+    if depth is None:
+        return None
+    return check_channel(np.where(depth == np.inf, np.float32(FAR_DEPTH), depth), path, "Depth")
+
+
+def index_pass(channels: dict[str, np.ndarray], path: Path) -> np.ndarray | None:
+    """The Object Index pass as whole numbers; NaN or infinity is one line naming the pass."""
+    index = checked_pass(find_channel(channels, INDEX_NAMES), path, "Object Index")
+    return None if index is None else np.rint(index).astype(np.int64)
+
+
 def read_passes(path) -> RenderPasses:
-    """Every pass we use from one multilayer EXR (either Blender naming)."""
+    """Every pass we use from one multilayer EXR (either Blender naming); each is checked for NaN and infinity."""
     path = Path(path)
     channels = read_exr_channels(path, "render passes")
-    combined = stacked_channel(channels, "Combined", "RGB")
-    vector = stacked_channel(channels, "Vector", "XYZW")
-    if vector is not None and not np.isfinite(vector).all():
-        raise EngineError(f"{path}: the Vector pass has NaN or infinite values; re-render the frame")
-    index = find_channel(channels, INDEX_NAMES)
-    return RenderPasses(path, combined, vector, find_channel(channels, DEPTH_NAMES),
-                        None if index is None else np.rint(index).astype(np.int64),
-                        _crypto_coverage(path, channels), stacked_channel(channels, "UV", "UVA"))
+    coverage = _crypto_coverage(path, channels)
+    return RenderPasses(path, checked_pass(stacked_channel(channels, "Combined", "RGB"), path, "Combined"),
+                        checked_pass(stacked_channel(channels, "Vector", "XYZW"), path, "Vector"),
+                        depth_pass(channels, path), index_pass(channels, path),
+                        None if coverage is None else {name: checked_pass(amount, path, f"Cryptomatte ({name})")
+                                                       for name, amount in coverage.items()},
+                        checked_pass(stacked_channel(channels, "UV", "UVA"), path, "UV"))

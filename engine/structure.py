@@ -14,7 +14,7 @@ import numpy as np
 
 from .errors import EngineError
 from .imageio import read_exr_channels
-from .passes import DEPTH_NAMES, INDEX_NAMES, find_channel, stacked_channel
+from .passes import checked_pass, depth_pass, index_pass, stacked_channel
 
 DEFAULT_STRUCTURE = 0.5  # what the add-on and the command line use unless told: shapes read, surfaces take the style
 DEPTH_JUMP = 0.1  # relative depth change between two pixels that counts as a boundary (occlusion edge)
@@ -54,16 +54,15 @@ def read_structure_passes(path, shape: tuple[int, int] | None = None) -> Structu
     passes are not `shape` (H, W) (the picture they belong to)."""
     path = Path(path)
     channels = read_exr_channels(path, "render passes")
-    depth = find_channel(channels, DEPTH_NAMES)
+    depth = depth_pass(channels, path)
     if depth is None:
         raise EngineError(f"{path} has no Depth pass, which --structure needs; enable View Layer > Passes > Z "
                           "(Depth) and render again")
     if shape is not None and depth.shape[:2] != tuple(shape):
         raise EngineError(f"the passes in {path} are {depth.shape[1]}x{depth.shape[0]} px but the picture is "
                           f"{shape[1]}x{shape[0]} px; give the passes of the same render")
-    index = find_channel(channels, INDEX_NAMES)
-    return StructurePasses(path, depth, None if index is None else np.rint(index).astype(np.int64),
-                           stacked_channel(channels, "Normal", "XYZ"))
+    return StructurePasses(path, depth, index_pass(channels, path),
+                           checked_pass(stacked_channel(channels, "Normal", "XYZ"), path, "Normal"))
 
 
 def _shifted_pairs(array: np.ndarray, dy: int, dx: int) -> tuple[np.ndarray, np.ndarray]:
@@ -73,7 +72,7 @@ def _shifted_pairs(array: np.ndarray, dy: int, dx: int) -> tuple[np.ndarray, np.
 
 
 def _relative_depth_change(depth: np.ndarray, dy: int, dx: int) -> np.ndarray:
-    near = np.clip(np.nan_to_num(depth, nan=FAR, posinf=FAR), 1e-6, FAR)
+    near = np.clip(depth, 1e-6, FAR)
     a, b = _shifted_pairs(near, dy, dx)
     return np.abs(a - b) / np.minimum(a, b)
 

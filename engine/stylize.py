@@ -9,6 +9,7 @@ finishes colours and kept regions. The network may run in bf16 on request (stati
 from __future__ import annotations
 
 import dataclasses
+import sys
 import time
 from contextlib import contextmanager
 from typing import Callable, Iterator, Sequence
@@ -24,14 +25,14 @@ from .device import describe_device, resolve_device
 from .errors import EngineError, OutOfMemory
 from .fallback import classic_filter
 from .imageio import MIN_SIDE_PX
-from .losses import resize_weight_map, style_statistics
+from .losses import resize_weight_map, style_statistics, style_statistics_shapes
 from .masks import Region, check_regions_need_mask, region_parts
 from .objective import Objective, StyleGroup, covered_only, strength_to_weight
 from .optimize import Job
 from .options import StylizeOptions, normalised_weights, precision_name, resolve_precision
 from .results import Progress, StylizeResult
 from .tensors import fit_longest_side, resize_image, scale_shape, scale_sizes, to_numpy, to_tensor
-from .tiling import GB
+from .tiling import GB, check_result_fits_in_memory
 from .vgg import VGG19Features, load_vgg19
 
 
@@ -75,7 +76,7 @@ class StyleTransfer:
         key = style_key(pixels, {"layers": sorted(layers), "loss": loss_kind, "weights": self.model.info.path,
                                  "pooling": self.model.pooling, "engine": __version__,
                                  "precision": precision_name(self.autocast_dtype)})
-        cached = self.cache.get(key, self.device)
+        cached = self.cache.get(key, self.device, style_statistics_shapes(loss_kind, layers))
         if cached is not None:
             return cached
         with torch.no_grad():
@@ -130,6 +131,8 @@ class StyleTransfer:
         if min(height, width) < MIN_SIDE_PX:
             raise EngineError(f"--size {o.size_px} makes the image {width}x{height} px; each side needs at least "
                               f"{MIN_SIDE_PX} px, so give a larger size")
+        for warning in check_result_fits_in_memory(content.shape[:2], height, width):
+            print(f"warning: {warning}", file=sys.stderr)
         groups, keep = self._groups(content, styles, blend, o.style_strength, label_map, regions)
         ignored = keep  # pixels the optimizer's content and style terms leave out
         if coverage is not None:

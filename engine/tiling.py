@@ -120,3 +120,23 @@ def smaller_tile(failed_px: int) -> int | None:
     if failed_px <= MIN_TILE_PX:
         return None
     return max(MIN_TILE_PX, (failed_px // 2) // TILE_MULTIPLE_PX * TILE_MULTIPLE_PX)
+
+
+HOST_IMAGE_COPIES = 8  # float32 RGB copies of the result a job holds in RAM at once (resized content, result,
+# colour and alpha handling, the 8-bit copy written); the networks' own memory is tiled and comes on top
+UPSCALE_WARNING = 4.0  # a result this many times the content's longest side is warned about
+
+
+def check_result_fits_in_memory(content_shape: tuple[int, int], height: int, width: int) -> list[str]:
+    """Before any work: OutOfMemory (one line, needed against available) when the result's pixels alone would not
+    fit in the machine's available RAM; else the warnings to print (a large upscale of a small content)."""
+    from .errors import OutOfMemory
+
+    needed = float(height) * width * 3 * 4 * HOST_IMAGE_COPIES
+    available = available_bytes(torch.device("cpu"))
+    if needed > available:
+        raise OutOfMemory(f"a {width}x{height} px result needs about {needed / GB:.1f} GB of memory, but "
+                          f"{available / GB:.1f} GB is available; use a smaller size")
+    scale = max(height, width) / max(content_shape[:2])
+    return [f"the result is {scale:.0f}x the content's size ({content_shape[1]}x{content_shape[0]} to "
+            f"{width}x{height} px): it costs memory and time, and adds no detail"] if scale >= UPSCALE_WARNING else []

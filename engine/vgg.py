@@ -56,6 +56,13 @@ def _ordered_layers() -> list[tuple[str, str]]:
     return order
 
 
+def layer_channels(layer: str) -> int:
+    """The number of feature channels a layer (conv, relu or pool of block N) gives: 64, 128, 256, 512, 512."""
+    check_layers([layer])
+    block = int(layer.removeprefix("conv").removeprefix("relu").removeprefix("pool").split("_")[0])
+    return 64 * 2 ** (min(block, 4) - 1)
+
+
 def check_layers(layers) -> None:
     """Raise a clear error for a layer name VGG-19 does not have."""
     for layer in layers:

@@ -22,7 +22,9 @@ import traceback
 from contextlib import nullcontext
 from pathlib import Path
 
-from protocol import PROTOCOL_VERSION, BadRequest, OverwritesInput, check_request, decode_request
+from protocol import (MAX_QUOTED_MESSAGE, PROTOCOL_VERSION, BadRequest, OverwritesInput, check_request, decode_request,
+                      excerpt, guard_job_inputs)
+from protocol.paths import request_paths
 
 from . import __version__
 from .cancel import cancellable
@@ -57,6 +59,11 @@ class Worker:
         self.engines: dict[tuple, object] = {}
 
     def send(self, message: dict) -> None:
+        """One event line; its job and error message are quoted as excerpts (protocol.excerpt), never in full."""
+        if message.get("job") is not None:
+            message = dict(message, job=excerpt(message["job"]))
+        if isinstance(message.get("message"), str):
+            message = dict(message, message=excerpt(message["message"], MAX_QUOTED_MESSAGE))
         line = json.dumps({"v": PROTOCOL_VERSION, **message})
         with self.write_lock:
             self.stdout.write(line + "\n")
@@ -116,8 +123,9 @@ class Worker:
                            "train": self.train}.get(request.get("type"))
                 if handler is None:
                     raise EngineError(f"unknown request type '{request.get('type')}'")
-                try:  # before any work: no job writes over one of its own inputs
+                try:  # before any work: no job writes over one of its own inputs, now or later in the job
                     check_request(request)
+                    guard_job_inputs(request_paths(request)[1])
                 except OverwritesInput as exc:
                     raise EngineError(str(exc)) from None
                 # hello stays free of torch (its import takes seconds); every other job can be cancelled mid-pass
@@ -142,6 +150,7 @@ class Worker:
                 self.send({"type": "error", "job": job, "kind": "out_of_memory" if out_of_memory else "internal",
                            "message": message})
             finally:
+                guard_job_inputs({})  # the job's inputs guard its own writes only
                 self.cancelled.discard(job)
                 self.current_job = None
 

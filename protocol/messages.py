@@ -9,21 +9,29 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from .schema import REQUESTS, REQUIRED_WITH, Field
+from .schema import MAX_JOB_LENGTH, REQUESTS, REQUIRED_WITH, Field
 
 PROTOCOL_VERSION = 1
+MAX_QUOTED_MESSAGE = 2000  # characters of an error message a reply carries; past it, a marked excerpt
 MAX_INT_DIGITS = 64  # longer integers are out of every field's range; Python would refuse past 4300 digits
 KINDS = {"str": "a string", "int": "a whole number", "float": "a number", "bool": "true or false",
          "list": "a list", "object": "an object", "map": "an object"}
 
 
+def excerpt(text: Any, limit: int = MAX_JOB_LENGTH) -> str:
+    """`text` as a reply may quote it: whole when it has at most `limit` characters, else its start and a mark
+    saying how long it was. Nothing a client sends comes back longer than this."""
+    text = str(text)
+    return text if len(text) <= limit else f"{text[:limit]}... [cut: {len(text)} characters]"
+
+
 class BadRequest(ValueError):
     """A request the worker cannot run; `field` names the part that is wrong ("request" for the line itself),
-    `kind` is "bad_input", or "protocol" for another protocol version."""
+    `kind` is "bad_input", or "protocol" for another protocol version. A reply quotes `job` as an excerpt."""
 
     def __init__(self, field: str, message: str, job: str | None = None, kind: str = "bad_input"):
-        super().__init__(message if field in ("request", "") else f"{field}: {message}")
-        self.field, self.job, self.kind = field, job, kind
+        super().__init__(message if field in ("request", "") else f"{excerpt(field)}: {message}")
+        self.field, self.job, self.kind = excerpt(field), job, kind
 
 
 @dataclass
@@ -205,5 +213,4 @@ def _kind_of(value: Any) -> str:
 
 
 def _short(text: Any, limit: int = 60) -> str:
-    text = str(text)
-    return text if len(text) <= limit else text[:limit] + "..."
+    return excerpt(text, limit)

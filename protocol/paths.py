@@ -55,6 +55,21 @@ def refuse_overwrite(output: PathLike, inputs: Inputs, what: str = "the output")
                                   "that input: choose another output name")
 
 
+_running_job_inputs: dict = {}  # the inputs of the job this process runs now, for refuse_writing
+
+
+def guard_job_inputs(inputs: Inputs) -> None:
+    """Name the inputs of the job this process runs now: every later `refuse_writing` checks against them."""
+    _running_job_inputs.clear()
+    _running_job_inputs.update(inputs)
+
+
+def refuse_writing(path: PathLike, what: str = "a file the job writes") -> None:
+    """The guard every writer calls before it creates or replaces `path` (snapshots, sidecars, frames, temporary
+    files, cache entries, checkpoints, models): OverwritesInput if it is one of the running job's inputs."""
+    refuse_overwrite(path, _running_job_inputs, what)
+
+
 def refuse_overwrite_all(outputs: Iterable[PathLike], inputs: Inputs, what: str = "the output") -> None:
     """`refuse_overwrite` for each of several outputs (the frames of a sequence, say), in one pass."""
     pairs = _flatten(inputs)

@@ -106,7 +106,8 @@ FRAME = record({"content": text(required=True), "output": text(required=True), "
 CHUNK = record({"first": whole(required=True), "last": whole(required=True), "chunking": text(choices=CHUNKINGS),
                 "warmup": whole(0, 100_000), "resume_from": text(nullable=True)}, nullable=True)
 
-JOB = text(required=True)  # every request names its job; events about it carry the same name
+MAX_JOB_LENGTH = 200  # a job id is a short name: every reply quotes it in full
+JOB = Field("str", required=True, max_length=MAX_JOB_LENGTH)  # every request names its job; events carry the same
 
 REQUESTS: dict[str, dict[str, Field]] = {
     "hello": {"job": JOB},

@@ -94,7 +94,7 @@ class AnyStyleStylizer(FastStylizer):
         if not cache:
             return self.predictor(square.to(self.device))[0].float().cpu()
         key = style_key(square, {"kind": "anystyle-vector", "size_px": STYLE_PX, "weights": self._weights_id})
-        found = self.cache.get(key, torch.device("cpu"))
+        found = self.cache.get(key, torch.device("cpu"), {"anystyle": {"vector": (STYLE_DIM,)}})
         if found is None:
             found = {"anystyle": {"vector": self.predictor(square.to(self.device))[0].float().cpu()}}
             self.cache.put(key, found)

@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from protocol import OverwritesInput
+from protocol import OverwritesInput, guard_job_inputs
 
 from .. import __version__
 from ..errors import Cancelled, EngineError
@@ -60,6 +60,7 @@ def refuse_overwriting(args) -> None:
     for name in ("passes", "views", "render", "frames", "style_dir", "reference"):
         inputs[f"--{name}"] = spec_files(value(name)) if value(name) else []
     inputs["--sequence"] = [f for spec in value("sequence") or [] for f in spec_files(spec.partition("=")[2])]
+    guard_job_inputs(inputs)  # every file written later (snapshots, sidecars, cache, checkpoints) is checked too
     for name in ("output", "plot"):
         if value(name):
             refuse_overwrite(value(name), inputs, f"--{name}")
@@ -89,9 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser().parse_args(argv)  # the parsers import the engine's modules (torch): seconds
     except SystemExit as exc:  # --help, --version, or a usage error already printed in one line
         return int(exc.code or 0)
+    except KeyboardInterrupt:
+        print("cancelled; no output written", file=sys.stderr)
+        return EXIT_CANCELLED
     args.argv = sys.argv[1:] if argv is None else list(argv)
     try:
         refuse_overwriting(args)
@@ -110,3 +114,5 @@ def main(argv=None) -> int:
             print("error: out of GPU memory; use a smaller --size, or --device cpu", file=sys.stderr)
             return EXIT_BAD_INPUT
         raise
+    finally:
+        guard_job_inputs({})  # the command's inputs guard its own writes only

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import EngineError
-from ..imageio import read_exr_channels
+from ..imageio import check_channel, read_exr_channels
 
 
 def _pass_name(channel: str) -> str:
@@ -44,7 +44,8 @@ def read_guides(path, channel_names, ranges=None) -> np.ndarray:
     if missing:
         raise EngineError(f"render {path} lacks the guide channels {missing} that this model was trained with; "
                           "render the same passes as the training frames")
-    guides = np.stack([np.nan_to_num(channels[name]) for name in channel_names], axis=-1).astype(np.float32)
+    guides = np.stack([check_channel(channels[name], Path(path), name, "render") for name in channel_names],
+                      axis=-1).astype(np.float32)
     if ranges is not None:
         low = np.array([r[0] for r in ranges], np.float32)
         high = np.array([r[1] for r in ranges], np.float32)

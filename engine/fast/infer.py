@@ -6,6 +6,7 @@ images run as overlapping tiles, feathered together, with instance-norm statisti
 
 from __future__ import annotations
 
+import sys
 import time
 from functools import lru_cache
 from pathlib import Path
@@ -17,6 +18,7 @@ import torch.nn.functional as F
 from .. import __version__
 from ..color import check_preserve_color, match_color_statistics, with_content_chroma
 from ..device import describe_device, resolve_device
+from ..tiling import check_result_fits_in_memory
 from ..errors import EngineError
 from ..imageio import MIN_SIDE_PX
 from ..losses import resize_weight_map
@@ -41,6 +43,8 @@ def prepare_content(content: np.ndarray, size_px: int | None) -> tuple[torch.Ten
     height, width = content.shape[:2] if size_px is None else fit_longest_side(*content.shape[:2], size_px)
     if min(height, width) < MIN_SIDE_PX:
         raise EngineError(f"the output would be {width}x{height} px; each side needs at least {MIN_SIDE_PX} px")
+    for warning in check_result_fits_in_memory(content.shape[:2], height, width):
+        print(f"warning: {warning}", file=sys.stderr)
     pixels = resize_image(to_tensor(content, torch.device("cpu")), height, width)
     return pixels, to_numpy(pixels)
 

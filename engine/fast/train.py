@@ -24,7 +24,7 @@ from ..device import describe_device, resolve_device
 from ..errors import EngineError
 from ..imageio import atomic_path, read_rgb
 from ..losses import content_distance, style_distance, style_statistics, total_variation
-from ..options import DEFAULT_STYLE_LAYERS
+from ..options import DEFAULT_STYLE_LAYERS, refuse_nothing_to_optimize
 from ..stylize import StyleTransfer
 from ..tensors import fit_longest_side, resize_image, to_tensor
 from ..vgg import check_layers, load_vgg19
@@ -72,6 +72,9 @@ class TrainSettings:
     keyframes: int = 0  # > 0: per-shot mode, this many keyframes stylized by the optimizer
     keyframe_size_px: int = 512
     keyframe_iterations: int = 200
+
+    def __post_init__(self) -> None:
+        refuse_nothing_to_optimize(dict(content=self.content_weight, style=self.style_weight, tv=self.tv_weight), None)
 
     def shaping(self) -> dict:
         """The settings a resumed run must share with its checkpoint."""
