@@ -7,8 +7,9 @@ minimises, on a few content images, the same loss the optimizer does (`engine.ob
 
 What is tuned (`TuneSettings.part`):
 - "vector": the 100-d style vector alone;
-- "norms": the vector and the conditional-norm projections (style vector to each norm's scale and shift);
-- "all": the vector and every weight of the transformer (the default: see docs/any_style.md for the comparison).
+- "norms": the vector and the conditional-norm projections (style vector to each norm's scale and shift), the
+  default: the closest to the painting within the content budget (docs/any_style.md, "Tuned to a painting");
+- "all": the vector and every weight of the transformer.
 
 The style is measured where users look: each step takes one content image at a result size drawn from `sizes_px`
 (longest side), a random crop of it, and the painting resized to that same longest side as the Gram target.
@@ -56,7 +57,7 @@ class TuneSettings:
 
     steps: int = 300
     minutes: float | None = 4.5  # wall-clock budget of the steps; the run stops early when it is spent
-    part: str = "all"
+    part: str = "norms"
     sizes_px: Sequence[int] = (384, 512)  # result sizes (longest side) the tuning draws from
     crop_px: int = 256
     learning_rate: float = 2e-3  # transformer weights; the vector's is VECTOR_LR_GAIN x this
@@ -252,14 +253,14 @@ def tune_to_painting(style, content_dirs: Sequence, output, settings: TuneSettin
         tuner.load_checkpoint(checkpoint)
         if tuner.step >= settings.steps:
             raise EngineError(f"--resume: the checkpoint is at step {tuner.step} already; ask for more --steps")
-    budget_s = None if settings.minutes is None else settings.minutes * 60.0
+    budget_s = None if settings.minutes is None else settings.minutes * 60.0  # this run's, resumed or not
     started = time.perf_counter()
     losses: list[float] = []
 
     def elapsed() -> float:
         return tuner.elapsed_before_s + time.perf_counter() - started
 
-    while tuner.step < settings.steps and (budget_s is None or elapsed() < budget_s):
+    while tuner.step < settings.steps and (budget_s is None or time.perf_counter() - started < budget_s):
         crop, size = tuner.sample(contents)
         tuner.optimizer.zero_grad(set_to_none=True)
         total = tuner.loss(crop, size)[0]
@@ -288,8 +289,9 @@ def tune_to_painting(style, content_dirs: Sequence, output, settings: TuneSettin
                   "base_weights": base_weights_id()},
         loss_network={"source": tuner.vgg.info.source, "preprocessing": tuner.vgg.info.preprocessing,
                       "file": Path(tuner.vgg.info.path).name, "pooling": tuner.vgg.pooling})
+    if checkpoint_every:  # --resume with more --steps continues from here
+        tuner.save_checkpoint(checkpoint, seconds)
     save_tuned(output, tuner.tuned_transformer(), tuner.vector.detach().cpu(), info)
-    checkpoint.unlink(missing_ok=True)
     return info
 
 
@@ -318,7 +320,7 @@ def load_tuned(path: Path, info: ModelInfo) -> tuple[StyleTransformer, torch.Ten
         with safe_open(str(path), framework="pt") as handle:
             names = set(handle.keys())
             if names != set(expected) | {VECTOR_KEY}:
-                missing, extra = sorted(set(expected) | {VECTOR_KEY} - names), sorted(names - set(expected))
+                missing, extra = sorted((set(expected) | {VECTOR_KEY}) - names), sorted(names - set(expected))
                 raise EngineError(f"{path}: weights do not fit the any-style network (missing {missing[:3]}, "
                                   f"unexpected {extra[:3]}); the file is damaged or from another network")
             state = {name: handle.get_tensor(name) for name in names}

@@ -36,8 +36,8 @@ def add_train_parser(subparsers) -> None:
     p.add_argument("--minutes", type=number(above=0.0, maximum=10_000.0), default=tune.minutes,
                    help=f"--from any: stop when this many minutes are spent (default {tune.minutes})")
     p.add_argument("--part", choices=PARTS, default=tune.part,
-                   help=f"--from any: what is tuned besides the style vector (default {tune.part}: the whole "
-                        "transformer; norms: the conditional-norm projections; vector: the vector alone)")
+                   help=f"--from any: what is tuned besides the style vector (default {tune.part}: the conditional-"
+                        "norm projections; all: the whole transformer; vector: the vector alone)")
     p.add_argument("--sizes", type=PIXELS, nargs="+", default=list(tune.sizes_px), metavar="PX",
                    help="--from any: result sizes (longest side) to tune at, the painting resized to each "
                         f"(default {' '.join(map(str, tune.sizes_px))})")
