@@ -37,7 +37,7 @@ from torch.func import functional_call
 from ..device import describe_device, resolve_device
 from ..errors import EngineError
 from ..fast.model_file import METADATA_KEY, TUNED_KIND, TUNED_VARIANT, ModelInfo
-from ..fast.train import TrainProgress, _autocast_dtype, checkpoint_path, content_files
+from ..fast.train import TrainProgress, training_autocast_dtype, checkpoint_path, content_files
 from ..imageio import atomic_path, read_rgb
 from ..losses import style_statistics
 from ..objective import Objective, PassLoss, StyleTerm
@@ -121,7 +121,7 @@ class _Tuner:
             raise EngineError("tuning sizes and the crop must be at least 64 px")
         self.settings = settings
         self.device = resolve_device(device)
-        self.autocast_dtype = _autocast_dtype(self.device)
+        self.autocast_dtype = training_autocast_dtype(self.device)
         self.vgg = load_vgg19(settings.weights, device=self.device)
         self.objective = Objective.from_options(StylizeOptions())
         self.transformer = copy.deepcopy(load_networks()[1]).to(self.device).train()
