@@ -155,7 +155,7 @@ def write_sheet(args, contents: dict, images: dict) -> None:
                      (images[(name, style_path.stem, "tuned")], f"tuned to {style_path.stem}"),
                      (optimized, f"optimizer ({args.iterations} it./scale)")]
             rows.append(join([caption(fit(picture(image), tile), label) for image, label in cells]))
-    save(join(rows, vertical=True), args.sheet)
+    save(join(rows, vertical=True), args.sheet, quality=75)
     print(f"wrote {args.sheet}")
 
 
