@@ -142,3 +142,21 @@ def test_bad_input_gets_one_line_exit_2_and_nothing_written(tuned, tmp_path, cap
         assert error.startswith("error: ") and "\n" not in error, error
         assert not (tmp_path / "out.png").exists() and not (tmp_path / "out.safetensors").exists()
     shutil.rmtree(photos)
+
+
+def test_a_tuned_model_takes_keep_shapes_as_a_guide(tuned, tmp_path, capsys):
+    from engine.imageio import read_settings
+    from engine.metrics import contrast_kept
+    from engine.structure import read_structure_passes
+    from support import write_synthetic_sequence
+
+    render_path, passes_path = write_synthetic_sequence(tmp_path, frames=1, height=48, width=64)[0]
+    render = read_rgb(render_path)
+    passes = read_structure_passes(passes_path, render.shape[:2])
+    kept = []
+    for strength in ("0", "0.5"):
+        output = tmp_path / f"tuned_{strength}.png"
+        assert main(["stylize", "--content", str(render_path), "--model", str(tuned), "--output", str(output),
+                     "--passes", str(passes_path), "--structure", strength, "--quiet"]) == 0, capsys.readouterr().err
+        kept.append(contrast_kept(read_rgb(output), render, passes))
+    assert read_settings(output)["structure"] == 0.5 and kept[1] > 1.3 * kept[0]
