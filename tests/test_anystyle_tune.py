@@ -160,3 +160,31 @@ def test_a_tuned_model_takes_keep_shapes_as_a_guide(tuned, tmp_path, capsys):
                      "--passes", str(passes_path), "--structure", strength, "--quiet"]) == 0, capsys.readouterr().err
         kept.append(contrast_kept(read_rgb(output), render, passes))
     assert read_settings(output)["structure"] == 0.5 and kept[1] > 1.3 * kept[0]
+
+
+def test_the_worker_paints_with_a_tuned_model_like_the_command_line(tuned, held_out, tmp_path):
+    import subprocess
+    import sys
+
+    content = tmp_path / "content.png"
+    Image.fromarray((held_out * 255).round().astype(np.uint8)).save(content)
+    output, expected = tmp_path / "worker.png", tmp_path / "cli.png"
+    request = {"v": 1, "type": "stylize", "job": "a", "model": str(tuned), "content": str(content),
+               "output": str(output), "options": {"style_strength": 0.8}}
+    worker = subprocess.Popen([sys.executable, "-m", "engine", "worker"], cwd=REPO, stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        worker.stdin.write(json.dumps(request) + "\n")
+        worker.stdin.flush()
+        events = [json.loads(worker.stdout.readline())]
+        while events[-1].get("job") != "a" or events[-1]["type"] not in ("result", "error"):
+            events.append(json.loads(worker.stdout.readline()))
+        worker.stdin.write(json.dumps({"v": 1, "type": "shutdown"}) + "\n")
+        worker.stdin.close()
+        assert worker.wait(timeout=120) == 0
+    finally:
+        worker.kill()
+    assert any(e["type"] == "result" and e.get("job") == "a" for e in events), events
+    assert main(["stylize", "--model", str(tuned), "--content", str(content), "--strength", "0.8", "--output",
+                 str(expected), "--quiet"]) == 0
+    assert np.abs(read_rgb(output) - read_rgb(expected)).max() <= 1 / 255
