@@ -60,7 +60,7 @@ class TuneSettings:
     part: str = "norms"
     sizes_px: Sequence[int] = (384, 512)  # result sizes (longest side) the tuning draws from
     crop_px: int = 256
-    learning_rate: float = 2e-3  # transformer weights; the vector's is VECTOR_LR_GAIN x this
+    learning_rate: float = 1e-3  # transformer weights; the vector's is VECTOR_LR_GAIN x this
     weights: str = "caffe"
     seed: int = 0
 

@@ -135,7 +135,8 @@ def run_tune(args, output: Path) -> int:
     if args.keyframes:
         raise EngineError("--from any tunes to a painting on content folders; --keyframes is for --from scratch")
     settings = TuneSettings(steps=args.steps or TuneSettings.steps, minutes=args.minutes, part=args.part,
-                            sizes_px=tuple(args.sizes), crop_px=args.crop_px, seed=args.seed, weights=args.weights)
+                            sizes_px=tuple(args.sizes), crop_px=args.crop_px, seed=args.seed, weights=args.weights,
+                            learning_rate=args.learning_rate)
     bar = None
 
     def on_progress(progress):
