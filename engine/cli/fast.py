@@ -17,12 +17,17 @@ def stylize_with_model(args) -> int:
     from ..alpha import read_content
     from ..imageio import check_output_path, read_label_map, read_rgb, write_image
 
+    tuned = None
     if args.model == ANY_STYLE_MODEL:
         if not args.style:
             raise EngineError("--model any paints with any painting: give it as --style PATH (repeat to blend)")
     elif args.style:
-        raise EngineError("give either --style (optimization) or --model (fast stylization), not both; "
-                          "--model any takes --style")
+        from ..fast.infer import get_stylizer, is_tuned
+
+        tuned = get_stylizer(args.model, args.device)
+        if not is_tuned(tuned):
+            raise EngineError("give either --style (optimization) or --model (fast stylization), not both; "
+                              "--model any takes --style, and so does a tuned model (blended with its painting)")
     output = check_output_path(args.output)
     picture = read_content(args.content)  # transparent renders: colour filled, alpha put back on writing
     styles = [read_rgb(path, "style image") for path in args.style or []]
@@ -42,6 +47,12 @@ def stylize_with_model(args) -> int:
                                   size_px=args.size, tile_px=args.tile)
         recorded = dict(styles=[str(Path(s).resolve()) for s in args.style], **recorded)
         what = f"any-style with {len(styles)} painting{'s' if len(styles) > 1 else ''}"
+    elif tuned is not None:  # the tuned painting blended with --style paintings, its weight first
+        result = tuned.stylize(picture.rgb, styles, style_weights=args.style_weights, strength=args.strength,
+                               preserve_color=args.preserve_color, mask=mask, regions=regions or None,
+                               size_px=args.size, tile_px=args.tile)
+        recorded = dict(styles=[str(Path(s).resolve()) for s in args.style], **recorded)
+        what = f"model {tuned.path.stem} blended with {len(styles)} painting{'s' if len(styles) > 1 else ''}"
     else:
         from ..fast.infer import stylize_fast
 

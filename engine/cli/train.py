@@ -11,24 +11,36 @@ from pathlib import Path
 from protocol.numbers import ITERATIONS, PIXELS, SEED, WEIGHT, number, whole
 
 from ..errors import EngineError
+from ..anystyle.tune import PARTS, TuneSettings, tune_to_painting
 from ..fast.train import TrainSettings, train_style
 from ..region_settings import ANY_STYLE_MODEL
 from .shared import add_device_option, add_quiet_option, keyword_defaults
 
 
 def add_train_parser(subparsers) -> None:
-    defaults = TrainSettings()
+    defaults, tune = TrainSettings(), TuneSettings()
     p = subparsers.add_parser(
         "train", help="train a fast-stylization model on content images or a shot's renders",
         description="Train a feed-forward style network (Johnson et al. 2016) with the VGG-19 perceptual loss. "
                     "With --keyframes, learn one shot instead: stylize that many keyframes by optimization and "
                     "train a network (with render passes as --guides) to reproduce them on every frame.")
+    p.add_argument("--from", dest="start", choices=("scratch", "any"), default="scratch",
+                   help="any: tune the any-style network to the painting (minutes; --steps, --minutes, --part, "
+                        "--sizes apply) instead of training a network from scratch (hours)")
     p.add_argument("--style", required=True, help="style image (the painting)")
     p.add_argument("--content-dir", required=True, nargs="+", metavar="DIR",
                    help="folders of content images or renders (PNG, JPEG, EXR); in per-shot mode, the shot's frames")
     p.add_argument("--output", required=True, help="model file to write (.safetensors)")
-    p.add_argument("--steps", type=whole(1, 10_000_000), default=defaults.steps,
-                   help=f"training steps (default {defaults.steps})")
+    p.add_argument("--steps", type=whole(1, 10_000_000),
+                   help=f"training steps (default {defaults.steps}; tuning: {tune.steps}, within --minutes)")
+    p.add_argument("--minutes", type=number(above=0.0, maximum=10_000.0), default=tune.minutes,
+                   help=f"--from any: stop when this many minutes are spent (default {tune.minutes})")
+    p.add_argument("--part", choices=PARTS, default=tune.part,
+                   help=f"--from any: what is tuned besides the style vector (default {tune.part}: the conditional-"
+                        "norm projections; all: the whole transformer; vector: the vector alone)")
+    p.add_argument("--sizes", type=PIXELS, nargs="+", default=list(tune.sizes_px), metavar="PX",
+                   help="--from any: result sizes (longest side) to tune at, the painting resized to each "
+                        f"(default {' '.join(map(str, tune.sizes_px))})")
     p.add_argument("--batch-size", type=whole(1, 1024), default=defaults.batch_size)
     p.add_argument("--crop", type=PIXELS, default=defaults.crop_px, dest="crop_px",
                    help=f"side of the random training crops in pixels (default {defaults.crop_px})")
@@ -51,8 +63,9 @@ def add_train_parser(subparsers) -> None:
     p.add_argument("--keyframe-size", type=PIXELS, default=defaults.keyframe_size_px, dest="keyframe_size_px")
     p.add_argument("--keyframe-iterations", type=ITERATIONS, default=defaults.keyframe_iterations)
     p.add_argument("--checkpoint-every", type=whole(0), metavar="N",
-                   default=keyword_defaults(train_style)["checkpoint_every"],
-                   help="save OUTPUT.ckpt.safetensors every N steps (0: never)")
+                   help=f"save OUTPUT.ckpt.safetensors every N steps (0: never; default "
+                        f"{keyword_defaults(train_style)['checkpoint_every']}, tuning "
+                        f"{keyword_defaults(tune_to_painting)['checkpoint_every']})")
     p.add_argument("--resume", action="store_true", help="continue from OUTPUT.ckpt.safetensors")
     add_device_option(p)
     add_quiet_option(p)
@@ -70,6 +83,11 @@ def run_train(args) -> int:
         raise EngineError(f"--output {output} must end in .safetensors")
     if not output.parent.is_dir():
         raise EngineError(f"output folder {output.parent} does not exist; create it first")
+    if args.start == "any":
+        return run_tune(args, output)
+    args.steps = args.steps or TrainSettings.steps
+    if args.checkpoint_every is None:
+        args.checkpoint_every = keyword_defaults(train_style)["checkpoint_every"]
     if args.guides and not args.keyframes:
         raise EngineError("--guides are for per-shot training; give --keyframes N too")
     names = ("steps", "batch_size", "crop_px", "variant", "learning_rate", "content_weight", "style_weight",
@@ -110,6 +128,46 @@ def run_train(args) -> int:
     return 0
 
 
+def run_tune(args, output: Path) -> int:
+    """`train --from any`: tune the any-style network to the painting, with a progress bar and its ETA."""
+    from tqdm import tqdm
+
+    if args.keyframes:
+        raise EngineError("--from any tunes to a painting on content folders; --keyframes is for --from scratch")
+    settings = TuneSettings(steps=args.steps or TuneSettings.steps, minutes=args.minutes, part=args.part,
+                            sizes_px=tuple(args.sizes), crop_px=args.crop_px, seed=args.seed, weights=args.weights,
+                            learning_rate=args.learning_rate)
+    bar = None
+
+    def on_progress(progress):
+        nonlocal bar
+        if args.quiet:
+            return
+        if bar is None:
+            bar = tqdm(total=progress.steps, initial=progress.step - 1, desc="tuning", unit="step")
+        done = max(progress.step / progress.steps, progress.elapsed_s / (settings.minutes * 60))
+        eta = progress.elapsed_s / max(done, 1e-6) * (1 - min(done, 1.0))  # whichever budget ends first
+        bar.set_postfix_str(f"loss {progress.loss:.4g}, ETA {eta:.0f} s")
+        bar.update(progress.step - bar.n)
+
+    command = shlex.join(["python", "-m", "engine", *args.argv])
+    try:
+        every = keyword_defaults(tune_to_painting)["checkpoint_every"] if args.checkpoint_every is None \
+            else args.checkpoint_every
+        info = tune_to_painting(args.style, args.content_dir, output, settings, device=args.device,
+                                checkpoint_every=every, resume=args.resume, command=command,
+                                callback=on_progress)
+    finally:
+        if bar is not None:
+            bar.close()
+    if not args.quiet:
+        t = info.training
+        print(f"wrote {output} ({output.stat().st_size / 1e6:.1f} MB, any-style tuned to {info.style['file']}: "
+              f"{t['steps']} steps in {t['time_s']:.0f} s on {t['device']}, loss {t['first_loss']:.3g} -> "
+              f"{t['last_loss']:.3g})")
+    return 0
+
+
 def add_models_parser(subparsers) -> None:
     p = subparsers.add_parser("models", help="list the bundled and user fast-stylization models",
                               description="List fast-stylization models: the bundled ones and those in the user "
@@ -119,6 +177,7 @@ def add_models_parser(subparsers) -> None:
 
 
 def run_models(args) -> int:
+    from ..fast.model_file import TUNED_KIND
     from ..fast.models import list_models, user_models_dir
 
     entries, any_style = list_models(), any_style_entry()
@@ -136,6 +195,11 @@ def run_models(args) -> int:
             print(f"  {e.name:20} {e.location:8} unusable: {e.problem}")
             continue
         t = e.info.training
+        if e.info.kind == TUNED_KIND:
+            print(f"  {e.name:20} {e.location:8} any-style tuned to {e.info.style.get('file')}, {t.get('steps')} steps "
+                  f"({t.get('part')}) at {' '.join(map(str, t.get('sizes_px', [])))} px, "
+                  f"{e.path.stat().st_size / 1e6:.1f} MB, engine {e.info.engine_version}")
+            continue
         guides = f", guides {' '.join(e.info.guide_channels)}" if e.info.guide_channels else ""
         print(f"  {e.name:20} {e.location:8} {e.info.kind} model of {e.info.style.get('file')}, {e.info.variant}, "
               f"{t.get('steps')} steps at {t.get('crop_px')} px, {e.path.stat().st_size / 1e6:.1f} MB{guides}")

@@ -28,7 +28,7 @@ from ..results import StylizeResult
 from ..tensors import fit_longest_side, resize_image, to_numpy, to_tensor
 from ..tiling import feather, tile_boxes
 from .guides import read_guides
-from .model_file import load_model
+from .model_file import TUNED_KIND, load_model, read_model_info
 from .models import find_model
 
 DEFAULT_TILE_PX = {"cpu": 2048, "cuda": 4096}
@@ -111,7 +111,16 @@ class FastStylizer:
 
 @lru_cache(maxsize=8)
 def _cached_stylizer(path: str, modified_ns: int, device: str) -> FastStylizer:
+    info = read_model_info(path)
+    if info.kind == TUNED_KIND:  # the any-style network tuned to a painting (engine.anystyle.tune)
+        from ..anystyle.stylizer import TunedStylizer
+
+        return TunedStylizer(Path(path), info, device)
     return FastStylizer(path, device)
+
+
+def is_tuned(stylizer: FastStylizer) -> bool:
+    return stylizer.info is not None and stylizer.info.kind == TUNED_KIND
 
 
 def get_stylizer(model: str | Path, device: str = "auto") -> FastStylizer:
@@ -153,26 +162,29 @@ def stylize_fast(content: np.ndarray, model: str | Path, *, size_px: int | None 
     pixels, base = prepare_content(content, size_px)
     height, width = base.shape[:2]
     main = get_stylizer(model, device)
+    outputs: dict[tuple, np.ndarray] = {}
 
-    def stylized_by(name: str | None) -> np.ndarray:
+    def stylized_by(name: str | None, strength: float) -> np.ndarray:
+        """The picture as the model `name` (None: the main one) paints it at `strength`, colour finished."""
         stylizer = main if name is None else get_stylizer(name, device)
-        return to_numpy(stylizer.run(_network_input(stylizer, pixels, render_path), tile_px))
+        if is_tuned(stylizer):  # strength moves the style vector, as for --model any
+            key = (name, strength)
+            if key not in outputs:
+                outputs[key] = stylizer.stylize(base, strength=strength, preserve_color=preserve_color,
+                                                tile_px=tile_px).image
+            return outputs[key]
+        if (name, None) not in outputs:
+            outputs[(name, None)] = to_numpy(stylizer.run(_network_input(stylizer, pixels, render_path), tile_px))
+        return finish_colour(outputs[(name, None)], base, strength, preserve_color)
 
     if label_map is None:
-        result = finish_colour(stylized_by(None), base, style_strength, preserve_color)
+        result = stylized_by(None, style_strength)
     else:
         result = np.zeros_like(base)
         covered = np.zeros((height, width, 1), np.float32)
-        outputs: dict[str | None, np.ndarray] = {}
         for part in region_parts(label_map, content.shape[:2], regions, style_strength):
             alpha = resize_weight_map(torch.from_numpy(part.weight_map), height, width).numpy()[..., None]
-            if part.keeps_original:
-                region_image = base
-            else:
-                name = part.setting.model
-                if name not in outputs:
-                    outputs[name] = stylized_by(name)
-                region_image = finish_colour(outputs[name], base, part.strength, preserve_color)
+            region_image = base if part.keeps_original else stylized_by(part.setting.model, part.strength)
             result += alpha * region_image
             covered += alpha
         result = result + (1 - np.clip(covered, 0, 1)) * base  # pixels no region fully covers keep the original

@@ -23,6 +23,7 @@ FORMAT = "nst-fast-model"
 FORMAT_VERSION = 1
 METADATA_KEY = "nst"
 MAX_MODEL_BYTES = 5 * 1024 * 1024  # the size a shipped model must stay under
+TUNED_KIND, TUNED_VARIANT = "tuned", "any-style"  # the any-style network tuned to a painting (engine.anystyle.tune)
 
 
 @dataclass
@@ -91,7 +92,8 @@ def _check_metadata(path: Path, raw: dict | None) -> ModelInfo:
         if not isinstance(data.get(key), kind):
             raise EngineError(f"{path}: model metadata '{key}' is missing or not a {kind.__name__}; the file is "
                               "damaged, retrain or re-download it")
-    if data["variant"] not in VARIANTS:
+    tuned = data.get("kind") == TUNED_KIND and data["variant"] == TUNED_VARIANT
+    if data["variant"] not in VARIANTS and not tuned:
         raise EngineError(f"{path}: unknown network variant '{data['variant']}' (this engine knows "
                           f"{', '.join(VARIANTS)}); update the engine")
     guides = data.get("guide_channels", [])
@@ -122,6 +124,9 @@ def load_model(path) -> tuple[TransformerNet, ModelInfo]:
     """The network (on the CPU, eval mode) and its metadata; every tensor's name and shape is checked."""
     path = Path(path)
     info = read_model_info(path)
+    if info.kind == TUNED_KIND:
+        raise EngineError(f"{path} is the any-style network tuned to a painting, not a trained network; open it "
+                          "with engine.fast.infer.get_stylizer")
     network = TransformerNet(info.variant, guide_channels=len(info.guide_channels))
     expected = network.state_dict()
     try:

@@ -104,7 +104,7 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _autocast_dtype(device: torch.device) -> torch.dtype | None:
+def training_autocast_dtype(device: torch.device) -> torch.dtype | None:
     """Mixed precision: bf16 (or fp16) on a GPU, bf16 on CPUs with native bf16 (AVX-512 BF16, AMX), else none."""
     if device.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
@@ -133,7 +133,7 @@ class _Trainer:
         self.settings = settings
         self.device = resolve_device(device)
         self.vgg = load_vgg19(settings.weights, device=self.device)
-        self.autocast_dtype = _autocast_dtype(self.device)
+        self.autocast_dtype = training_autocast_dtype(self.device)
         torch.manual_seed(settings.seed)
         self.network = TransformerNet(settings.variant, guide_channels).to(self.device)
         if self.device.type == "cuda":
