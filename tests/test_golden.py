@@ -53,3 +53,26 @@ def test_case_matches_its_golden(case, tmp_path, one_torch_thread):
     assert not failing, (f"{case.name} moved from its golden (thresholds: PSNR {min_psnr_db} dB, SSIM {min_ssim}):\n"
                          f"{format_reference_table(scores)}\nIf the change is deliberate, re-record with "
                          "tests/golden/record.py --update in a commit of its own that says why.")
+
+
+# Real changes the guard must catch (tests/golden/noise.py measures them all; these are the cheapest, and the two
+# nearest to the noise). Each runs one case with the change's arguments appended (argparse keeps the last value).
+REAL_CHANGES = [
+    ("stylize_plain", ("--iterations", "7")),
+    ("stylize_plain", ("--content-weight", "1.1")),
+    ("sequence_temporal_chunk", ("--temporal-weight", "55")),
+    ("sequence_fast", ("--fast-blend", "0.66")),
+]
+
+
+@pytest.mark.parametrize("name, extra", REAL_CHANGES, ids=lambda v: v if isinstance(v, str) else " ".join(v))
+def test_a_real_change_fails_the_guard(name, extra, tmp_path, one_torch_thread):
+    from dataclasses import replace
+
+    case = next(c for c in CASES if c.name == name)
+    changed = replace(case, argv=(*case.argv, *extra))
+    output = tmp_path / case.output_name
+    run_case(changed, output)
+    min_psnr_db, min_ssim = THRESHOLDS[name]
+    scores = compare_to_reference(output, EXPECTED / case.output_name)
+    assert any(s.psnr_db < min_psnr_db or s.ssim < min_ssim for s in scores), format_reference_table(scores)
