@@ -21,6 +21,7 @@ from ..cache import USER_CACHE, CacheDir, StyleTargetCache, style_key
 from ..color import check_preserve_color
 from ..device import describe_device, resolve_device
 from ..errors import EngineError
+from .tuned_file import load_tuned
 from ..fast.infer import DEFAULT_TILE_PX, FastStylizer, finish_colour, prepare_content
 from ..losses import resize_weight_map
 from ..masks import Region, check_regions_need_mask, region_parts
@@ -222,8 +223,6 @@ class TunedStylizer(AnyStyleStylizer):
     """
 
     def __init__(self, path, info, device: str = "auto", cache_dir: CacheDir = USER_CACHE):
-        from .tune import load_tuned
-
         super().__init__(device, cache_dir)
         transformer, self.vector = load_tuned(path, info)
         self.network = transformer.to(self.device, self.dtype).to(memory_format=torch.channels_last)

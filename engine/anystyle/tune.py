@@ -36,7 +36,7 @@ from torch.func import functional_call
 
 from ..device import describe_device, resolve_device
 from ..errors import EngineError
-from ..fast.model_file import METADATA_KEY, TUNED_KIND, TUNED_VARIANT, ModelInfo
+from ..fast.model_file import TUNED_KIND, TUNED_VARIANT, ModelInfo
 from ..fast.train import TrainProgress, training_autocast_dtype, checkpoint_path, content_files
 from ..imageio import atomic_path, read_rgb
 from ..losses import style_statistics
@@ -45,10 +45,10 @@ from ..options import StylizeOptions
 from ..tensors import fit_longest_side, resize_image, to_tensor
 from ..vgg import load_vgg19
 from .network import StyleTransformer
-from .weights import PREDICT_FILE, TRANSFORM_FILE, load_networks, weights_dir
+from .tuned_file import VECTOR_KEY, base_weights_id, save_tuned
+from .weights import load_networks
 
 PARTS = ("vector", "norms", "all")
-VECTOR_KEY = "style_vector"
 
 
 @dataclass
@@ -72,14 +72,6 @@ class TuneSettings:
 
 
 VECTOR_LR_GAIN = 10.0
-
-
-def base_weights_id() -> str:
-    """The shipped any-style weights a tuned file builds on (sha256 of both ONNX files, 16 hex digits)."""
-    digest = hashlib.sha256()
-    for name in (PREDICT_FILE, TRANSFORM_FILE):
-        digest.update((weights_dir() / name).read_bytes())
-    return digest.hexdigest()[:16]
 
 
 def _norm_affines(transformer: StyleTransformer, vector: torch.Tensor, params: dict) -> dict[str, torch.Tensor]:
@@ -293,46 +285,3 @@ def tune_to_painting(style, content_dirs: Sequence, output, settings: TuneSettin
         tuner.save_checkpoint(checkpoint, seconds)
     save_tuned(output, tuner.tuned_transformer(), tuner.vector.detach().cpu(), info)
     return info
-
-
-def save_tuned(path: Path, transformer: StyleTransformer, vector: torch.Tensor, info: ModelInfo) -> Path:
-    """Write a tuned model: the transformer's own weights (the norms' affines are derived, not stored), the vector."""
-    derived = {f"{n}.{p}" for n, m in transformer.named_modules() if hasattr(m, "to_scale") for p in ("weight", "bias")}
-    tensors = {name: value.detach().float().cpu().contiguous() for name, value in transformer.state_dict().items()
-               if name not in derived}
-    tensors[VECTOR_KEY] = vector.detach().float().reshape(-1).contiguous()
-    with atomic_path(path) as temp:
-        save_file(tensors, str(temp), metadata={METADATA_KEY: info.to_json()})
-    return path
-
-
-def load_tuned(path: Path, info: ModelInfo) -> tuple[StyleTransformer, torch.Tensor]:
-    """The tuned transformer (CPU, eval) and its style vector; every tensor's name, shape and value is checked, and
-    the file must build on the any-style weights installed here."""
-    base = info.training.get("base_weights")
-    if base != base_weights_id():
-        raise EngineError(f"{path} was tuned from other any-style weights ({base}, installed: {base_weights_id()}); "
-                          "tune it again here")
-    transformer = copy.deepcopy(load_networks()[1])
-    derived = {f"{n}.{p}" for n, m in transformer.named_modules() if hasattr(m, "to_scale") for p in ("weight", "bias")}
-    expected = {name: value for name, value in transformer.state_dict().items() if name not in derived}
-    try:
-        with safe_open(str(path), framework="pt") as handle:
-            names = set(handle.keys())
-            if names != set(expected) | {VECTOR_KEY}:
-                missing, extra = sorted((set(expected) | {VECTOR_KEY}) - names), sorted(names - set(expected))
-                raise EngineError(f"{path}: weights do not fit the any-style network (missing {missing[:3]}, "
-                                  f"unexpected {extra[:3]}); the file is damaged or from another network")
-            state = {name: handle.get_tensor(name) for name in names}
-    except Exception as exc:  # noqa: BLE001 - safetensors reports damage with several exception types
-        if isinstance(exc, EngineError):
-            raise
-        raise EngineError(f"{path}: its weights cannot be read ({exc.__class__.__name__}); tune it again") from None
-    vector = state.pop(VECTOR_KEY)
-    for name, tensor in [*state.items(), (VECTOR_KEY, vector)]:
-        shape = expected[name].shape if name in expected else (vector.numel(),)
-        if tuple(tensor.shape) != tuple(shape) or not torch.isfinite(tensor).all():
-            raise EngineError(f"{path}: weight '{name}' has shape {tuple(tensor.shape)} (expected {tuple(shape)}) "
-                              "or non-finite values; the file is damaged")
-    transformer.load_state_dict(state, strict=False)
-    return transformer.eval().requires_grad_(False), vector.float()
