@@ -18,8 +18,12 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(PY) scripts/demo.py
 
+# Two workers by default, one per core of the project's 2-core machines (each runs torch on one thread, see
+# tests/conftest.py); each test file stays on one worker so its module fixtures are built once.
+TEST_WORKERS ?= 2
+
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 bench: $(STAMP)
 	$(PY) -m bench

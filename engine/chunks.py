@@ -16,14 +16,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 
 from protocol import CHUNKINGS, FrameRangeError, parse_frame_range
 
 from .errors import EngineError
-from .imageio import read_image, read_rgb, write_image
+from .imageio import read_image, read_rgb, read_settings, write_image
 from .temporal import SequenceFrame
 
 CHUNKS_FOLDER = "chunks"  # overlap: each chunk's frames, warm-up included, in OUTPUT/chunks/FIRST-LAST/
@@ -76,6 +76,26 @@ def frame_number(path: Path) -> int:
         raise EngineError(f"{Path(path).name} has no frame number at the end of its name; name frames like "
                           "frame_0001.png to cut the shot into chunks")
     return int(found.group(1))
+
+
+def mixed_kernels(outputs: Iterable[Path]) -> str | None:
+    """A warning when stylized frames of one shot record different kernels (engine.device.describe_kernels): they
+    are then not one machine's result bit for bit, and a chunk boundary between two kinds of node can show."""
+    frames_by_kernels: dict[str, list[int]] = {}
+    for path in outputs:
+        try:
+            kernels = (read_settings(path) or {}).get("kernels") if Path(path).is_file() else None
+        except (OSError, ValueError):
+            kernels = None  # unreadable settings say nothing about the kernels
+        if kernels:
+            frames_by_kernels.setdefault(kernels, []).append(frame_number(path))
+    if len(frames_by_kernels) < 2:
+        return None
+    runs = sorted(frames_by_kernels.items(), key=lambda item: min(item[1]))
+    listed = "; ".join(f"frames {min(numbers)}-{max(numbers)}: {kernels}" for kernels, numbers in runs)
+    return (f"the shot's frames were stylized with different kernels ({listed}), so they are not one machine's "
+            "result bit for bit and a chunk boundary between them can show other strokes; run a shot's stylize "
+            "tasks on one kind of node (docs/render_farm.md)")
 
 
 def chunk_frames(shot: Sequence[ShotFrame], chunk: Chunk, output_dir: Path, long_term_frames: int = 2

@@ -21,7 +21,7 @@ from . import __version__
 from .cache import USER_CACHE, CacheDir, StyleTargetCache, style_key
 from .color import grey_like_content, match_color_statistics, with_content_chroma
 from .degrade import run_degrading
-from .device import describe_device, resolve_device
+from .device import describe_device, describe_kernels, resolve_device
 from .errors import EngineError, OutOfMemory
 from .fallback import classic_filter
 from .imageio import MIN_SIDE_PX
@@ -155,7 +155,8 @@ class StyleTransfer:
         if ran is not None:
             engine, outcome = ran
             image, losses = outcome.image, outcome.losses
-            record.update(device=describe_device(engine.device), method="optimization",
+            record.update(device=describe_device(engine.device), kernels=describe_kernels(engine.device),
+                          method="optimization",
                           precision=precision_name(resolve_precision(o.precision, engine.device)),
                           tiles_px=outcome.tiles_px, peak_memory_gb=round(outcome.peak_bytes / GB, 3),
                           peak_memory_measured=outcome.peak_measured)

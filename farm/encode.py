@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from engine.chunks import mixed_kernels
 from protocol import OverwritesInput, refuse_overwrite
 
 
@@ -79,7 +80,11 @@ def main(argv: list[str] | None = None) -> int:
     except EncodeError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"wrote {path} ({len(shot_frames(args.frames))} frames at {args.fps:g} fps)")
+    frames = shot_frames(args.frames)
+    mixed = mixed_kernels(frames)
+    if mixed:
+        print(f"warning: {mixed}", file=sys.stderr)
+    print(f"wrote {path} ({len(frames)} frames at {args.fps:g} fps)")
     return 0
 
 

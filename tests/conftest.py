@@ -54,3 +54,15 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+def pytest_configure(config) -> None:
+    """Under pytest-xdist (`make test` runs two workers on two cores), each worker runs torch on one thread:
+    two workers with two threads each would fight for the cores and run slower than either alone."""
+    import os
+
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        os.environ["OMP_NUM_THREADS"] = "1"  # subprocesses (the engine CLI, the worker) inherit it
+        import torch
+
+        torch.set_num_threads(1)

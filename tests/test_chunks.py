@@ -153,3 +153,34 @@ def test_anchor_chunks_run_alone_and_their_warmup_restores_the_blend(tmp_path, s
     assert differences[0] < 0.03  # even without a warm-up, only the blend across the border is lost
     assert differences[1] < 0.7 * differences[0]
     assert differences[2] == 0  # a warm-up back to the shot's start is the one-machine run
+
+
+def test_frames_from_other_kernels_are_named_by_the_chunk_and_the_encode(tmp_path, shot, capsys):
+    """A thread count is one of the things that round the arithmetic differently (as another CPU's vector
+    instructions are): a strict chunk run with it after frames from one thread, and the encode of the shot, say so."""
+    import torch
+
+    from farm.encode import main as encode_main
+
+    folder = shot[0].content.parent
+    out = tmp_path / "out"
+    out.mkdir()
+    common = ["sequence", "--frames", str(folder / "*.png"), "--passes", str(folder / "*.exr"), "--output-dir",
+              str(out), "--style", str(Path(__file__).parent.parent / "styles" / "starry_night.jpg"), "--size", "64",
+              "--iterations", "2", "--scales", "1"]
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        assert engine_main(common + ["--chunk", "0-1"]) == 0
+        assert "different kernels" not in capsys.readouterr().err
+        torch.set_num_threads(2)
+        assert engine_main(common + ["--chunk", "2-3"]) == 0
+    finally:
+        torch.set_num_threads(threads)
+    warning = capsys.readouterr().err
+    assert "different kernels" in warning and "frames 0-1: " in warning and "frames 2-3: " in warning, warning
+    assert "1 threads" in warning and "2 threads" in warning and "one kind of node" in warning
+    kernels = read_settings(out / f"{shot[2].content.stem}.png")["kernels"]
+    assert kernels.startswith(f"torch {torch.__version__}, CPU ") and kernels.endswith("2 threads")
+    assert encode_main(["--frames", str(out), "--output", str(tmp_path / "shot.mp4")]) == 0
+    assert "frames 0-1: " in capsys.readouterr().err and (tmp_path / "shot.mp4").stat().st_size > 0

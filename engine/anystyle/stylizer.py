@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from .. import __version__
 from ..cache import USER_CACHE, CacheDir, StyleTargetCache, style_key
 from ..color import check_preserve_color
-from ..device import describe_device, resolve_device
+from ..device import describe_device, describe_kernels, resolve_device
 from ..errors import EngineError
 from .tuned_file import load_tuned
 from ..fast.infer import DEFAULT_TILE_PX, FastStylizer, finish_colour, prepare_content
@@ -197,6 +197,7 @@ class AnyStyleStylizer(FastStylizer):
                         preserve_color=preserve_color,
                         tile_px=tile_px or DEFAULT_TILE_PX.get(self.device.type, DEFAULT_TILE_PX["cpu"]),
                         precision=str(self.dtype).removeprefix("torch."), device=describe_device(self.device),
+                    kernels=describe_kernels(self.device),
                         engine_version=__version__)
         return StylizeResult(np.asarray(result, np.float32), settings, time.perf_counter() - started)
 

@@ -121,6 +121,12 @@ def run_sequence(args) -> int:
     finally:
         if bar is not None:
             bar.close()
+    if args.chunk and args.chunking == "strict" and not args.quiet:
+        from ..chunks import mixed_kernels
+
+        mixed = mixed_kernels(item.output for item in items)  # this chunk and the results it continued
+        if mixed:
+            print(f"warning: {mixed}", file=sys.stderr)
     estimated = sum(source.startswith("estimated") for source in report.flow_sources)
     if estimated and not args.quiet:
         print(f"warning: no motion vectors for {estimated} frame(s); used estimated optical flow", file=sys.stderr)

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from .. import __version__
 from ..color import check_preserve_color, match_color_statistics, with_content_chroma
-from ..device import describe_device, resolve_device
+from ..device import describe_device, describe_kernels, resolve_device
 from ..tiling import check_result_fits_in_memory
 from ..errors import EngineError
 from ..imageio import MIN_SIDE_PX
@@ -193,5 +193,6 @@ def stylize_fast(content: np.ndarray, model: str | Path, *, size_px: int | None 
                     style_strength=style_strength, preserve_color=preserve_color,
                     tile_px=tile_px or DEFAULT_TILE_PX.get(main.device.type, DEFAULT_TILE_PX["cpu"]),
                     precision=str(main.dtype).removeprefix("torch."), device=describe_device(main.device),
+                    kernels=describe_kernels(main.device),
                     engine_version=__version__)
     return StylizeResult(np.clip(result, 0, 1).astype(np.float32), settings, time.perf_counter() - started)
