@@ -22,11 +22,12 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "scripts")]
 
-from engine.chunks import chunk_frames, Chunk, ShotFrame, frame_number  # noqa: E402
+from engine.chunks import Chunk, chunk_frames  # noqa: E402
 from engine.imageio import read_rgb  # noqa: E402
 from engine.metrics import warping_errors  # noqa: E402
 from engine.reference import psnr_db  # noqa: E402
 from engine.temporal import frame_motion  # noqa: E402
+from farm_evidence import chunk_ranges, shot_frames  # noqa: E402
 
 STYLE = REPO / "styles" / "starry_night.jpg"
 
@@ -61,9 +62,9 @@ def main() -> int:
 
     renders = args.out / "render"
     render_occluder_scene(renders, frames=args.frames, width=256, height=144)
-    pngs = sorted(renders.glob("*.png"))
-    numbers = [frame_number(p) for p in pngs]
-    ranges = [(numbers[i], numbers[min(i + args.chunk, len(numbers)) - 1]) for i in range(0, len(numbers), args.chunk)]
+    shot = shot_frames(renders)
+    pngs, numbers = [frame.content for frame in shot], [frame.number for frame in shot]
+    ranges = chunk_ranges(shot, args.chunk)
     runs = {name: args.out / name for name in ("one_machine", "same_kernels", "other_kernels")}
     for folder in runs.values():
         folder.mkdir()
@@ -74,7 +75,6 @@ def main() -> int:
         warnings += sequence(renders, runs["other_kernels"], args, f"{first}-{last}",
                              args.other_isa if position % 2 else None)
 
-    shot = [ShotFrame(n, p, p.with_suffix(".exr")) for n, p in zip(numbers, pngs)]
     frames = chunk_frames(shot, Chunk(numbers[0], numbers[-1]), renders)
     motions = [frame_motion(later, earlier, None, None, "vectors", {}) for earlier, later in zip(frames, frames[1:])]
     images = {name: [read_rgb(folder / p.name) for p in pngs] for name, folder in runs.items()}
