@@ -56,7 +56,8 @@ class NST_OT_farm_task(WorkerOperator):
         shot = self._shot(scene, chunk)
         if self.stage == "JOIN":
             return [self._join_step(settings.overwrite)]
-        styles, weights = rendering.scene_styles(settings, user_folder("jobs", "farm-styles"))
+        styles, weights = ([], []) if self.stage == "RENDER" else rendering.scene_styles(  # render uses no style
+            settings, user_folder("jobs", "farm-styles"))
         regions, _ = object_regions(scene, with_motion=True)
         files = dict(task.files(shot))
         try:  # before any work: no file the task renders or stylizes is one of its styles or the .blend
