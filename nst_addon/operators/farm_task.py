@@ -15,7 +15,7 @@ from bpy.props import EnumProperty, IntProperty, StringProperty
 from .. import rendering
 from ..preferences import user_folder
 from ..property_groups.scene import scene_settings
-from ..worker_client import AddonError, protocol
+from ..worker_client import AddonError, protocol, refuse_writing
 from .runner import Step, WorkerOperator
 from .shot import frame_range_shot, object_regions, render_steps
 
@@ -132,6 +132,7 @@ class NST_OT_farm_task(WorkerOperator):
                 if not frame.rendered:
                     raise AddonError(f"frame {number} has not been rendered into {self.folder / 'render'}; render "
                                      "the whole shot before training its network")
+                refuse_writing(pictures / frame.display.name, "a training picture")
                 shutil.copyfile(frame.display, pictures / frame.display.name)
             return {"type": "train", "style": styles[0], "content_dirs": [str(pictures)], "output": str(model),
                     **self.engine.request_fields(weights=False, cache=False),
