@@ -31,6 +31,10 @@ from .faults import pause_before_replace
 
 MIN_SIDE_PX = 16  # VGG-19 pools four times before relu5_1
 MAX_PIXELS = 16384 * 16384
+FLOAT_COPIES = 3  # float32 copies of every channel held while an image is read (decoded, reordered, split)
+# The most memory one image may cost to read: what the largest 8-bit RGB image the pixel guard admits costs.
+MAX_DECODED_BYTES = MAX_PIXELS * (3 + FLOAT_COPIES * 4 * 3)
+GB = 1e9
 SETTINGS_KEY = "nst-settings"
 SIDECAR_IMAGE_KEY = "image_sha256"  # a sidecar names the image it belongs to: readers see the pair of one job or none
 OUTPUT_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".exr": "EXR", ".tif": "TIFF", ".tiff": "TIFF"}
@@ -55,6 +59,39 @@ def _check_size(width: int, height: int, path: Path, what: str) -> None:
         raise EngineError(f"{what} {path} is {width}x{height} px; images must be at least {MIN_SIDE_PX} px on each side")
 
 
+def decoded_bytes(width: int, height: int, channels: int, bytes_per_sample: int) -> float:
+    """Memory reading an image costs: its decoded samples plus the float32 copies made of every channel."""
+    return float(width) * height * channels * (bytes_per_sample + FLOAT_COPIES * 4)
+
+
+def check_decoded_bytes(width: int, height: int, channels: int, bytes_per_sample: int, path: Path,
+                        what: str) -> None:
+    """Before decoding: one line with the figure when reading the image would cost more memory than one image may
+    (MAX_DECODED_BYTES) or than the machine has available; a file small on disk can declare gigabytes."""
+    needed = decoded_bytes(width, height, channels, bytes_per_sample)
+    try:
+        available = 0.8 * os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError):  # not on every platform
+        available = float("inf")
+    limit, against = min((MAX_DECODED_BYTES, "the most this engine reads for one image"),
+                         (available, "the memory available now"))
+    if needed > limit:
+        raise EngineError(f"{what} {path} is {width}x{height} px, {channels} channel(s) of {8 * bytes_per_sample} "
+                          f"bits: decoding it needs about {needed / GB:.1f} GB of memory, more than {against} "
+                          f"({limit / GB:.1f} GB); resize it first")
+
+
+def _samples(image: Image.Image) -> tuple[int, int]:
+    """(channels, bytes per sample) an opened, not yet decoded Pillow image will decode to."""
+    channels = len(image.getbands())
+    raw = " ".join(str(getattr(tile, "args", tile[3] if len(tile) > 3 else "")) for tile in image.tile or [])
+    if image.mode in ("I", "F", "I;32") or ";32" in raw:
+        return channels, 4
+    if image.mode.startswith("I;16") or ";16" in raw:
+        return channels, 2
+    return channels, 1
+
+
 def _check_finite(array: np.ndarray, path: Path, what: str) -> None:
     if not np.isfinite(array).all():
         raise EngineError(f"{what} {path} contains NaN or infinite pixel values; fix the render (or clamp it in "
@@ -73,6 +110,17 @@ def check_channel(array: np.ndarray, path: Path, channel: str, what: str = "rend
 def read_exr_channels(path: Path, what: str = "EXR file") -> dict[str, np.ndarray]:
     """Every channel of every part of an EXR, as float32 arrays keyed by full channel name."""
     _check_file(path, what)
+    try:
+        header = OpenEXR.File(str(path), header_only=True)
+        for part in header.parts:  # before decoding: the declared size and channels
+            (x0, y0), (x1, y1) = part.header["dataWindow"]
+            width, height = int(x1) - int(x0) + 1, int(y1) - int(y0) + 1
+            _check_size(width, height, path, what)
+            check_decoded_bytes(width, height, max(1, len(part.header.get("channels", ()) or ())), 4, path, what)
+    except EngineError:
+        raise
+    except Exception:  # noqa: BLE001 - a header the full read below reports on
+        pass
     try:
         exr = OpenEXR.File(str(path), separate_channels=True)
         channels = {}
@@ -131,6 +179,7 @@ def read_image(path, what: str = "image") -> tuple[np.ndarray, np.ndarray | None
             warnings.simplefilter("ignore")
             with Image.open(path) as image:
                 _check_size(image.width, image.height, path, what)
+                check_decoded_bytes(image.width, image.height, *_samples(image), path, what)
                 frames = getattr(image, "n_frames", 1)
                 image = ImageOps.exif_transpose(image)
                 image.load()

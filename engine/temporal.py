@@ -21,7 +21,7 @@ from .cache import USER_CACHE
 from .errors import EngineError
 from .flow import (Motion, backward_from_vectors, estimated_motion, forward_from_vectors, motion_from_passes,
                    reliability, warp)
-from .imageio import read_rgb, write_image
+from .imageio import read_rgb, read_settings, write_image
 from .masks import Region
 from .passes import RenderPasses, read_passes
 from .structure import PASSES_NEEDED, read_structure_passes, structure_map
@@ -82,6 +82,69 @@ class SequenceSettings:
     structure: float = 0.0  # keep shapes legible (engine/structure.py), from each frame's passes; 0 = off
     region_structure: dict[int, float] | None = None  # per Object Index: its own structure
     stylize_options: dict = field(default_factory=dict)
+    style_files: tuple[str, ...] = ()  # the styles' paths, recorded in every frame's settings (not read here)
+
+
+# The options that shape the picture: every frame records them, and a resume refuses to mix frames made with others
+# (iterations, seed, device, precision and tiling refine or place the work; they do not change what is painted).
+SHAPING_OPTIONS = ("size_px", "style_blend", "style_weight", "content_weight", "tv_weight", "style_layer_weights",
+                   "style_strength", "preserve_color", "style_loss", "style_scale", "style_layers", "content_layers")
+
+
+def shaping_settings(settings: SequenceSettings) -> dict:
+    """What shapes every frame of this run: styles, method and the picture-shaping options, as JSON values."""
+    options = settings.stylize_options
+    shaping = {"styles": [str(path) for path in settings.style_files],
+               "method": f"model {settings.model}" if settings.model else "optimize",
+               "structure": settings.structure}
+    for key in SHAPING_OPTIONS:
+        value = options.get(key)
+        shaping[key] = list(value) if isinstance(value, (tuple, list)) else value
+    return shaping
+
+
+def check_frames(frames: Sequence[SequenceFrame], settings: SequenceSettings) -> tuple[int, int]:
+    """Before any frame is written: every frame (and its passes) reads and has the first frame's size, and every
+    frame kept from an earlier run was made with this run's picture-shaping settings; the frames' (height, width)."""
+    shape = None
+    first = None
+    for frame in frames:
+        rgb = read_content(frame.content, "frame").rgb
+        if shape is None:
+            shape, first = rgb.shape[:2], frame.content
+        elif rgb.shape[:2] != shape:
+            raise EngineError(f"frame {frame.content} is {rgb.shape[1]}x{rgb.shape[0]} px but the first frame "
+                              f"{first} is {shape[1]}x{shape[0]} px; every frame of a sequence must have one size "
+                              "(nothing was written)")
+        del rgb
+        if frame.passes is not None:
+            passes = read_passes(frame.passes)
+            if passes.shape != shape:
+                raise EngineError(f"the passes in {frame.passes} are {passes.shape[1]}x{passes.shape[0]} px but the "
+                                  f"frame {frame.content} is {shape[1]}x{shape[0]} px; give the passes of the same "
+                                  "render (nothing was written)")
+    wanted = shaping_settings(settings)
+    for frame in frames:
+        if settings.overwrite and not frame.context or not frame.output.exists():
+            continue
+        try:
+            recorded = (read_settings(frame.output) or {}).get("shaping")
+        except Exception:  # noqa: BLE001 - an unreadable record is no record; the frame is read (and checked) later
+            recorded = None
+        if not isinstance(recorded, dict):
+            continue  # not a frame of ours with a record: kept as before
+        for key in sorted(set(wanted) | set(recorded)):
+            if recorded.get(key) != wanted.get(key):
+                raise EngineError(f"{frame.output} was stylized with {key} {_shown(recorded.get(key))}, this run "
+                                  f"asks for {_shown(wanted.get(key))}; resume with the same settings, or give "
+                                  "--overwrite to redo the frames (nothing was written)")
+    assert shape is not None
+    return shape
+
+
+def _shown(value) -> str:
+    text = "none" if value is None else str(value)
+    return text if len(text) <= 200 else text[:200] + "..."
 
 
 @dataclass
@@ -165,6 +228,8 @@ def stylize_sequence(engine: StyleTransfer, frames: Sequence[SequenceFrame], sty
     passes_cache = PassesCache(settings.long_term_frames + 2)
     shape = None
     history = sum(frame.context for frame in frames)  # context frames come first
+    check_frames(frames, settings)
+    shaping = shaping_settings(settings)
     for position, frame in enumerate(frames):
         if frame.context:
             continue
@@ -212,7 +277,7 @@ def stylize_sequence(engine: StyleTransfer, frames: Sequence[SequenceFrame], sty
                                  temporal_weight=settings.temporal_weight)
             result = engine.stylize(rgb, styles, iterations=later_iterations, callback=report, **frame_options)
         settings_record = dict(result.settings, frame=index, content=str(frame.content), temporal=settings.temporal,
-                               flow=sources[-1])
+                               flow=sources[-1], styles=shaping["styles"], shaping=shaping)
         image, alpha = picture.finish(result.image)
         write_image(frame.output, image, settings_record, alpha=alpha)
         written.append(frame.output)
@@ -332,7 +397,9 @@ def _backward_pass(engine, frames, styles, settings, regions, iterations, seed, 
                                                     regions=frame_regions, coverage=picture.coverage,
                                                     structure_map=_structure_for_frame(frame, settings, rgb.shape[:2])))
         image, alpha = picture.finish(result.image)
-        write_image(frame.output, image, dict(result.settings, frame=index, multipass=True), alpha=alpha)
+        shaping = shaping_settings(settings)
+        write_image(frame.output, image, dict(result.settings, frame=index, multipass=True, styles=shaping["styles"],
+                                              shaping=shaping), alpha=alpha)
         if report is not None:
             report(SequenceProgress(position, len(frames), None, f"backward pass, frame {position + 1}"))
 

@@ -139,4 +139,5 @@ def check_result_fits_in_memory(content_shape: tuple[int, int], height: int, wid
                           f"{available / GB:.1f} GB is available; use a smaller size")
     scale = max(height, width) / max(content_shape[:2])
     return [f"the result is {scale:.0f}x the content's size ({content_shape[1]}x{content_shape[0]} to "
-            f"{width}x{height} px): it costs memory and time, and adds no detail"] if scale >= UPSCALE_WARNING else []
+            f"{width}x{height} px): it costs memory and time (about {needed / GB:.1f} GB for its pixels), and adds no "
+            "detail"] if scale >= UPSCALE_WARNING else []

@@ -277,7 +277,8 @@ class Worker:
         options = dict(request.get("options") or {}, style_blend=request.get("style_blend"),
                        **given(request, "device"))
         settings = SequenceSettings(**given(request, *SEQUENCE_FIELDS),
-                                    region_structure=request_region_structure(request) or None, stylize_options=options)
+                                    region_structure=request_region_structure(request) or None, stylize_options=options,
+                                    style_files=tuple(str(path) for path in request.get("styles", [])))
         step_reporter = self.progress_reporter(job, len(frames))
 
         def on_progress(progress):

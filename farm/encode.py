@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from engine.chunks import mixed_kernels
-from protocol import OverwritesInput, refuse_overwrite
+from protocol import OverwritesInput, refuse_overwrite, refuse_writing
 
 
 class EncodeError(Exception):
@@ -54,6 +54,11 @@ def encode(frames_dir: Path, output: Path, fps: float) -> Path:
         raise EncodeError(f"the folder of {output} does not exist; create it first")
     listing = output.with_name(f".{output.name}.frames.txt")
     temp = output.with_name(f".{output.name}.part{output.suffix}")
+    try:
+        for written in (output, listing, temp):
+            refuse_writing(written, "a file the encoder writes")
+    except OverwritesInput as exc:
+        raise EncodeError(str(exc)) from None
     listing.write_text("".join(f"file '{path.resolve()}'\nduration {1 / fps:.9f}\n" for path in frames))
     command = [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-f", "concat", "-safe", "0",
                "-i", str(listing), "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2", "-r", f"{fps:g}", "-c:v", "libx264",

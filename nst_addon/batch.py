@@ -7,7 +7,9 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 import bpy
@@ -20,6 +22,9 @@ numbers = protocol.numbers  # argparse types that refuse out-of-range numbers
 
 EXIT_FAILED = 1
 EXIT_BAD_INPUT = 2
+MAX_FRAME = 1_048_574  # Blender's frame limits (MINFRAME 0, MAXFRAME)
+IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"II*\x00", b"MM\x00*", b"v/1\x01", b"BM", b"#?RADIANCE",
+               b"#?RGBE")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -85,15 +90,19 @@ def apply_arguments(scene: bpy.types.Scene, args: argparse.Namespace) -> None:
     settings = scene_settings(scene)
     settings.method = args.method.upper()
     for path in args.style:
-        if not Path(path).is_file():
-            raise ValueError(f"style image not found: {path}")
+        check_image(path, "--style")
     if args.style:
         settings.styles.clear()
         for path in args.style:
             settings.styles.add().filepath = str(Path(path).resolve())
+    scene_range = (scene.frame_start, scene.frame_end)
     if args.frames:
-        scene.frame_start, scene.frame_end = protocol.parse_frame_range(args.frames, "--frames")
+        scene.frame_start, scene.frame_end = frame_range(args.frames, "--frames")
+        if not (scene_range[0] <= scene.frame_start <= scene.frame_end <= scene_range[1]):
+            print(f"warning: --frames {args.frames} is outside the scene's range {scene_range[0]}-{scene_range[1]}; "
+                  "rendering the frames asked for", file=sys.stderr, flush=True)
     if args.output:
+        check_output_folder(args.output)
         settings.output_folder = str(Path(args.output).resolve())
     settings.preset = "FINAL"
     if args.size is not None:
@@ -114,7 +123,7 @@ def apply_arguments(scene: bpy.types.Scene, args: argparse.Namespace) -> None:
     if args.train_steps is not None:
         settings.train_steps = args.train_steps
     if args.shot:
-        shot = protocol.parse_frame_range(args.shot, "--shot")
+        shot = frame_range(args.shot, "--shot")
         if args.frames and not (shot[0] <= scene.frame_start <= scene.frame_end <= shot[1]):
             raise ValueError(f"--frames {args.frames} is not inside --shot {args.shot}")
         if not args.frames:
@@ -125,11 +134,74 @@ def apply_arguments(scene: bpy.types.Scene, args: argparse.Namespace) -> None:
         name, sep, path = pair.partition("=")
         if not sep or not path:
             raise ValueError(f"--object-style '{pair}' is not OBJECT=PATH")
-        if not Path(path).is_file():
-            raise ValueError(f"--object-style {name}: style image not found: {path}")
+        check_image(path, f"--object-style {name}")
         ob = _object(scene, name)
         own = object_settings(ob)
         own.mode, own.style_path = "OWN", str(Path(path).resolve())
+
+
+def frame_range(text: str, option: str) -> tuple[int, int]:
+    """`A-B` as (first, last) inside Blender's frame limits; ValueError naming `option`."""
+    first, last = protocol.parse_frame_range(text, option)
+    if first < 0 or last > MAX_FRAME:
+        raise ValueError(f"{option} '{text}' is outside Blender's frame limits 0-{MAX_FRAME}")
+    return first, last
+
+
+def check_image(path: str, option: str) -> None:
+    """ValueError naming `option` unless `path` is a readable image file (by its first bytes, and by Pillow's
+    header check where Pillow is installed); nothing is decoded."""
+    file = Path(path)
+    if not file.is_file():
+        raise ValueError(f"{option} {path}: the image file does not exist")
+    try:
+        with open(file, "rb") as handle:
+            head = handle.read(16)
+    except OSError as exc:
+        raise ValueError(f"{option} {path}: cannot be read ({exc.strerror or exc})") from None
+    riff_webp = head.startswith(b"RIFF") and head[8:12] == b"WEBP"
+    if not (head.startswith(IMAGE_MAGIC) or riff_webp or file.suffix.lower() == ".tga"):
+        raise ValueError(f"{option} {path}: not an image (PNG, JPEG, TIFF, WebP, EXR, BMP, HDR, TGA)")
+    try:
+        from PIL import Image
+    except ImportError:
+        return
+    if head.startswith(b"v/1\x01") or head.startswith(b"#?"):
+        return  # EXR and HDR: Pillow does not read them
+    try:
+        with Image.open(file) as image:
+            image.verify()
+    except Exception as exc:  # Pillow raises many types for a damaged file
+        raise ValueError(f"{option} {path}: the image is damaged or truncated ({type(exc).__name__})") from None
+
+
+def check_output_folder(path: str) -> None:
+    """ValueError naming --output unless the folder exists or can be made, and can be written; leaves nothing."""
+    folder = Path(path).resolve()
+    existing = folder
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if existing.exists() and not existing.is_dir():
+        raise ValueError(f"--output {path}: {existing} is a file, not a folder")
+    try:
+        probe = tempfile.mkdtemp(prefix=".nst-probe-", dir=existing)
+        os.rmdir(probe)
+    except OSError as exc:
+        raise ValueError(f"--output {path}: cannot write in {existing} ({exc.strerror or exc})") from None
+
+
+def check_styles(scene: bpy.types.Scene, args: argparse.Namespace) -> None:
+    """ValueError unless a stage that paints has a style, every style file of the scene an image."""
+    if args.stage in ("render", "join"):
+        return
+    settings = scene_settings(scene)
+    used = [item for item in settings.styles if item.weight > 0 and (item.image is not None or item.filepath)]
+    if not used:
+        raise ValueError("--style: no style given, and the scene has none; give --style PATH")
+    if not args.style:
+        for index, item in enumerate(settings.styles):
+            if item.image is None and item.filepath and item.weight > 0:
+                check_image(bpy.path.abspath(item.filepath), f"the scene's style {index + 1}")
 
 
 def refuse_overwriting(scene: bpy.types.Scene) -> None:
@@ -182,6 +254,7 @@ def run(args: argparse.Namespace) -> int:
     assert scene is not None
     try:
         apply_arguments(scene, args)
+        check_styles(scene, args)
         refuse_overwriting(scene)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -212,7 +285,13 @@ def main(argv: list[str] | None = None, blend_open: bool = False) -> int:
         if not Path(args.blend_file).is_file():
             print(f"error: the .blend file {args.blend_file} does not exist", file=sys.stderr)
             return EXIT_BAD_INPUT
-        bpy.ops.wm.open_mainfile(filepath=str(Path(args.blend_file).resolve()))
+        try:
+            bpy.ops.wm.open_mainfile(filepath=str(Path(args.blend_file).resolve()))
+        except RuntimeError as exc:
+            reason = str(exc).removeprefix("Error: ").strip().splitlines()[0] if str(exc).strip() else "unreadable"
+            print(f"error: the .blend file {args.blend_file} cannot be opened (empty, truncated or corrupt): "
+                  f"{reason}", file=sys.stderr)
+            return EXIT_BAD_INPUT
     return run(args)
 
 

@@ -59,6 +59,9 @@ def export_png(image: bpy.types.Image, path: Path) -> Path:
 
 def write_png(rgba: np.ndarray, path: Path) -> Path:
     """Save RGBA pixels (H x W x 4, rows bottom to top as Blender stores them) as a PNG via a temporary image."""
+    from .worker_client import refuse_writing
+
+    refuse_writing(path, "an image the job writes")
     height, width = rgba.shape[:2]
     image = bpy.data.images.new(".nst-export", width, height, alpha=True)
     try:

@@ -14,6 +14,7 @@ import numpy as np
 from .images import image_pixels, remove_quietly
 from .property_groups.live_preview import NST_LivePreviewSettings
 from .rendering import save_render
+from .worker_client import refuse_writing
 
 RENDER_SLOT = "NST Live Preview"  # the Render Result slot previews render into, so the user's render is kept
 
@@ -100,6 +101,8 @@ def render_ids(scene: bpy.types.Scene, labels: dict[str, int], path: Path) -> No
         remove_quietly(png)
     ids = ((rgba[..., :3] > 0.5) * np.array([1, 2, 4])).sum(axis=-1) * (rgba[..., 3] > 0.5)
     temp = path.with_name(f".{path.stem}.part.npy")
+    refuse_writing(path, "a preview file")
+    refuse_writing(temp, "a temporary preview file")
     np.save(temp, ids.astype(np.uint8))
     os.replace(temp, path)
 

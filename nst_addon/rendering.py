@@ -18,7 +18,7 @@ from .preferences import EngineSettings
 from .property_groups.objects import object_settings
 from .property_groups.scene import (ANY_STYLE_MODEL, MODEL_NAMED_LIKE_STYLE, NST_SceneSettings, scene_settings,
                                     trained_model_names)
-from .worker_client import AddonError
+from .worker_client import AddonError, refuse_writing
 
 MASK_PASS_ENGINES = {"CYCLES"}
 
@@ -204,6 +204,8 @@ def save_render(scene: bpy.types.Scene, path: Path, multilayer: bool) -> None:
     saved = {name: getattr(settings, name) for name in ("media_type", "file_format", "color_mode", "color_depth")}
     saved_codec = settings.exr_codec
     temp = path.with_name(f".{path.stem}.part{path.suffix}")
+    refuse_writing(path, "a render the job writes")
+    refuse_writing(temp, "a temporary render file")
     try:
         if multilayer:
             settings.media_type = "MULTI_LAYER_IMAGE"

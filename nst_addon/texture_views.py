@@ -17,6 +17,7 @@ from mathutils import Vector
 from .images import write_png
 from .property_groups.objects import object_settings
 from .property_groups.scene import scene_settings
+from .worker_client import refuse_writing
 
 VIEW_FILTER_WIDTH_PX = 0.01  # no pixel filter: each pixel's UV is one point of the surface, never an average
 SHAPE_PASSES = (("use_pass_z", "Depth"), ("use_pass_normal", "Normal"))  # what Keep Shapes reads (Object Index too)
@@ -143,6 +144,8 @@ def _save_render(scene: bpy.types.Scene, exr: Path, png: Path) -> None:
     settings = scene.render.image_settings
     saved = (settings.media_type, settings.file_format, settings.color_depth, settings.color_mode)
     result = bpy.data.images["Render Result"]
+    refuse_writing(exr, "a view render the job writes")
+    refuse_writing(png, "a view render the job writes")
     try:
         settings.media_type, settings.file_format, settings.color_depth = "MULTI_LAYER_IMAGE", "OPEN_EXR_MULTILAYER", "32"
         result.save_render(str(exr), scene=scene)

@@ -34,6 +34,15 @@ class AddonError(Exception):
     """A problem the user can fix, with a message that says how."""
 
 
+def refuse_writing(path, what: str = "a file the job writes") -> None:
+    """The one guard (protocol.paths) every add-on writer calls before it creates or replaces `path`: AddonError
+    when `path` is one of the running job's inputs (its styles, their image files, the .blend file)."""
+    try:
+        protocol.refuse_writing(path, what)
+    except protocol.OverwritesInput as exc:
+        raise AddonError(str(exc)) from None
+
+
 def python_has_torch(python: str) -> tuple[bool, str]:
     """Whether `python` runs and can find torch (without importing it); returns (ok, explanation)."""
     if not python:

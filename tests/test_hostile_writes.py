@@ -113,3 +113,44 @@ def test_a_failed_sidecar_leaves_no_image(tmp_path, monkeypatch):
     else:
         raise AssertionError("no error")
     assert list(tmp_path.iterdir()) == []
+
+
+ADDON_WRITER_CALLS = {"save_render", "save_as_mainfile"}  # Blender's own writers, beside the engine's list
+
+
+def unguarded_addon_writers(root: Path) -> list[str]:
+    """Writers in nst_addon/ and farm/ not preceded, in their own function, by a `refuse_writing(...)` call (the
+    one guard, protocol.paths, against the running job's inputs)."""
+    found = []
+    for folder in ("nst_addon", "farm"):
+        for path in sorted((root / folder).rglob("*.py")):
+            relative = path.relative_to(root).as_posix()
+            tree = ast.parse(path.read_text())
+            for function in ast.walk(tree):
+                if not isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                    continue
+                guards = [n.lineno for n in ast.walk(function) if isinstance(n, ast.Call) and (
+                    getattr(n.func, "attr", None) or getattr(n.func, "id", "")) == "refuse_writing"]
+                for node in ast.walk(function):
+                    if not isinstance(node, ast.Call):
+                        continue
+                    name = getattr(node.func, "attr", None)  # Blender's own: image.save_render(...)
+                    stdin = isinstance(node.func, ast.Attribute) and "stdin" in ast.unparse(node.func.value)
+                    if stdin or not (_writes(node) or name in ADDON_WRITER_CALLS):
+                        continue  # a pipe to the worker is no file
+                    if not any(line <= node.lineno for line in guards):
+                        found.append(f"{relative}:{node.lineno} in {function.name}: {ast.unparse(node)[:80]}")
+    return sorted(set(found))
+
+
+def test_every_writer_in_the_addon_and_the_farm_goes_through_the_guard():
+    assert unguarded_addon_writers(REPO) == []
+
+
+def test_the_addon_scan_finds_a_writer_that_bypasses_the_guard(tmp_path):
+    (tmp_path / "nst_addon").mkdir()
+    (tmp_path / "farm").mkdir()
+    (tmp_path / "farm" / "rogue.py").write_text(
+        "import shutil\nfrom pathlib import Path\n\ndef dump(p):\n    shutil.copyfile(p, p + '.x')\n"
+        "    Path(p).write_text('x')\n\ndef fine(p):\n    refuse_writing(p)\n    Path(p).write_text('x')\n")
+    assert len(unguarded_addon_writers(tmp_path)) == 2

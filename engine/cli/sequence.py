@@ -96,7 +96,8 @@ def run_sequence(args) -> int:
                                 later_iterations=args.later_iterations, long_term_frames=args.long_term,
                                 multipass=args.multipass, flow=args.flow, overwrite=args.overwrite,
                                 model=args.model, fast_blend=args.fast_blend, structure=args.structure,
-                                stylize_options=options)
+                                stylize_options=options,
+                                style_files=tuple(str(Path(path).resolve()) for path in args.style or []))
     if args.model and args.structure:
         raise EngineError("--structure works with optimization (--style), not with --model; drop one of them")
     if args.structure and not all(item.passes for item in items):

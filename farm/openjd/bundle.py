@@ -281,6 +281,10 @@ def write_bundle(job: NstJob, parent: Path) -> Path:
             folder.mkdir()
         except FileExistsError:
             continue
+        from protocol import refuse_writing
+
+        for name in ("template.yaml", "parameter_values.yaml"):
+            refuse_writing(folder / name, "a bundle file")
         (folder / "template.yaml").write_text(to_yaml(template), encoding="utf-8")
         (folder / "parameter_values.yaml").write_text(to_yaml(parameter_values(job)), encoding="utf-8")
         return folder

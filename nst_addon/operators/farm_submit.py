@@ -12,6 +12,8 @@ from bpy.props import BoolProperty, StringProperty
 from ..farm.flamenco import submit_to_flamenco
 from ..farm.job import flamenco_job, job_from_scene, save_blend, write_bundle
 from ..property_groups.farm import farm_settings
+from ..rendering import job_inputs
+from ..worker_client import AddonError, protocol, refuse_writing
 from .runner import Result
 
 
@@ -66,8 +68,10 @@ class NST_OT_farm_export_flamenco(bpy.types.Operator):
         try:
             body = flamenco_job(job_from_scene(context.scene), farm.worker_python)
             saved = save_blend()
+            protocol.guard_job_inputs({**job_inputs(context.scene), "the .blend file": [bpy.data.filepath]})
+            refuse_writing(self.filepath, "the Flamenco job file")
             Path(self.filepath).write_text(json.dumps(body, indent=2) + "\n", encoding="utf-8")
-        except (ValueError, OSError) as exc:
+        except (ValueError, OSError, AddonError) as exc:
             farm.status = str(exc)
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}

@@ -15,7 +15,7 @@ from bpy.props import EnumProperty, IntProperty, StringProperty
 from .. import rendering
 from ..preferences import user_folder
 from ..property_groups.scene import scene_settings
-from ..worker_client import AddonError, protocol
+from ..worker_client import AddonError, protocol, refuse_writing
 from .runner import Step, WorkerOperator
 from .shot import frame_range_shot, object_regions, render_steps
 
@@ -56,7 +56,8 @@ class NST_OT_farm_task(WorkerOperator):
         shot = self._shot(scene, chunk)
         if self.stage == "JOIN":
             return [self._join_step(settings.overwrite)]
-        styles, weights = rendering.scene_styles(settings, user_folder("jobs", "farm-styles"))
+        styles, weights = ([], []) if self.stage == "RENDER" else rendering.scene_styles(  # render uses no style
+            settings, user_folder("jobs", "farm-styles"))
         regions, _ = object_regions(scene, with_motion=True)
         files = dict(task.files(shot))
         try:  # before any work: no file the task renders or stylizes is one of its styles or the .blend
@@ -131,6 +132,7 @@ class NST_OT_farm_task(WorkerOperator):
                 if not frame.rendered:
                     raise AddonError(f"frame {number} has not been rendered into {self.folder / 'render'}; render "
                                      "the whole shot before training its network")
+                refuse_writing(pictures / frame.display.name, "a training picture")
                 shutil.copyfile(frame.display, pictures / frame.display.name)
             return {"type": "train", "style": styles[0], "content_dirs": [str(pictures)], "output": str(model),
                     **self.engine.request_fields(weights=False, cache=False),

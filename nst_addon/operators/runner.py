@@ -197,6 +197,11 @@ class WorkerOperator(bpy.types.Operator):
         if _Run.operator is not None:
             raise AddonError("a stylization is already running; wait for it or press Cancel")
         self.engine = engine_settings()
+        from .. import rendering
+        from ..worker_client import protocol
+
+        # every file the run writes (renders, pictures, previews) is checked against what it reads
+        protocol.guard_job_inputs({**rendering.job_inputs(context.scene), "the .blend file": [bpy.data.filepath]})
         self.steps = self.plan(context)
         self.client = shared_client(self.engine.python, self.engine.models_folder)
         self.index, self.done, self.skipped, self.job, self.cancel_sent_s = 0, 0, 0, None, 0.0

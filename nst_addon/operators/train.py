@@ -10,7 +10,7 @@ import bpy
 from .. import rendering
 from ..preferences import user_folder
 from ..property_groups.scene import scene_settings
-from ..worker_client import AddonError
+from ..worker_client import AddonError, refuse_writing
 from .runner import Step, WorkerOperator
 from .shot import frame_range_shot, render_steps
 
@@ -36,6 +36,7 @@ class NST_OT_train_from_scene(WorkerOperator):
         def train():
             self.training_folder.mkdir(parents=True, exist_ok=True)
             for _, files in frames:  # the pictures as seen, without the passes' EXRs
+                refuse_writing(self.training_folder / files.display.name, "a training picture")
                 shutil.copyfile(files.display, self.training_folder / files.display.name)
             models = Path(self.engine.models_folder)
             models.mkdir(parents=True, exist_ok=True)
