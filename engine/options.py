@@ -25,7 +25,7 @@ DEFAULT_CONTENT_LAYERS = ("relu4_2",)
 DEFAULT_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 OPTIMIZERS = ("lbfgs", "adam")
 PRECISIONS = ("auto", "fp32", "bf16")
-INITS = ("content", "noise")
+INITS = ("content", "noise", "any")  # any: the any-style result with the same paintings, blend, regions, strength
 MIN_SIZE_PX = 16
 
 
@@ -111,7 +111,7 @@ class StylizeOptions:
     iterations: int = 300  # per scale
     scales: int | None = None  # None: halving down to about 128 px
     optimizer: str = "lbfgs"
-    init: str | np.ndarray = "content"  # 'content', 'noise' or an H x W x 3 image
+    init: str | np.ndarray = "content"  # 'content', 'noise', 'any' (the any-style result) or an H x W x 3 image
     seed: int = 0
     style_strength: float = 1.0
     preserve_color: str = "none"
@@ -145,7 +145,7 @@ class StylizeOptions:
         if self.optimizer not in OPTIMIZERS:
             raise EngineError(f"unknown optimizer '{self.optimizer}'; use one of {', '.join(OPTIMIZERS)}")
         if isinstance(self.init, str) and self.init not in INITS:
-            raise EngineError(f"unknown init '{self.init}'; use 'content', 'noise' or an image")
+            raise EngineError(f"unknown init '{self.init}'; use 'content', 'noise', 'any' or an image")
         check_strength(self.style_strength)
         if self.style_loss not in STYLE_LOSSES:
             raise EngineError(f"unknown style loss '{self.style_loss}'; use one of {', '.join(STYLE_LOSSES)}")
