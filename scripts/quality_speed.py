@@ -87,6 +87,8 @@ def main() -> int:
         curve = [(t, style_distance(image, style), content_distance(image, content)) for t, image in snapshots]
         final = (wall, style_distance(result.image, style), content_distance(result.image, content))
         rows.append((name, result.settings["precision"], result.settings["init"], final, curve, before, after))
+        print(f"{name}: {final[0]:.1f} s, style {final[1]:.4f}, content {final[2]:.4f}, load {before:.2f} / "
+              f"{after:.2f}", file=sys.stderr, flush=True)
     base = rows[0][3]
     print("\n| configuration | ran | time s | × time | style distance | × style | content distance | × content "
           "| load before/after |")
