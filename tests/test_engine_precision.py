@@ -1,4 +1,4 @@
-"""Precision and the sync-free optimizer: float32 unless asked (bf16 misses the 2% bar on single results); our
+"""Precision and the sync-free optimizer: auto is bf16 only where the hardware runs it natively; our
 L-BFGS steps like torch's where no pair needs damping and no step is capped, and stays bounded where torch's jumps."""
 
 from __future__ import annotations
@@ -83,12 +83,45 @@ def test_loss_reader_delivers_every_iteration_in_order():
     assert delivered == [(1, [1.0, 0.5]), (2, [2.0, 0.5]), (3, [3.0, 0.5])]
 
 
-def test_precision_choices():
-    for device in (torch.device("cpu"), torch.device("cuda"), torch.device("mps")):
-        assert resolve_precision("auto", device) is None  # float32 unless asked: reduced precision misses the bar
-    assert resolve_precision("bf16", torch.device("cpu")) is torch.bfloat16
+def test_auto_precision_is_bf16_only_where_the_cpu_runs_it_natively():
+    """The decision takes the CPU's capabilities as given, so it holds whichever CPU runs the test."""
+    from engine.options import cpu_runs_bf16_natively
+
+    cpu = torch.device("cpu")
+    avx2_only = {"architecture": "x86_64", "avx2": True, "avx512_f": False, "avx512_bf16": False, "amx_bf16": False}
+    avx512_bf16 = dict(avx2_only, avx512_f=True, avx512_bf16=True)  # e.g. AMD EPYC Zen 4, Intel Cooper Lake
+    amx = dict(avx2_only, avx512_f=True, amx_bf16=True, amx_tile=True)  # Intel Sapphire Rapids
+    arm = {"architecture": "arm64", "neon": True}
+    assert resolve_precision("auto", cpu, avx2_only) is None
+    assert resolve_precision("auto", cpu, arm) is None
+    assert resolve_precision("auto", cpu, {}) is None  # nothing known: float32
+    assert resolve_precision("auto", cpu, avx512_bf16) is torch.bfloat16
+    assert resolve_precision("auto", cpu, amx) is torch.bfloat16
+    assert not cpu_runs_bf16_natively(avx2_only) and cpu_runs_bf16_natively(avx512_bf16)
+    for capabilities in (avx2_only, avx512_bf16):  # explicit choices do not look at the hardware
+        assert resolve_precision("fp32", cpu, capabilities) is None
+        assert resolve_precision("bf16", cpu, capabilities) is torch.bfloat16
+    if not torch.cuda.is_available():
+        assert resolve_precision("auto", torch.device("cuda")) is None
+    if not torch.backends.mps.is_available():
+        assert resolve_precision("auto", torch.device("mps")) is None
     with pytest.raises(EngineError, match="unknown precision 'fp16'"):  # overflows to NaN on some images
-        resolve_precision("fp16", torch.device("cpu"))
+        resolve_precision("fp16", cpu)
+
+
+def test_auto_precision_records_what_ran(one_torch_thread, starry):
+    """The settings say bf16 or fp32 as the hardware decided, never 'auto'; training follows the same choice."""
+    from support import draw_content
+
+    from engine.fast.train import training_autocast_dtype
+    from engine.stylize import StyleTransfer
+
+    cpu = torch.device("cpu")
+    engine = StyleTransfer(device="cpu", cache_dir=None)  # precision auto
+    ran = engine.stylize(draw_content(32, 24), [starry], size_px=32, scales=1, iterations=1)
+    expected = resolve_precision("auto", cpu)
+    assert ran.settings["precision"] == {None: "fp32", torch.bfloat16: "bf16"}[expected]
+    assert training_autocast_dtype(cpu) is expected
 
 
 def test_bf16_on_request_stylizes_and_stays_near_fp32(engine, one_torch_thread, starry):
@@ -98,7 +131,7 @@ def test_bf16_on_request_stylizes_and_stays_near_fp32(engine, one_torch_thread, 
 
     content = draw_content(64, 48)  # small and one scale: bf16 on a CPU without bf16 units is ~20x slower than fp32
     options = dict(size_px=64, scales=1, iterations=40, seed=0)
-    full = engine.stylize(content, [starry], **options)
+    full = engine.stylize(content, [starry], precision="fp32", **options)
     mixed = engine.stylize(content, [starry], precision="bf16", **options)
     assert (full.settings["precision"], mixed.settings["precision"]) == ("fp32", "bf16")
     style = [style_distance(r.image, starry, 128) for r in (full, mixed)]

@@ -181,3 +181,25 @@ def test_options_object_and_keyword_settings_give_the_same_job(engine, content, 
         engine.stylize(content, [starry], options=options, iterations=4)
     with pytest.raises(EngineError, match="iterations must be at least 1"):
         StylizeOptions(iterations=0)
+
+
+def test_init_any_starts_from_the_any_style_result_with_the_same_blend_regions_and_strength(engine, content, starry,
+                                                                                          shipwreck):
+    """--init any is the any-style picture of the same job: starting from it explicitly gives the same result, and
+    one iteration from it is already far closer to the paintings than one from the content."""
+    from engine.anystyle import get_any_stylizer
+
+    label_map = np.zeros(content.shape[:2], np.int32)
+    label_map[:, content.shape[1] // 2:] = 1
+    regions = {1: Region(strength=0.5)}
+    job = dict(size_px=48, scales=1, iterations=1, style_blend=(0.7, 0.3), style_strength=0.8, seed=0)
+    warm = engine.stylize(content, [starry, shipwreck], init="any", label_map=label_map, regions=regions, **job)
+    start = get_any_stylizer("cpu", cache_dir=None).stylize(
+        content, [starry, shipwreck], style_weights=[0.7, 0.3], strength=0.8, mask=label_map, regions=regions,
+        size_px=48).image
+    given = engine.stylize(content, [starry, shipwreck], init=start, label_map=label_map, regions=regions, **job)
+    np.testing.assert_allclose(warm.image, given.image, atol=1e-5)
+    assert warm.settings["init"] == "any" and given.settings["init"] == "image"
+    cold = engine.stylize(content, [starry], size_px=48, scales=1, iterations=1, seed=0)
+    hot = engine.stylize(content, [starry], size_px=48, scales=1, iterations=1, seed=0, init="any")
+    assert style_distance(hot.image, starry, 128) < 0.8 * style_distance(cold.image, starry, 128)

@@ -87,8 +87,9 @@ def add_optimizer_options(p) -> None:
                    help="size of the style relative to the output (above 0, up to 64)")
     add_device_option(p)
     p.add_argument("--precision", choices=PRECISIONS, default=engine["precision"],
-                   help=f"loss network arithmetic (default {engine['precision']} = fp32; bf16 is faster but moves "
-                        "single results more than fp32's own noise, see scripts/precision_check.py)")
+                   help=f"loss network arithmetic (default {engine['precision']}: bf16 where the device runs it "
+                        "natively, CUDA with bf16, CPUs with AVX-512 BF16 or AMX, MPS on macOS 14+; else fp32). "
+                        "The settings record what ran")
     p.add_argument("--memory-budget", type=number(above=0.0), default=options["memory_budget_gb"], metavar="GB",
                    help="memory the job may use on its device; larger scales run as tiles to stay under it "
                         "(default: most of the free GPU memory or RAM)")

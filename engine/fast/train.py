@@ -24,7 +24,7 @@ from ..device import describe_device, resolve_device
 from ..errors import EngineError
 from ..imageio import atomic_path, read_rgb
 from ..losses import content_distance, style_distance, style_statistics, total_variation
-from ..options import DEFAULT_STYLE_LAYERS, refuse_nothing_to_optimize
+from ..options import DEFAULT_STYLE_LAYERS, refuse_nothing_to_optimize, resolve_precision
 from ..stylize import StyleTransfer
 from ..tensors import fit_longest_side, resize_image, to_tensor
 from ..vgg import check_layers, load_vgg19
@@ -108,9 +108,7 @@ def training_autocast_dtype(device: torch.device) -> torch.dtype | None:
     """Mixed precision: bf16 (or fp16) on a GPU, bf16 on CPUs with native bf16 (AVX-512 BF16, AMX), else none."""
     if device.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    if device.type == "cpu" and torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported():
-        return torch.bfloat16
-    return None
+    return resolve_precision("auto", device)
 
 
 def _load_pixels(path: Path, longest_px: int, device: torch.device) -> torch.Tensor:
