@@ -157,9 +157,10 @@ def method_fields(settings: NST_SceneSettings, style_paths: list[str], own_style
     return {"model": ANY_STYLE_MODEL}
 
 
-def job_inputs(scene: bpy.types.Scene) -> dict[str, list[str]]:
+def job_inputs(scene: bpy.types.Scene | None) -> dict[str, list[str]]:
     """The files a job of the scene reads besides its render: the scene's styles (files, and the files behind
     Blender images) and the objects' own styles, as absolute paths."""
+    assert scene is not None, "no scene in this context"
     settings = scene_settings(scene)
     styles = [bpy.path.abspath(item.filepath) for item in settings.styles if item.image is None and item.filepath]
     images = [bpy.path.abspath(item.image.filepath) for item in settings.styles
