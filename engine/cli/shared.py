@@ -51,7 +51,7 @@ def add_quiet_option(p) -> None:
 def add_optimizer_options(p) -> None:
     """Options shared by every optimization command (one image or a sequence)."""
     from ..losses import STYLE_LOSSES
-    from ..options import OPTIMIZERS, PRECISIONS, option_defaults
+    from ..options import OPTIMIZERS, option_defaults
 
     options, engine = option_defaults(), engine_defaults()
     p.add_argument("--style", action="append", help="style image; repeat to blend styles")
@@ -86,10 +86,7 @@ def add_optimizer_options(p) -> None:
     p.add_argument("--style-scale", type=number(above=0.0, maximum=64.0), default=options["style_scale"],
                    help="size of the style relative to the output (above 0, up to 64)")
     add_device_option(p)
-    p.add_argument("--precision", choices=PRECISIONS, default=engine["precision"],
-                   help=f"loss network arithmetic (default {engine['precision']}: bf16 where the device runs it "
-                        "natively, CUDA with bf16, CPUs with AVX-512 BF16 or AMX, MPS on macOS 14+; else fp32). "
-                        "The settings record what ran")
+    add_precision_option(p)
     p.add_argument("--memory-budget", type=number(above=0.0), default=options["memory_budget_gb"], metavar="GB",
                    help="memory the job may use on its device; larger scales run as tiles to stay under it "
                         "(default: most of the free GPU memory or RAM)")
@@ -123,13 +120,23 @@ def optimizer_options(args) -> dict:
                 allow_classic_fallback=args.fallback == "classic")
 
 
+def add_precision_option(p) -> None:
+    from ..options import PRECISIONS
+
+    default = engine_defaults()["precision"]
+    p.add_argument("--precision", choices=PRECISIONS, default=default,
+                   help=f"loss network arithmetic (default {default}: bf16 where the device runs it natively, CUDA "
+                        "with bf16, CPUs with AVX-512 BF16 or AMX, MPS on macOS 14+; else fp32). The settings record "
+                        "what ran")
+
+
 def style_transfer(args):
     """The optimization engine for the device, loss network and cache the options name."""
     from ..cache import chosen_cache_dir
     from ..stylize import StyleTransfer
 
     return StyleTransfer(device=args.device, weights=args.weights, pooling=args.pooling,
-                         cache_dir=chosen_cache_dir(args.cache_dir, args.no_cache))
+                         cache_dir=chosen_cache_dir(args.cache_dir, args.no_cache), precision=args.precision)
 
 
 def progress_bar(args):

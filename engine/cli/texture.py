@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from protocol.numbers import FRACTION, ITERATIONS, PIXELS, SCALES, SEED, WEIGHT, whole
 
-from .shared import (add_cache_options, add_device_option, add_quiet_option, engine_defaults, frame_files,
+from .shared import (add_cache_options, add_device_option, add_precision_option, add_quiet_option, engine_defaults, frame_files,
                      keyword_defaults, progress_bar, style_transfer)
 
 
@@ -50,6 +50,7 @@ def add_texture_parser(subparsers) -> None:
     p.add_argument("--weights", default=engine_defaults()["weights"],
                    help="loss network: 'caffe', 'torchvision', or a weights file")
     add_device_option(p)
+    add_precision_option(p)
     add_cache_options(p)
     add_quiet_option(p)
     p.set_defaults(run=run_texture, pooling=engine_defaults()["pooling"])

@@ -55,7 +55,7 @@ def test_batch_renders_and_stylizes_three_flicker_free_frames_then_resumes(blend
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--style", "missing.jpg"], "style image not found: missing.jpg"),
+    (["--style", "missing.jpg"], "--style missing.jpg: the image file does not exist"),
     (["--keep-original", "Teapot"], "no object named 'Teapot'"),
     (["--frames", "3-1"], "the last frame comes before the first"),
 ])

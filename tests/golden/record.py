@@ -28,7 +28,7 @@ EXPECTED = GOLDEN / "expected"
 CPU_FP32 = ("--device", "cpu", "--precision", "fp32", "--no-cache", "--quiet", "--seed", "0")
 QUALITY = (*CPU_FP32, "--size", "64", "--iterations", "6", "--scales", "1")
 FAST = ("--device", "cpu", "--quiet")  # fast models run at the content's own size unless asked
-TEXTURE = ("--device", "cpu", "--no-cache", "--quiet", "--seed", "0", "--iterations", "10", "--scales", "1")
+TEXTURE = ("--device", "cpu", "--precision", "fp32", "--no-cache", "--quiet", "--seed", "0", "--iterations", "10", "--scales", "1")
 
 
 @dataclass(frozen=True)
