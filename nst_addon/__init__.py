@@ -24,22 +24,24 @@ def classes() -> tuple[type, ...]:
 def register() -> None:
     import bpy
 
-    from . import property_groups
+    from . import property_groups, stylize_on_render
 
     for cls in classes():
         bpy.utils.register_class(cls)
     property_groups.register()
+    stylize_on_render.register()
     atexit.register(shutdown_shared)
 
 
 def unregister() -> None:
     import bpy
 
-    from . import library, preview, property_groups
+    from . import library, preview, property_groups, stylize_on_render
 
     atexit.unregister(shutdown_shared)
     shutdown_shared()
     preview.stop()
+    stylize_on_render.unregister()
     library.clear_thumbnails()
     property_groups.unregister()
     for cls in reversed(classes()):

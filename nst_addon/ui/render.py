@@ -60,6 +60,7 @@ class NST_PT_render(PropertiesPanel):
         if settings.temporal:
             layout.prop(settings, "temporal_weight")
         layout.operator("nst.stylize_animation", icon="RENDER_ANIMATION")
+        layout.prop(settings, "stylize_on_render")
         draw_progress(layout, settings)
         if settings.render_changes:
             box = layout.box()
