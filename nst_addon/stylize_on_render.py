@@ -4,7 +4,9 @@ the scene's own output path, with the method, styles, per-object settings and fl
 Where the files go, for an output path `//out/shot_####.png`:
 - `//out/shot_0001.png`: the stylized frame (only ever a stylized frame, so a rerun can skip it);
 - `//out/raw/shot_0001.png`: the raw render, Blender's own file in the scene's format;
-- `//out/raw/nst/render/frame_0001.{png,exr}`: what the engine reads (display PNG, multilayer passes).
+- `//out/raw/nst/render/frame_0001.{png,exr}`: what the engine reads (display PNG, multilayer passes);
+- `//out/layers/shot_0001.exr` with Compositor Layers on: the render's passes and a `Stylized` layer, for the
+  compositor's NST Mix (nst_addon/compositor.py).
 
 Blender's render handlers do the Blender side and queue the worker's jobs:
 - render_init checks the job (styles, passes, a format the engine writes, a writable folder). A failed check is one
@@ -96,6 +98,12 @@ def output_path(scene: bpy.types.Scene, frame: int) -> Path:
     return Path(bpy.path.abspath(scene.render.frame_path(frame=frame)))
 
 
+def layers_path(scene: bpy.types.Scene, frame: int) -> Path:
+    """The frame's compositor layers (Compositor Layers on): `layers/<name>.exr` beside the stylized frame."""
+    stylized = output_path(scene, frame)
+    return stylized.parent / "layers" / f"{stylized.stem}.exr"
+
+
 def _check(scene: bpy.types.Scene) -> _RenderJob:
     """The job of this render, after the checks; AddonError with the fix."""
     rendering.check_camera(scene)
@@ -145,9 +153,7 @@ def _on_render_post(scene, *_args) -> None:
     files = replace(FrameFiles.in_folder(job.raw_folder / "nst", number), stylized=output_path(scene, number))
     frame = _Frame(number, files, job.raw_folder / files.stylized.name)
     try:
-        files.display.parent.mkdir(parents=True, exist_ok=True)
-        rendering.save_render(scene, files.passes, multilayer=True)
-        rendering.save_render(scene, files.display, multilayer=False)
+        rendering.save_frame(scene, files)
     except (RuntimeError, OSError, AddonError) as exc:
         job.failed = f"frame {number}: cannot save the render for the engine ({exc})"
         _say(job.scene, f"{job.failed}; the raw render is kept")
@@ -159,6 +165,21 @@ def _queue_frame(scene: bpy.types.Scene, job: _RenderJob, frame: _Frame) -> None
     request = rendering.stylize_request(scene, engine_settings(), frame.files, job.styles, job.weights, job.regions)
     with _lock:
         job.queued.append((f"frame {frame.number}", request))
+    _queue_layers(scene, job, [frame])
+
+
+def _queue_layers(scene: bpy.types.Scene, job: _RenderJob, frames: list[_Frame]) -> None:
+    """Compositor Layers on: after the frames' stylization (the worker runs jobs in order), their layers EXR."""
+    if not scene_settings(scene).compositor_layers:
+        return
+    objects = {ob.name: ob.pass_index for ob in rendering.styled_objects(scene)} if job.regions else {}
+    for frame in frames:
+        target = layers_path(scene, frame.number)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        request = {"type": "compositor_layers", "passes": str(frame.files.passes),
+                   "stylized": str(frame.files.stylized), "output": str(target), "objects": objects or None}
+        with _lock:
+            job.queued.append((f"frame {frame.number}'s compositor layers", request))
 
 
 @bpy.app.handlers.persistent
@@ -236,6 +257,7 @@ def _queue_sequence(scene: bpy.types.Scene, job: _RenderJob) -> None:
     request["overwrite"] = False  # the frames of earlier renders stay; this render's have no output yet
     with _lock:
         job.queued.append((f"frames {job.frames[0].number}-{job.frames[-1].number}", request))
+    _queue_layers(scene, job, job.frames)
 
 
 def _drains_in_place() -> bool:
@@ -276,7 +298,8 @@ def _finish(job: _RenderJob, what: str, worker_job: Job) -> None:
             job.failed = f"{what} failed: {worker_job.error or 'cancelled'}"
         return
     result = worker_job.result or {}
-    job.stylized += len(result["written"]) if "written" in result else 1
+    if worker_job.request["type"] != "compositor_layers":
+        job.stylized += len(result["written"]) if "written" in result else 1
 
 
 def _report(job: _RenderJob) -> None:

@@ -124,6 +124,10 @@ class NST_SceneSettings(bpy.types.PropertyGroup):
         name="Stylize on Render", default=False, update=_stylize_on_render_changed,
         description="F12, Ctrl+F12 and command-line renders write the stylized frame to the scene's output path; "
                     "the raw render is kept in raw/ beside it (see docs/blender.md)")
+    compositor_layers: BoolProperty(  # type: ignore[valid-type]
+        name="Compositor Layers", default=False,
+        description="Stylize on Render also writes layers/<frame>.exr: the render's passes and a Stylized layer "
+                    "(the stylized frame, and each styled object's own pass) for the compositor's NST Mix node")
     overwrite: BoolProperty(  # type: ignore[valid-type]
         name="Overwrite", default=False,
         description="Render and stylize again frames that already have files; off = resume where it stopped")

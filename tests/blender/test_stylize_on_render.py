@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from blender_kit import ADDON
+from blender_kit import ADDON, object_index
 from PIL import Image
 
 import bpy
@@ -114,3 +114,47 @@ def test_the_timer_never_waits_on_the_worker(on_render, tmp_path, monkeypatch):
         time.sleep(module.TICK_S)
     assert stylized.is_file(), on_render.nst.status
     assert len(ticks) > 5 and max(ticks) < 0.1, f"longest tick {max(ticks):.3f} s over {len(ticks)} ticks"
+
+
+def _composite(scene, path: Path) -> np.ndarray:
+    scene.render.use_compositing = True
+    bpy.ops.render.render()
+    bpy.data.images["Render Result"].save_render(str(path), scene=scene)
+    return _rgb(path)
+
+
+def test_compositor_layers_open_in_blender_and_nst_mix_blends_raw_and_stylized(on_render, tmp_path):
+    scene, out = on_render, tmp_path / "out"
+    scene.view_settings.view_transform = "Standard"  # the Stylized layer shows as the stylized frame under it
+    scene.nst.compositor_layers = True
+    bpy.ops.render.render()
+    layers = out / "layers" / "shot_0001.exr"
+    image = bpy.data.images.load(str(layers))
+    probe = bpy.data.node_groups.new("probe", "CompositorNodeTree").nodes.new("CompositorNodeImage")
+    probe.image = image
+    probe.layer = "Stylized"
+    assert image.type == "MULTILAYER" and {"Combined", "Cube", "Sphere"} <= {o.name for o in probe.outputs if o.enabled}
+    stylized, raw = _rgb(out / "shot_0001.png"), _rgb(out / "raw" / "shot_0001.png")
+
+    scene.nst.stylize_on_render = False  # from here on, plain renders through the compositor
+    mix = _module_compositor().mix_layers(scene, layers, scene.view_layers[0].name)
+    mix.inputs["Factor"].default_value = 0.0
+    assert np.abs(_composite(scene, tmp_path / "f0.png") - raw).max() <= 1.01 / 255
+    mix.inputs["Factor"].default_value = 1.0
+    assert np.abs(_composite(scene, tmp_path / "f1.png") - stylized).max() <= 1.01 / 255
+
+    tree, cube = scene.compositing_node_group, bpy.data.objects["Cube"]
+    source = next(n for n in tree.nodes if n.bl_idname == "CompositorNodeImage" and n.layer != "Stylized")
+    matte = tree.nodes.new("CompositorNodeIDMask")
+    matte.inputs["Index"].default_value = cube.pass_index
+    tree.links.new(source.outputs["Object Index"], matte.inputs["ID value"])
+    tree.links.new(matte.outputs[0], mix.inputs["Mask"])
+    masked = _composite(scene, tmp_path / "cube.png")
+    on_cube = np.flipud(object_index(out / "raw" / "nst" / "render" / "frame_0001.exr")) == cube.pass_index
+    assert on_cube.sum() > 50
+    assert np.abs(masked[on_cube] - stylized[on_cube]).mean() < 2 / 255, "the cube is stylized"
+    assert np.abs(masked[~on_cube] - raw[~on_cube]).mean() < 2 / 255, "everything else is raw"
+
+
+def _module_compositor():
+    return sys.modules[f"{ADDON}.nst_addon.compositor"]
