@@ -158,3 +158,18 @@ def test_compositor_layers_open_in_blender_and_nst_mix_blends_raw_and_stylized(o
 
 def _module_compositor():
     return sys.modules[f"{ADDON}.nst_addon.compositor"]
+
+
+@pytest.mark.parametrize("break_it, message", [
+    (lambda scene, tmp: setattr(scene.nst.styles[0], "filepath", str(tmp / "gone.jpg")), "gone.jpg does not exist"),
+    (lambda scene, tmp: setattr(scene, "camera", None), "no active camera"),
+])
+def test_a_missing_style_or_camera_is_one_line_and_nothing_is_written(on_render, tmp_path, break_it, message):
+    break_it(on_render, tmp_path)
+    try:
+        bpy.ops.render.render()
+    except RuntimeError:
+        pass  # Blender's own refusal without a camera
+    status = on_render.nst.status
+    assert status.startswith("Stylize on Render: not stylized:") and message in status and "\n" not in status, status
+    assert not _mtimes(tmp_path / "out"), "no stylized frame"
