@@ -120,7 +120,7 @@ class Worker:
                 handler = {"hello": self.hello, "check": self.check, "stylize": self.stylize,
                            "stylize_sequence": self.stylize_sequence, "join_chunks": self.join_chunks,
                            "stylize_texture": self.stylize_texture, "style_sheet": self.style_sheet,
-                           "train": self.train}.get(request.get("type"))
+                           "train": self.train, "compositor_layers": self.compositor_layers}.get(request.get("type"))
                 if handler is None:
                     raise EngineError(f"unknown request type '{request.get('type')}'")
                 try:  # before any work: no job writes over one of its own inputs, now or later in the job
@@ -314,6 +314,13 @@ class Worker:
 
         written, kept = join_overlaps(Path(request["output_dir"]), overwrite=bool(request.get("overwrite")))
         self.send({"type": "result", "job": job, "written": [str(p) for p in written], "kept": [str(p) for p in kept]})
+
+    def compositor_layers(self, job: str, request: dict) -> None:
+        from .compositor_layers import write_compositor_layers
+
+        output = write_compositor_layers(Path(request["passes"]), Path(request["stylized"]), Path(request["output"]),
+                                         request.get("objects") or None)
+        self.send({"type": "result", "job": job, "output": str(output)})
 
     def stylize_texture(self, job: str, request: dict) -> None:
         """A texture: flat (seamless, UV islands) without "views", else optimized through the rendered views."""

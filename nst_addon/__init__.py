@@ -24,22 +24,26 @@ def classes() -> tuple[type, ...]:
 def register() -> None:
     import bpy
 
-    from . import property_groups
+    from . import property_groups, stylize_on_render, viewport_overlay
 
     for cls in classes():
         bpy.utils.register_class(cls)
     property_groups.register()
+    stylize_on_render.register()
+    viewport_overlay.register()
     atexit.register(shutdown_shared)
 
 
 def unregister() -> None:
     import bpy
 
-    from . import library, preview, property_groups
+    from . import library, preview, property_groups, stylize_on_render, viewport_overlay
 
     atexit.unregister(shutdown_shared)
     shutdown_shared()
+    viewport_overlay.unregister()
     preview.stop()
+    stylize_on_render.unregister()
     library.clear_thumbnails()
     property_groups.unregister()
     for cls in reversed(classes()):

@@ -237,11 +237,16 @@ def has_last_render() -> bool:
 
 def render_frame(scene: bpy.types.Scene, files: FrameFiles, render: bool = True) -> None:
     """Render the scene's current frame (or take the last render) into `files.display` and `files.passes`."""
-    files.display.parent.mkdir(parents=True, exist_ok=True)
     if render:
         bpy.ops.render.render(scene=scene.name)
     elif not has_last_render():
         raise AddonError("there is no render to stylize yet; render first (F12) or turn off Use Last Render")
+    save_frame(scene, files)
+
+
+def save_frame(scene: bpy.types.Scene, files: FrameFiles) -> None:
+    """The Render Result as the engine reads it: `files.passes` (multilayer EXR) and `files.display` (PNG)."""
+    files.display.parent.mkdir(parents=True, exist_ok=True)
     save_render(scene, files.passes, multilayer=True)
     save_render(scene, files.display, multilayer=False)
 

@@ -139,6 +139,7 @@ def request_paths(request: Mapping) -> tuple[list[tuple[str, str]], dict[str, li
         inputs = {"the content ('content')": [request.get("content")],
                   "the texture ('texture')": [request.get("texture")],
                   "the mask ('mask')": [request.get("mask")], "the passes ('passes')": [request.get("passes")],
+                  "the stylized frame ('stylized')": [request.get("stylized")],
                   "the UV mask ('uv_mask')": [request.get("uv_mask")],
                   "a view ('views')": list(request.get("views") or []) + _beside(request.get("views")),
                   "the style ('style')": [request.get("style")], "a content folder ('content_dirs')":

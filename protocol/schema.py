@@ -127,6 +127,9 @@ REQUESTS: dict[str, dict[str, Field]] = {
         "later_iterations": whole(1, 1_000_000, nullable=True), "long_term_frames": whole(0, 1000),
         "multipass": flag(), "flow": text(), "overwrite": flag(), "model": text(nullable=True),
         "fast_blend": number(0.0, 1.0), "regions": REGIONS, "structure": number(0.0, 1.0), **ENGINE},
+    "compositor_layers": {  # engine/compositor_layers.py: the render's passes plus a Stylized layer
+        "job": JOB, "passes": text(required=True), "stylized": text(required=True), "output": text(required=True),
+        "objects": Field("map", items=whole(0, 1 << 24), nullable=True)},  # object name: its pass index
     "join_chunks": {"job": JOB, "output_dir": text(required=True), "overwrite": flag()},
     "stylize_texture": {
         "job": JOB, "texture": text(required=True), "output": text(required=True), "styles": PATHS,

@@ -5,6 +5,7 @@ CLASSES is in registration order.
 
 from __future__ import annotations
 
+from .compositor import NST_OT_add_mix_node
 from .engine import NST_OT_check_engine, NST_OT_install_engine
 from .farm_submit import NST_OT_farm_export_flamenco, NST_OT_farm_submit
 from .farm_task import NST_OT_farm_task
@@ -19,4 +20,4 @@ from .train import NST_OT_train_from_scene
 CLASSES = (NST_OT_stylize_render, NST_OT_stylize_animation, NST_OT_train_from_scene, NST_OT_cancel,
            NST_OT_add_style, NST_OT_remove_style, NST_OT_farm_task, NST_OT_stylize_texture, NST_OT_check_engine,
            NST_OT_install_engine, NST_OT_farm_submit, NST_OT_farm_export_flamenco, NST_OT_live_preview_step,
-           NST_OT_style_sheet, NST_OT_pick_sheet_tile, NST_OT_pick_on_sheet)
+           NST_OT_style_sheet, NST_OT_pick_sheet_tile, NST_OT_pick_on_sheet, NST_OT_add_mix_node)

@@ -3,8 +3,13 @@ figures of the last round. Turning `enabled` on or off starts or stops the previ
 
 from __future__ import annotations
 
+from typing import Callable
+
 import bpy
 from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, StringProperty
+
+# Set by nst_addon.viewport_overlay when it registers: starts or stops drawing the preview in the 3D viewport
+VIEWPORT_TOGGLED: Callable[[bpy.types.Scene, bool], None] | None = None
 
 
 def _is_on(self) -> bool:
@@ -19,11 +24,31 @@ def _turn(self, value: bool) -> None:
     preview.turn(self.id_data, value)
 
 
+def _viewport_changed(self, context) -> None:
+    if VIEWPORT_TOGGLED is not None:
+        VIEWPORT_TOGGLED(self.id_data, self.viewport)
+
+
 class NST_LivePreviewSettings(bpy.types.PropertyGroup):
     enabled: BoolProperty(  # type: ignore[valid-type]
         name="Live Preview", get=_is_on, set=_turn,
         description="Render a small preview from the active camera after each change and stylize it with the "
                     "scene's styles (any-style network); the result is the image 'NST Live Preview'")
+    viewport: BoolProperty(  # type: ignore[valid-type]
+        name="In Viewport", default=False, update=_viewport_changed,
+        description="Draw the newest Live Preview over the 3D viewport's camera view, in the camera frame (turns the "
+                    "Live Preview on)")
+    viewport_layout: EnumProperty(  # type: ignore[valid-type]
+        name="Layout",
+        items=[("OVER", "Over", "The preview covers the camera frame, with the opacity below"),
+               ("SPLIT", "Split", "Stylized on the left of the split, the viewport on the right"),
+               ("SIDE", "Side by Side", "The preview beside the camera frame, at the same size")],
+        default="OVER")
+    viewport_opacity: FloatProperty(  # type: ignore[valid-type]
+        name="Opacity", default=1.0, min=0.0, max=1.0, subtype="FACTOR")
+    viewport_split: FloatProperty(  # type: ignore[valid-type]
+        name="Split", default=0.5, min=0.0, max=1.0, subtype="FACTOR",
+        description="Split layout: where the stylized part ends, across the camera frame")
     width_px: IntProperty(name="Width", default=480, min=16, max=4096, subtype="PIXEL")  # type: ignore[valid-type]
     height_px: IntProperty(name="Height", default=270, min=16, max=4096, subtype="PIXEL")  # type: ignore[valid-type]
     engine: EnumProperty(  # type: ignore[valid-type]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
 
 import bpy
 from bpy.props import (BoolProperty, CollectionProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty,
@@ -52,6 +53,15 @@ def fast_model_items() -> list[tuple[str, str, str]]:
 
 def _fast_model_enum(self, context) -> list[tuple[str, str, str]]:
     return fast_model_items()
+
+
+# Set by nst_addon.stylize_on_render when it registers: turns on the passes its renders need
+STYLIZE_ON_RENDER_TURNED_ON: Callable[[bpy.types.Scene], None] | None = None
+
+
+def _stylize_on_render_changed(self, context) -> None:
+    if self.stylize_on_render and STYLIZE_ON_RENDER_TURNED_ON is not None:
+        STYLIZE_ON_RENDER_TURNED_ON(self.id_data)
 
 
 class NST_SceneSettings(bpy.types.PropertyGroup):
@@ -110,6 +120,14 @@ class NST_SceneSettings(bpy.types.PropertyGroup):
     temporal_weight: FloatProperty(  # type: ignore[valid-type]
         name="Temporal Weight", default=50.0, min=0.0, soft_max=500.0,
         description="How strongly a frame is held to the earlier ones; more is steadier, less follows the style")
+    stylize_on_render: BoolProperty(  # type: ignore[valid-type]
+        name="Stylize on Render", default=False, update=_stylize_on_render_changed,
+        description="F12, Ctrl+F12 and command-line renders write the stylized frame to the scene's output path; "
+                    "the raw render is kept in raw/ beside it (see docs/blender.md)")
+    compositor_layers: BoolProperty(  # type: ignore[valid-type]
+        name="Compositor Layers", default=False,
+        description="Stylize on Render also writes layers/<frame>.exr: the render's passes and a Stylized layer "
+                    "(the stylized frame, and each styled object's own pass) for the compositor's NST Mix node")
     overwrite: BoolProperty(  # type: ignore[valid-type]
         name="Overwrite", default=False,
         description="Render and stylize again frames that already have files; off = resume where it stopped")

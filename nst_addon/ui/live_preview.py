@@ -1,5 +1,5 @@
-"""Render properties > Neural Style > Live Preview: on or off in its header, the preview's size and engine, and the
-latency of the last round."""
+"""Render properties > Neural Style > Live Preview: on or off in its header, the preview's size and engine, the
+3D viewport overlay, and the latency of the last round."""
 
 from __future__ import annotations
 
@@ -23,6 +23,10 @@ class NST_PT_live_preview(RenderSubpanel):
         layout.prop(live, "engine")
         if live.engine != "BLENDER_WORKBENCH":
             layout.prop(live, "samples")
+        layout.prop(live, "viewport")
+        if live.viewport:
+            layout.prop(live, "viewport_layout")
+            layout.prop(live, "viewport_split" if live.viewport_layout == "SPLIT" else "viewport_opacity")
         if live.enabled and live.latency_ms > 0:
             layout.label(text=f"Latency {live.latency_ms:.0f} ms (render {live.render_ms:.0f} ms, stylize "
                               f"{live.stylize_ms:.0f} ms)", icon="TIME")

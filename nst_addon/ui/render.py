@@ -60,6 +60,10 @@ class NST_PT_render(PropertiesPanel):
         if settings.temporal:
             layout.prop(settings, "temporal_weight")
         layout.operator("nst.stylize_animation", icon="RENDER_ANIMATION")
+        layout.prop(settings, "stylize_on_render")
+        if settings.stylize_on_render:
+            layout.prop(settings, "compositor_layers")
+            layout.operator("nst.add_mix_node", icon="NODE_COMPOSITING")
         draw_progress(layout, settings)
         if settings.render_changes:
             box = layout.box()
