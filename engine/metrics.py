@@ -141,3 +141,48 @@ def plot_warping_errors(curves: dict[str, list[float]], path: Path) -> None:
     with atomic_path(path) as temp:
         figure.savefig(temp, format="png")
     pyplot.close(figure)
+
+
+def shot_curves(stylized: Sequence[Path], passes: Sequence[Path], renders: Sequence[Path],
+                style: np.ndarray | None = None) -> dict[str, list]:
+    """Per-frame drift and flicker of a stylized shot: contrast kept (against the render), style distance (to
+    `style`, None without one) and warping error with the standard mask and the share of pixels it measures (None
+    on the first frame, which has no earlier one)."""
+    from .imageio import read_rgb
+    from .passes import read_passes
+    from .structure import read_structure_passes
+
+    images = [read_rgb(path, "stylized frame") for path in stylized]
+    rendered = [read_rgb(path, "render") for path in renders]
+    render_passes = [read_passes(path) for path in passes]
+    motions = [standard_motion(now, before) for before, now in zip(render_passes, render_passes[1:])]
+    return {"contrast_kept": [contrast_kept(image, render, read_structure_passes(path, render.shape[:2]))
+                              for image, render, path in zip(images, rendered, passes)],
+            "style_distance": [None if style is None else style_distance(image, style) for image in images],
+            "warping_error": [None, *warping_errors(images, motions)],
+            "measured": [None, *measured_shares(images, motions)]}
+
+
+def plot_shot_curves(curves: dict[str, dict[str, list]], path: Path) -> None:
+    """A PNG of per-frame contrast kept, style distance and warping error, one line per version of the shot."""
+    import matplotlib
+    import matplotlib.ticker
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot
+
+    panels = (("contrast_kept", "contrast kept (higher: shapes read)"), ("style_distance", "style distance"),
+              ("warping_error", "warping error, standard mask"))
+    figure, axes = pyplot.subplots(1, 3, figsize=(12, 3.5), dpi=100)
+    for axis, (key, title) in zip(axes, panels):
+        for name, curve in curves.items():
+            points = [(number, value) for number, value in enumerate(curve[key], start=1) if value is not None]
+            if points:
+                axis.plot(*zip(*points), marker="o", markersize=3, label=name)
+        axis.set(xlabel="frame", title=title)
+        axis.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+    axes[0].legend()
+    figure.tight_layout()
+    with atomic_path(path) as temp:
+        figure.savefig(temp, format="png")
+    pyplot.close(figure)
