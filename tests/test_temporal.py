@@ -188,5 +188,10 @@ def test_sequence_and_metrics_commands(tmp_path, capsys):
                  "--plot", str(tmp_path / "plot.png")]) == 0
     table = capsys.readouterr().out
     assert "| temporal | 3 |" in table and (tmp_path / "plot.png").stat().st_size > 1000
+    assert main(["metrics", "--passes", str(tmp_path / "render"), "--sequence", f"temporal={tmp_path / 'out'}",
+                 "--render", str(tmp_path / "render" / "*.png"), "--curves", str(tmp_path / "curves.png")]) == 0
+    curves = capsys.readouterr().out
+    assert "per frame, 'temporal'" in curves and "\n| 3 | " in curves and "\n| 1 | " in curves
+    assert (tmp_path / "curves.png").stat().st_size > 1000
     assert main([*base[:2], str(tmp_path / "nothing" / "*.png"), *base[3:]]) == 2
     assert "no frames found" in capsys.readouterr().err

@@ -37,6 +37,9 @@ def add_metrics_parser(subparsers) -> None:
                    help="the render's pictures (as stylized): also report legibility, the boundary contrast kept "
                         "(needs Depth in the passes)")
     p.add_argument("--plot", help="write a per-frame plot (PNG)")
+    p.add_argument("--curves", metavar="PNG",
+                   help="print each version's per-frame curves (contrast kept, style distance, warping error with "
+                        "the standard mask and the share measured) and plot them to this PNG; needs --render")
     p.set_defaults(run=run_metrics)
 
 
@@ -51,8 +54,8 @@ def run_metrics(args) -> int:
                           "compare several)")
     if args.passes:
         print_warping_table(args)
-    elif args.style or args.render or args.plot:
-        raise EngineError("--style, --render and --plot go with the warping error: give --passes too")
+    elif args.style or args.render or args.plot or args.curves:
+        raise EngineError("--style, --render, --plot and --curves go with the warping error: give --passes too")
     if args.reference is not None:
         tables = reference_tables(args.sequence, Path(args.reference))
         print(("\n" if args.passes else "") + tables)
@@ -118,5 +121,25 @@ def print_warping_table(args) -> None:
         print(f"| {name} | {len(frames)} | {np.mean(curves[name]):.5f} | {share:.0%} | {style_text} | {kept} |")
     if args.plot:
         plot_warping_errors(curves, Path(args.plot))
+    if args.curves:
+        print_shot_curves(args, passes, style)
+
+
+def print_shot_curves(args, passes: list[Path], style) -> None:
+    """Per-frame contrast kept, style distance and warping error (standard mask) of each version, and their plot."""
+    from ..metrics import plot_shot_curves, shot_curves
+
+    if not args.render:
+        raise EngineError("--curves measures contrast kept against the render: give --render FRAMES too")
+    renders = frame_files(args.render, "render frames")
+    shots = {}
+    for spec in args.sequence:
+        name, folder = version_path(spec)
+        shots[name] = shot_curves(frame_files(folder, f"frames of '{name}'"), passes, renders, style)
+        print(f"\nper frame, '{name}': frame | contrast kept | style distance | warping error (standard mask) | "
+              "measured\n|---|---|---|---|---|")
+        for number, row in enumerate(zip(*shots[name].values()), start=1):
+            print(f"| {number} | " + " | ".join("-" if v is None else f"{v:.4f}" for v in row) + " |")
+    plot_shot_curves(shots, Path(args.curves))
 
 
