@@ -23,7 +23,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "scripts"))
 
 from engine.imageio import read_rgb  # noqa: E402
-from engine.metrics import shot_curves, plot_shot_curves  # noqa: E402
+from engine.metrics import plot_shot_curves, shot_curves  # noqa: E402
 from engine.structure import DEFAULT_STRUCTURE  # noqa: E402
 from engine.stylize import StyleTransfer  # noqa: E402
 from engine.temporal import SequenceFrame, SequenceSettings, stylize_sequence  # noqa: E402
