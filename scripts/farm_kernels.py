@@ -96,7 +96,8 @@ def main() -> int:
               f"{errors['same_kernels'][later - 1]:.4f} | {errors['other_kernels'][later - 1]:.4f} | "
               f"{np.mean([errors['one_machine'][i] for i in inside]):.4f} | "
               f"{np.mean([errors['other_kernels'][i] for i in inside]):.4f} |")
-    print("\nwarnings from the chain:", warnings.strip() or "none")
+    lines = sorted({line for line in warnings.splitlines() if line.startswith("warning:")})
+    print("\nwarnings from the chain:", "\n".join(lines) or "none")
     return 0
 
 
