@@ -188,3 +188,19 @@ def test_the_worker_paints_with_a_tuned_model_like_the_command_line(tuned, held_
     assert main(["stylize", "--model", str(tuned), "--content", str(content), "--strength", "0.8", "--output",
                  str(expected), "--quiet"]) == 0
     assert np.abs(read_rgb(output) - read_rgb(expected)).max() <= 1 / 255
+
+
+def test_tuned_to_a_shot_learns_on_its_keyframes_and_paints_its_other_frames_closer(tmp_path, starry):
+    from support import write_synthetic_sequence
+
+    pairs = write_synthetic_sequence(tmp_path / "shot", frames=5, height=48, width=64)
+    output = tmp_path / "shot.safetensors"
+    assert main(["train", "--from", "any", "--style", str(STYLES / "starry_night.jpg"), "--content-dir",
+                 str(tmp_path / "shot"), "--keyframes", "2", "--steps", "16", "--crop", "64", "--output", str(output),
+                 "--device", "cpu", "--quiet"]) == 0
+    training = read_model_info(output).training
+    assert training["keyframe_files"] == ["frame_0000.png", "frame_0004.png"] and training["sizes_px"] == [64]
+    middle = read_rgb(pairs[2][0])  # a frame the tuning never saw
+    any_result = get_any_stylizer("cpu", cache_dir=None).stylize(middle, [starry]).image
+    tuned_result = stylize_fast(middle, str(output), device="cpu").image
+    assert style_distance(tuned_result, starry, 64) < 0.9 * style_distance(any_result, starry, 64)
