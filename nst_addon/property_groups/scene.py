@@ -85,6 +85,12 @@ class NST_SceneSettings(bpy.types.PropertyGroup):
     train_crop_px: IntProperty(  # type: ignore[valid-type]
         name="Training Crop", default=128, min=32, subtype="PIXEL",
         description="Train from This Scene: size of the random crops the network learns from")
+    tune_minutes: FloatProperty(  # type: ignore[valid-type]
+        name="Tuning Minutes", default=4.5, min=0.05, max=600.0,
+        description="Tune to Painting / Tune to This Shot: the time budget of the tuning (it also stops at 300 steps)")
+    tune_keyframes: IntProperty(  # type: ignore[valid-type]
+        name="Tuning Keyframes", default=4, min=1, max=1000,
+        description="Tune to This Shot: how many frames of the range, evenly spread, the tuning learns on")
     preset: EnumProperty(  # type: ignore[valid-type]
         name="Preset",
         items=[("PREVIEW", "Preview", "Small and quick, to judge a style"),
