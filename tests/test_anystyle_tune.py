@@ -204,3 +204,20 @@ def test_tuned_to_a_shot_learns_on_its_keyframes_and_paints_its_other_frames_clo
     any_result = get_any_stylizer("cpu", cache_dir=None).stylize(middle, [starry]).image
     tuned_result = stylize_fast(middle, str(output), device="cpu").image
     assert style_distance(tuned_result, starry, 64) < 0.9 * style_distance(any_result, starry, 64)
+
+
+def test_the_style_sheet_paints_a_painting_with_its_tuned_model(tuned, held_out, tmp_path, monkeypatch):
+    from engine.sheet import LibraryStyle, make_sheet
+
+    (tmp_path / "models").mkdir()
+    shutil.copy(tuned, tmp_path / "models" / "starry_night.safetensors")  # named like the painting's file
+    monkeypatch.setenv("NST_MODELS_DIR", str(tmp_path / "models"))
+    styles = [LibraryStyle("starry_night", "The Starry Night", STYLES / "starry_night.jpg"),
+              LibraryStyle("shipwreck", "Shipwreck", STYLES / "shipwreck.jpg")]
+    sheet = make_sheet(held_out, styles, size_px=128, device="cpu", cache_dir=None)
+    tiles = [sheet.image[t.y:t.y + t.height, t.x:t.x + t.width] for t in sheet.tiles]
+    expected = stylize_fast(held_out, str(tuned), device="cpu", size_px=128).image
+    assert np.abs(tiles[0] - expected).max() <= 1 / 255  # the tuned model, not any-style
+    untuned = get_any_stylizer("cpu", cache_dir=None).stylize(held_out, read_rgb(STYLES / "shipwreck.jpg"),
+                                                              size_px=128).image
+    assert np.abs(tiles[1] - untuned).max() <= 1 / 255  # no tuned model: any-style

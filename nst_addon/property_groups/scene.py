@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import struct
 from pathlib import Path
 
 import bpy
@@ -38,6 +40,22 @@ def trained_model_names() -> set[str]:
     folders = [EXTENSION_ROOT / "models", Path(engine_settings().models_folder)]
     return {p.name.removesuffix(".safetensors") for folder in folders if folder.is_dir()
             for p in folder.glob("*.safetensors") if not p.name.endswith(".ckpt.safetensors")}
+
+
+def tuned_model_names() -> set[str]:
+    """The models in the user model folder tuned from the any-style network (`kind` 'tuned' in the header that
+    .safetensors keeps before its tensors); an unreadable file is not one."""
+    folder = Path(engine_settings().models_folder)
+    names = set()
+    for path in folder.glob("*.safetensors") if folder.is_dir() else ():
+        try:
+            with path.open("rb") as handle:
+                header = json.loads(handle.read(struct.unpack("<Q", handle.read(8))[0]))
+            if json.loads(header["__metadata__"]["nst"]).get("kind") == "tuned":
+                names.add(path.name.removesuffix(".safetensors"))
+        except (OSError, ValueError, KeyError, TypeError, struct.error, MemoryError):
+            continue
+    return names
 
 
 def fast_model_items() -> list[tuple[str, str, str]]:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import bpy
 
-from ..property_groups.scene import scene_settings, trained_model_names
+from ..property_groups.scene import scene_settings, tuned_model_names
 from .panel import PropertiesPanel, draw_progress
 
 
@@ -17,8 +17,8 @@ class NST_UL_styles(bpy.types.UIList):
         row.prop(item, "weight", text="")
         if item.filepath and not item.licence and item.image is None:
             row.label(text="", icon="ERROR")
-        if item.image is None and item.filepath and Path(item.filepath).stem in trained_model_names():
-            row.label(text="", icon="SHADERFX")  # a Fast model named like the painting: tuned (or trained)
+        if item.image is None and item.filepath and Path(item.filepath).stem in tuned_model_names():
+            row.label(text="", icon="SHADERFX")  # tuned: Fast mode, the Live Preview and the Style Sheet use it
 
 
 class NST_PT_render(PropertiesPanel):
@@ -37,8 +37,9 @@ class NST_PT_render(PropertiesPanel):
             layout.prop(item, "image", text="Or Blender Image")
             if item.image is None and not item.licence:
                 layout.label(text="No licence recorded for this style", icon="ERROR")
-            if item.image is None and item.filepath and Path(item.filepath).stem in trained_model_names():
-                layout.label(text=f"Tuned: Fast mode uses the model '{Path(item.filepath).stem}'", icon="SHADERFX")
+            if item.image is None and item.filepath and Path(item.filepath).stem in tuned_model_names():
+                layout.label(text=f"Tuned: the Fast method uses the model '{Path(item.filepath).stem}'",
+                             icon="SHADERFX")
         layout.use_property_split = True
         layout.prop(settings, "strength")
         layout.prop(settings, "keep_shapes")
