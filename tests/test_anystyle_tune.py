@@ -134,6 +134,10 @@ def test_bad_input_gets_one_line_exit_2_and_nothing_written(tuned, tmp_path, cap
     tune = ["train", "--from", "any", "--steps", "1", "--sizes", "64", "--crop", "64", "--output",
             str(tmp_path / "out.safetensors")]
     commands += [tune + ["--style", str(STYLES / "starry_night.jpg"), "--content-dir", str(tmp_path / "empty")],
+                 tune + ["--style", str(STYLES / "starry_night.jpg"), "--content-dir", str(tmp_path / "empty"),
+                         "--keyframes", "2"],
+                 tune + ["--style", str(STYLES / "starry_night.jpg"), "--content-dir", str(photos), str(photos),
+                         "--keyframes", "2"],
                  tune + ["--style", str(tmp_path / "not_an_image.jpg"), "--content-dir", str(photos)]]
     for command in commands:
         capsys.readouterr()
