@@ -114,7 +114,8 @@ def main() -> int:
     parser.add_argument("--shot-size", type=int, default=192, help="--shot: frame width (the evidence shot's)")
     parser.add_argument("--tune-keyframes", type=int, default=0,
                         help="--shot: also tune a model to the shot on this many of its frames and measure it")
-    parser.add_argument("--tune-minutes", type=float, default=2.0, help="--tune-keyframes: the tuning budget")
+    parser.add_argument("--tune-minutes", type=float, default=4.5, help="--tune-keyframes: the tuning's time budget")
+    parser.add_argument("--tune-steps", type=int, default=300, help="--tune-keyframes: the tuning's step budget")
     parser.add_argument("--seams", action="store_true", help="measure tile seams on a 3840x2160 frame instead")
     parser.add_argument("--bundled", action="store_true", help="bundled models against any-style, a sheet, instead")
     args = parser.parse_args()
@@ -192,7 +193,8 @@ def shot(args) -> int:
         out.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
         if engine(["train", "--from", "any", "--style", str(style), "--content-dir", str(renders), "--keyframes",
-                   str(args.tune_keyframes), "--minutes", str(args.tune_minutes), "--output", str(tuned),
+                   str(args.tune_keyframes), "--minutes", str(args.tune_minutes), "--steps", str(args.tune_steps),
+                   "--output", str(tuned),
                    "--quiet"]) != 0:
             return 2
         print(f"tuned to the shot in {time.perf_counter() - started:.0f} s")
