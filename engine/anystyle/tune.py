@@ -63,7 +63,7 @@ class TuneSettings:
     sizes_px: Sequence[int] = (384, 512)  # result sizes (longest side) the tuning draws from; (): the frames' own
     crop_px: int = 256
     learning_rate: float = 1e-3  # transformer weights; the vector's is VECTOR_LR_GAIN x this
-    content_weight: float = 1.0  # relu4_2 content, against the optimizer's style 30 and total variation 10
+    content_weight: float = 2.5  # relu4_2 content (the optimizer: 1) against style 30 and total variation 10
     weights: str = "caffe"
     seed: int = 0
     keyframes: int = 0  # > 0: tune to one shot, on this many of its frames
