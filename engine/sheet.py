@@ -1,5 +1,6 @@
-"""Style sheet: one picture stylized with every painting of a style library by the any-style network, laid out as
-a labelled contact sheet, with each tile's box and painting so a click on the sheet can pick a style.
+"""Style sheet: one picture stylized with every painting of a style library by the any-style network (or by the
+painting's tuned model, one named like its file in the model folders), laid out as a labelled contact sheet, with
+each tile's box and painting so a click on the sheet can pick a style.
 
 `make_sheet` is used by `python -m engine sheet` (engine/cli/sheet.py), the worker and Blender's "NST Style Sheet".
 """
@@ -104,6 +105,18 @@ def _fit_label(draw: ImageDraw.ImageDraw, text: str, font, width_px: int) -> str
     return text + "…"
 
 
+def tuned_models() -> dict[str, Path]:
+    """The tuned any-style models of the model folders (user first) by name: a painting's file stem picks its own."""
+    from .fast.model_file import TUNED_KIND
+    from .fast.models import list_models
+
+    tuned: dict[str, Path] = {}
+    for entry in list_models():
+        if entry.info is not None and entry.info.kind == TUNED_KIND:
+            tuned.setdefault(entry.name, entry.path)
+    return tuned
+
+
 def make_sheet(content: np.ndarray, styles: list[LibraryStyle], *, size_px: int = TILE_PX,
                columns: int | None = None, device: str = "auto", cache_dir: CacheDir = USER_CACHE,
                callback: Callable[[int, int, str], None] | None = None) -> StyleSheet:
@@ -115,6 +128,7 @@ def make_sheet(content: np.ndarray, styles: list[LibraryStyle], *, size_px: int 
     import torch
 
     from .anystyle import get_any_stylizer
+    from .fast.infer import get_stylizer
     from .imageio import read_rgb
     from .tensors import resize_image, to_numpy, to_tensor
 
@@ -123,9 +137,14 @@ def make_sheet(content: np.ndarray, styles: list[LibraryStyle], *, size_px: int 
     started = time.perf_counter()
     stylizer = get_any_stylizer(device, cache_dir)
     paintings = [read_rgb(style.path, f"style image '{style.name}'") for style in styles]  # all read before any work
+    tuned = tuned_models()
     results = []
     for done, (style, painting) in enumerate(zip(styles, paintings), 1):
-        results.append(stylizer.stylize(content, painting, size_px=size_px).image)
+        model = tuned.get(Path(style.path).stem)
+        if model is None:
+            results.append(stylizer.stylize(content, painting, size_px=size_px).image)
+        else:
+            results.append(get_stylizer(str(model), device).stylize(content, size_px=size_px).image)
         if callback is not None:
             callback(done, len(styles), style.name)
     height, width = results[0].shape[:2]
@@ -138,7 +157,8 @@ def make_sheet(content: np.ndarray, styles: list[LibraryStyle], *, size_px: int 
     draw = ImageDraw.Draw(sheet)
     font = label_font(max(11, min(18, width // 24)))
     boxes = []
-    for n, (name, image) in enumerate([("Original", original)] + [(s.name, r) for s, r in zip(styles, results)]):
+    names = [f"{s.name} (tuned)" if Path(s.path).stem in tuned else s.name for s in styles]
+    for n, (name, image) in enumerate([("Original", original)] + list(zip(names, results))):
         row, column = divmod(n, columns)
         x, y = GAP_PX + column * (width + GAP_PX), GAP_PX + row * (height + LABEL_PX + GAP_PX)
         sheet.paste(Image.fromarray(np.rint(np.clip(image, 0, 1) * 255).astype(np.uint8)), (x, y))

@@ -3,7 +3,8 @@
 Every message is one JSON object per line with "v" (protocol.PROTOCOL_VERSION) and "type". Each request is
 checked against protocol's schema before anything runs; any line that fails (not JSON, not UTF-8, too deeply nested,
 a wrong or missing field) gets one `bad_input` error naming the field, and the worker reads on.
-Requests: hello, check, stylize, stylize_sequence, join_chunks, stylize_texture, style_sheet, train, cancel, shutdown.
+Requests: hello, check, stylize, stylize_sequence, join_chunks, stylize_texture, style_sheet, train, tune, cancel,
+shutdown.
 Events: ready, check, progress, result, error, cancelled. Jobs run one at a time in arrival order; cancel is
 honoured at the next convolution the job runs (engine/cancel.py), well within a second. A stylize request marked
 "preview" that has not started when a newer preview arrives is dropped (cancelled, "superseded": true).
@@ -120,7 +121,8 @@ class Worker:
                 handler = {"hello": self.hello, "check": self.check, "stylize": self.stylize,
                            "stylize_sequence": self.stylize_sequence, "join_chunks": self.join_chunks,
                            "stylize_texture": self.stylize_texture, "style_sheet": self.style_sheet,
-                           "train": self.train, "compositor_layers": self.compositor_layers}.get(request.get("type"))
+                           "train": self.train, "tune": self.tune,
+                           "compositor_layers": self.compositor_layers}.get(request.get("type"))
                 if handler is None:
                     raise EngineError(f"unknown request type '{request.get('type')}'")
                 try:  # before any work: no job writes over one of its own inputs, now or later in the job
@@ -364,26 +366,53 @@ class Worker:
                    "tiles": [{"name": tile.name, "style": tile.path, "box": [tile.x, tile.y, tile.width, tile.height]}
                              for tile in sheet.tiles]})
 
+    def progress_sender(self, job: str, what: str):
+        """A training callback that sends progress at most every PROGRESS_INTERVAL_S and stops a cancelled job."""
+        last_sent = [0.0]
+
+        def on_progress(progress, fraction: float | None = None):
+            if job in self.cancelled:
+                raise Cancelled()
+            now = time.monotonic()
+            if now - last_sent[0] >= PROGRESS_INTERVAL_S or progress.step == progress.steps:
+                last_sent[0] = now
+                self.send({"type": "progress", "job": job,
+                           "fraction": round(progress.fraction_done if fraction is None else fraction, 4),
+                           "loss": progress.loss, "elapsed_s": progress.elapsed_s,
+                           "message": f"{'keyframe' if progress.phase == 'keyframes' else what} "
+                                      f"{progress.step}/{progress.steps}"})
+        return on_progress
+
+    def tune(self, job: str, request: dict) -> None:
+        """Tune the any-style network to a painting on content folders, or with keyframes in the settings, to one
+        shot on its frames; the fraction done is that of whichever budget (steps or minutes) ends first."""
+        from .anystyle.tune import TuneSettings, tune_to_painting
+
+        fields = dict(request.get("settings") or {})
+        if "sizes_px" in fields:
+            fields["sizes_px"] = tuple(fields["sizes_px"])
+        settings = TuneSettings(**fields)
+        send = self.progress_sender(job, "tuning step")
+
+        def on_progress(progress):
+            by_time = progress.elapsed_s / (settings.minutes * 60) if settings.minutes else 0.0
+            send(progress, min(max(progress.fraction_done, by_time), 1.0))
+
+        info = tune_to_painting(request["style"], request["content_dirs"], request["output"], settings,
+                                checkpoint_every=request.get("checkpoint_every", CHECKPOINT_EVERY),
+                                command="Blender: Tune to " + ("This Shot" if settings.keyframes else "Painting"),
+                                callback=on_progress, **given(request, "device"))
+        self.send({"type": "result", "job": job, "output": request["output"], "steps": info.training.get("steps"),
+                   "elapsed_s": info.training.get("time_s")})
+
     def train(self, job: str, request: dict) -> None:
         """Train a fast-stylization model on the user's renders (Train from This Scene), or with keyframes in the
         settings, a per-shot network on the shot's frames (the farm's anchors)."""
         from .fast.train import TrainSettings, train_shot, train_style
 
         settings = TrainSettings(**(request.get("settings") or {}))
-        last_sent = [0.0]
-
-        def on_progress(progress):
-            if job in self.cancelled:
-                raise Cancelled()
-            now = time.monotonic()
-            if now - last_sent[0] >= PROGRESS_INTERVAL_S or progress.step == progress.steps:
-                last_sent[0] = now
-                self.send({"type": "progress", "job": job, "fraction": round(progress.fraction_done, 4),
-                           "loss": progress.loss, "elapsed_s": progress.elapsed_s,
-                           "message": f"{'keyframe' if progress.phase == 'keyframes' else 'training step'} "
-                                      f"{progress.step}/{progress.steps}"})
-
-        options = dict(checkpoint_every=request.get("checkpoint_every", CHECKPOINT_EVERY), callback=on_progress,
+        options = dict(checkpoint_every=request.get("checkpoint_every", CHECKPOINT_EVERY),
+                       callback=self.progress_sender(job, "training step"),
                        **given(request, "device"))
         if settings.keyframes:
             info = train_shot(request["style"], request["content_dirs"][0], request["output"], settings,

@@ -26,7 +26,7 @@ from .preferences import engine_settings, fresh_job_folder, user_folder
 from .preview_render import render_preview
 from .property_groups.live_preview import live_settings
 from .property_groups.objects import object_settings
-from .property_groups.scene import ANY_STYLE_MODEL, scene_settings
+from .property_groups.scene import ANY_STYLE_MODEL, scene_settings, tuned_model_names
 from .worker_client import AddonError, Job, WorkerClient
 
 PREVIEW_IMAGE = "NST Live Preview"
@@ -286,6 +286,8 @@ def send_round(scene: bpy.types.Scene) -> None:
         **engine.request_fields(weights=False)}
     if mask is not None:
         request.update(mask=str(mask), regions=regions, ignore_absent_regions=True)
+    elif len(styles) == 1 and Path(styles[0]).stem in tuned_model_names():  # the painting's tuned model
+        request.update(model=Path(styles[0]).stem, styles=[], style_blend=None)
     try:
         job = client.submit(request)
     except AddonError:

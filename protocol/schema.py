@@ -98,6 +98,13 @@ TRAIN_SETTINGS = {
     "keyframes": whole(0, 100_000), "keyframe_size_px": whole(16, 65_536), "keyframe_iterations": whole(1, 1_000_000),
 }
 
+# fields of engine.anystyle.tune.TuneSettings
+TUNE_SETTINGS = {
+    "steps": whole(1, 10_000_000), "minutes": number(0.0, nullable=True), "part": text(choices=("vector", "norms", "all")),
+    "sizes_px": list_of(whole(64, 65_536), max_length=16), "crop_px": whole(64, 65_536), "learning_rate": number(0.0),
+    "content_weight": number(0.0), "weights": text(), "seed": whole(), "keyframes": whole(0, 100_000),
+}
+
 REGION = record({"keep_original": flag(), "strength": STRENGTH, "styles": PATHS, "style_blend": BLEND,
                  "model": text(nullable=True), "structure": STRENGTH})
 REGIONS = Field("map", items=REGION, nullable=True, int_keys=True)
@@ -144,6 +151,10 @@ REQUESTS: dict[str, dict[str, Field]] = {
     "train": {
         "job": JOB, "style": text(required=True), "content_dirs": list_of(text(), required=True, min_length=1),
         "output": text(required=True), "settings": record(TRAIN_SETTINGS, nullable=True),
+        "device": ENGINE["device"], "checkpoint_every": whole(1, 10_000_000)},
+    "tune": {  # the any-style network tuned to a painting (Tune to Painting) or to a shot (Tune to This Shot)
+        "job": JOB, "style": text(required=True), "content_dirs": list_of(text(), required=True, min_length=1),
+        "output": text(required=True), "settings": record(TUNE_SETTINGS, nullable=True),
         "device": ENGINE["device"], "checkpoint_every": whole(1, 10_000_000)},
 }
 

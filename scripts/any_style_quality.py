@@ -7,7 +7,8 @@ per image and as means; the optimizer (a short run) as a reference on one painti
 content | any-style | optimizer | peer. Usage: `python scripts/any_style_quality.py [--size 512] [--iterations 30]
 [--out out/any_style_quality] [--sheet docs/images/any_style_vs_peer.jpg]`; prints a markdown table.
 `--shot` instead measures flicker: `sequence --model any` on the temporal evidence shot (scripts/temporal_evidence.py's
-occluder scene), frame by frame against the flow-guided blending, warping error with the render's vectors.
+occluder scene), frame by frame against the flow-guided blending, warping error with the render's vectors (standard
+and engine masks, with the share of pixels each measures); `--tune-keyframes N` adds a model tuned to that shot.
 `--seams` measures a 3840x2160 frame painted in tiles against the same frame painted whole: the step across each
 tile border line and the difference inside the overlap bands, each against elsewhere; a crop of a tile corner.
 `--bundled` writes the before/after sheet: the bundled trained models against any-style with the same painting.
@@ -111,6 +112,10 @@ def main() -> int:
     parser.add_argument("--shot", action="store_true", help="measure the flicker of an any-style shot instead")
     parser.add_argument("--frames", type=int, default=12, help="--shot: frames of the evidence shot")
     parser.add_argument("--shot-size", type=int, default=192, help="--shot: frame width (the evidence shot's)")
+    parser.add_argument("--tune-keyframes", type=int, default=0,
+                        help="--shot: also tune a model to the shot on this many of its frames and measure it")
+    parser.add_argument("--tune-minutes", type=float, default=4.5, help="--tune-keyframes: the tuning's time budget")
+    parser.add_argument("--tune-steps", type=int, default=300, help="--tune-keyframes: the tuning's step budget")
     parser.add_argument("--seams", action="store_true", help="measure tile seams on a 3840x2160 frame instead")
     parser.add_argument("--bundled", action="store_true", help="bundled models against any-style, a sheet, instead")
     args = parser.parse_args()
@@ -167,12 +172,13 @@ def main() -> int:
 
 
 def shot(args) -> int:
-    """Warping error of `sequence --model any` on the temporal evidence shot: frame by frame vs temporal blending."""
+    """Warping error of `sequence --model any` on the temporal evidence shot, frame by frame vs temporal blending;
+    with --tune-keyframes N also of a model tuned to the shot on N of its frames (`train --from any --keyframes`)."""
     sys.path.insert(0, str(REPO / "scripts"))
     from temporal_evidence import render_occluder_scene, side_by_side_gif
 
     from engine.cli import main as engine
-    from engine.metrics import warping_errors
+    from engine.metrics import measured_shares, standard_motion, warping_errors
     from engine.temporal import SequenceFrame, frame_motion
 
     out = Path(args.out) / "shot"
@@ -181,33 +187,53 @@ def shot(args) -> int:
         render_occluder_scene(renders, args.frames, args.shot_size, args.shot_size * 9 // 16)
     style = REPO / "styles" / "starry_night.jpg"
     pngs, exrs = sorted(renders.glob("frame_*.png")), sorted(renders.glob("frame_*.exr"))
-    figures = {}
-    for name, extra in (("frame_by_frame", ["--no-temporal"]), ("temporal", [])):
-        folder = out / name
-        folder.mkdir(parents=True, exist_ok=True)
+    models = {"any-style": ["--model", "any", "--style", str(style)]}
+    if args.tune_keyframes:
+        tuned = out / f"starry_night_shot_{args.tune_keyframes}keyframes.safetensors"
+        out.mkdir(parents=True, exist_ok=True)
         started = time.perf_counter()
-        if engine(["sequence", "--model", "any", "--style", str(style), "--frames", str(renders / "frame_*.png"),
-                   "--passes", str(renders), "--output-dir", str(folder), "--overwrite", "--quiet", *extra]) != 0:
+        if engine(["train", "--from", "any", "--style", str(style), "--content-dir", str(renders), "--keyframes",
+                   str(args.tune_keyframes), "--minutes", str(args.tune_minutes), "--steps", str(args.tune_steps),
+                   "--output", str(tuned),
+                   "--quiet"]) != 0:
             return 2
-        frames = [SequenceFrame(p, folder / p.name, e) for p, e in zip(pngs, exrs)]
-        motions = [frame_motion(b, a, None, None, "vectors", {}) for a, b in zip(frames, frames[1:])]
-        images = [read_rgb(f.output) for f in frames]
-        figures[name] = {"warping_error": float(np.mean(warping_errors(images, motions))),
-                         "style_distance": float(np.mean([style_distance(i, read_rgb(style)) for i in images])),
-                         "seconds": round(time.perf_counter() - started, 1)}
-    ratio = figures["temporal"]["warping_error"] / figures["frame_by_frame"]["warping_error"]
-    figures["temporal_over_frame_by_frame"] = round(ratio, 3)
-    (out / "figures.json").write_text(json.dumps(figures, indent=2))
-    side_by_side_gif(sorted((out / "frame_by_frame").glob("*.png")), sorted((out / "temporal").glob("*.png")),
-                     out / "side_by_side.gif")
-    print(f"`python scripts/any_style_quality.py --shot` ({len(pngs)} frames, {args.shot_size} px wide, "
-          "starry_night; warping error over the pixels the render's vectors mark reliable: forward/backward "
-          "consistent, same object, no depth jump)\n\n| any-style shot | warping error | style distance | s |\n"
-          "|---|---|---|---|")
-    for name in ("frame_by_frame", "temporal"):
-        f = figures[name]
-        print(f"| {name.replace('_', ' ')} | {f['warping_error']:.5f} | {f['style_distance']:.3f} | {f['seconds']} |")
-    print(f"\ntemporal / frame by frame: **{ratio:.3f}×** (acceptance ≤ 0.4)")
+        print(f"tuned to the shot in {time.perf_counter() - started:.0f} s")
+        models["tuned to the shot"] = ["--model", str(tuned)]
+    figures, style_image, cache = {}, read_rgb(style), {}
+    items = [SequenceFrame(p, p, e) for p, e in zip(pngs, exrs)]
+    masks = {"engine": [frame_motion(b, a, None, None, "vectors", cache) for a, b in zip(items, items[1:])]}
+    masks["standard"] = [standard_motion(cache[b.passes], cache[a.passes]) for a, b in zip(items, items[1:])]
+    for model, model_args in models.items():
+        for name, extra in (("frame_by_frame", ["--no-temporal"]), ("temporal", [])):
+            folder = out / model.replace(" ", "_") / name
+            folder.mkdir(parents=True, exist_ok=True)
+            started = time.perf_counter()
+            if engine(["sequence", *model_args, "--frames", str(renders / "frame_*.png"), "--passes", str(renders),
+                       "--output-dir", str(folder), "--overwrite", "--quiet", *extra]) != 0:
+                return 2
+            seconds = round(time.perf_counter() - started, 1)
+            images = [read_rgb(folder / p.name) for p in pngs]
+            figures[(model, name)] = {
+                **{mask: float(np.mean(warping_errors(images, motions))) for mask, motions in masks.items()},
+                **{f"{mask}_share": float(np.mean(measured_shares(images, motions))) for mask, motions in masks.items()},
+                "style_distance": float(np.mean([style_distance(i, style_image) for i in images])), "seconds": seconds}
+        side_by_side_gif(sorted((out / model.replace(" ", "_") / "frame_by_frame").glob("*.png")),
+                         sorted((out / model.replace(" ", "_") / "temporal").glob("*.png")),
+                         out / f"{model.replace(' ', '_')}_side_by_side.gif")
+    (out / "figures.json").write_text(json.dumps({" ".join(k): v for k, v in figures.items()}, indent=2))
+    print(f"`python scripts/any_style_quality.py --shot{f' --tune-keyframes {args.tune_keyframes}' if args.tune_keyframes else ''}` "
+          f"({len(pngs)} frames, {args.shot_size} px wide, starry_night; warping error over the pixels each mask "
+          "keeps, with the share of pixels measured; standard: Ruder et al.'s forward-backward and motion-boundary "
+          "tests; engine: those and same object, no depth jump)\n\n"
+          "| model | sequence | warping error, standard mask | measured | engine mask | measured | style distance | s |\n"
+          "|---|---|---|---|---|---|---|---|")
+    for (model, name), f in figures.items():
+        print(f"| {model} | {name.replace('_', ' ')} | {f['standard']:.5f} | {f['standard_share']:.0%} | "
+              f"{f['engine']:.5f} | {f['engine_share']:.0%} | {f['style_distance']:.3f} | {f['seconds']} |")
+    for model in models:
+        ratios = [figures[(model, "temporal")][mask] / figures[(model, "frame_by_frame")][mask] for mask in masks]
+        print(f"- {model}: temporal / frame by frame **{ratios[1]:.3f}×** standard mask, {ratios[0]:.3f}× engine "
+              "mask (acceptance ≤ 0.4)")
     return 0
 
 

@@ -103,6 +103,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=list(TuneSettings.sizes_px),
                         help="result sizes the tuning draws from")
     parser.add_argument("--learning-rate", type=float, default=TuneSettings.learning_rate)
+    parser.add_argument("--content-weight", type=float, default=TuneSettings.content_weight)
     parser.add_argument("--out", type=Path, default=REPO / "out" / "tuned_quality")
     parser.add_argument("--retune", action="store_true", help="tune again even where a tuned file exists")
     parser.add_argument("--compare-parts", action="store_true")
@@ -120,9 +121,9 @@ def main() -> None:
         models = {}
         for part in parts:
             settings = TuneSettings(steps=args.steps, minutes=args.minutes or None, part=part, sizes_px=tuple(args.sizes),
-                                    learning_rate=args.learning_rate)
+                                    learning_rate=args.learning_rate, content_weight=args.content_weight)
             label = f"tuned ({part})" if args.compare_parts else "tuned"
-            output = args.out / f"{style_path.stem}_{part}_{args.steps}steps_lr{args.learning_rate:g}.safetensors"
+            output = args.out / f"{style_path.stem}_{part}_{args.steps}steps_lr{args.learning_rate:g}_cw{args.content_weight:g}.safetensors"
             seconds = tuned_model(style_path, folder, output, settings, args.retune)
             took = "reused" if seconds is None else f"tuned in {seconds:.0f} s"
             load = " ".join(f"{value:.2f}" for value in os.getloadavg())

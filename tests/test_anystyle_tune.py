@@ -134,6 +134,10 @@ def test_bad_input_gets_one_line_exit_2_and_nothing_written(tuned, tmp_path, cap
     tune = ["train", "--from", "any", "--steps", "1", "--sizes", "64", "--crop", "64", "--output",
             str(tmp_path / "out.safetensors")]
     commands += [tune + ["--style", str(STYLES / "starry_night.jpg"), "--content-dir", str(tmp_path / "empty")],
+                 tune + ["--style", str(STYLES / "starry_night.jpg"), "--content-dir", str(tmp_path / "empty"),
+                         "--keyframes", "2"],
+                 tune + ["--style", str(STYLES / "starry_night.jpg"), "--content-dir", str(photos), str(photos),
+                         "--keyframes", "2"],
                  tune + ["--style", str(tmp_path / "not_an_image.jpg"), "--content-dir", str(photos)]]
     for command in commands:
         capsys.readouterr()
@@ -188,3 +192,36 @@ def test_the_worker_paints_with_a_tuned_model_like_the_command_line(tuned, held_
     assert main(["stylize", "--model", str(tuned), "--content", str(content), "--strength", "0.8", "--output",
                  str(expected), "--quiet"]) == 0
     assert np.abs(read_rgb(output) - read_rgb(expected)).max() <= 1 / 255
+
+
+def test_tuned_to_a_shot_learns_on_its_keyframes_and_paints_its_other_frames_closer(tmp_path, starry):
+    from support import write_synthetic_sequence
+
+    pairs = write_synthetic_sequence(tmp_path / "shot", frames=5, height=48, width=64)
+    output = tmp_path / "shot.safetensors"
+    assert main(["train", "--from", "any", "--style", str(STYLES / "starry_night.jpg"), "--content-dir",
+                 str(tmp_path / "shot"), "--keyframes", "2", "--steps", "16", "--crop", "64", "--output", str(output),
+                 "--device", "cpu", "--quiet"]) == 0
+    training = read_model_info(output).training
+    assert training["keyframe_files"] == ["frame_0000.png", "frame_0004.png"] and training["sizes_px"] == [64]
+    middle = read_rgb(pairs[2][0])  # a frame the tuning never saw
+    any_result = get_any_stylizer("cpu", cache_dir=None).stylize(middle, [starry]).image
+    tuned_result = stylize_fast(middle, str(output), device="cpu").image
+    assert style_distance(tuned_result, starry, 64) < 0.9 * style_distance(any_result, starry, 64)
+
+
+def test_the_style_sheet_paints_a_painting_with_its_tuned_model(tuned, held_out, tmp_path, monkeypatch):
+    from engine.sheet import LibraryStyle, make_sheet
+
+    (tmp_path / "models").mkdir()
+    shutil.copy(tuned, tmp_path / "models" / "starry_night.safetensors")  # named like the painting's file
+    monkeypatch.setenv("NST_MODELS_DIR", str(tmp_path / "models"))
+    styles = [LibraryStyle("starry_night", "The Starry Night", STYLES / "starry_night.jpg"),
+              LibraryStyle("shipwreck", "Shipwreck", STYLES / "shipwreck.jpg")]
+    sheet = make_sheet(held_out, styles, size_px=128, device="cpu", cache_dir=None)
+    tiles = [sheet.image[t.y:t.y + t.height, t.x:t.x + t.width] for t in sheet.tiles]
+    expected = stylize_fast(held_out, str(tuned), device="cpu", size_px=128).image
+    assert np.abs(tiles[0] - expected).max() <= 1 / 255  # the tuned model, not any-style
+    untuned = get_any_stylizer("cpu", cache_dir=None).stylize(held_out, read_rgb(STYLES / "shipwreck.jpg"),
+                                                              size_px=128).image
+    assert np.abs(tiles[1] - untuned).max() <= 1 / 255  # no tuned model: any-style

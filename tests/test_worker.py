@@ -90,3 +90,33 @@ def test_a_texture_request_passes_its_structure_to_the_engine(tmp_path):
     error = next(e for e in events if e["type"] == "error")
     assert "--structure needs the object's rendered views" in error["message"]  # the engine saw it
     assert not (tmp_path / "out.png").exists()
+
+
+def test_a_tuning_reports_progress_and_cancelled_mid_run_leaves_no_model(tmp_path):
+    write_synthetic_sequence(tmp_path / "render", frames=2)
+    output = tmp_path / "tuned.safetensors"
+    worker = subprocess.Popen([sys.executable, "-m", "engine", "worker"], cwd=REPO, stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+
+    def send(request: dict) -> None:
+        worker.stdin.write(json.dumps({"v": 1, **request}) + "\n")
+        worker.stdin.flush()
+
+    try:
+        send({"type": "tune", "job": "t", "style": STARRY, "content_dirs": [str(tmp_path / "render")],
+              "output": str(output), "device": "cpu", "checkpoint_every": 1,
+              "settings": {"steps": 10_000, "minutes": None, "sizes_px": [64], "crop_px": 64}})
+        events = [json.loads(worker.stdout.readline())]
+        while events[-1]["type"] != "progress":
+            events.append(json.loads(worker.stdout.readline()))
+        send({"type": "cancel", "job": "t"})
+        while events[-1].get("job") != "t" or events[-1]["type"] not in ("result", "error", "cancelled"):
+            events.append(json.loads(worker.stdout.readline()))
+        send({"type": "shutdown"})
+        worker.stdin.close()
+        assert worker.wait(timeout=120) == 0
+    finally:
+        worker.kill()
+    assert events[-1]["type"] == "cancelled", events[-1]
+    assert "tuning step 1/10000" in next(e for e in events if e["type"] == "progress")["message"]
+    assert not output.exists() and (tmp_path / "tuned.ckpt.safetensors").is_file()

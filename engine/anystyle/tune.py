@@ -13,6 +13,8 @@ What is tuned (`TuneSettings.part`):
 
 The style is measured where users look: each step takes one content image at a result size drawn from `sizes_px`
 (longest side), a random crop of it, and the painting resized to that same longest side as the Gram target.
+Tuned to a shot (`keyframes`), the content images are that many of the shot's frames, evenly spread, at their
+own size by default.
 The file (`save_tuned`, under 1 MB) keeps the tuned vector and transformer; the vector still goes through the
 tuned projections, so strength and blends keep the meaning they have for `--model any`.
 """
@@ -23,7 +25,7 @@ import copy
 import hashlib
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -37,7 +39,7 @@ from torch.func import functional_call
 from ..device import describe_device, resolve_device
 from ..errors import EngineError
 from ..fast.model_file import TUNED_KIND, TUNED_VARIANT, ModelInfo
-from ..fast.train import TrainProgress, training_autocast_dtype, checkpoint_path, content_files
+from ..fast.train import TrainProgress, checkpoint_path, content_files, pick_keyframes, training_autocast_dtype
 from ..imageio import atomic_path, read_rgb
 from ..losses import style_statistics
 from ..objective import Objective, PassLoss, StyleTerm
@@ -58,11 +60,13 @@ class TuneSettings:
     steps: int = 300
     minutes: float | None = 4.5  # wall-clock budget of the steps; the run stops early when it is spent
     part: str = "norms"
-    sizes_px: Sequence[int] = (384, 512)  # result sizes (longest side) the tuning draws from
+    sizes_px: Sequence[int] = (384, 512)  # result sizes (longest side) the tuning draws from; (): the frames' own
     crop_px: int = 256
     learning_rate: float = 1e-3  # transformer weights; the vector's is VECTOR_LR_GAIN x this
+    content_weight: float = 2.5  # relu4_2 content (the optimizer: 1) against style 30 and total variation 10
     weights: str = "caffe"
     seed: int = 0
+    keyframes: int = 0  # > 0: tune to one shot, on this many of its frames
 
     def shaping(self) -> dict:
         """The settings a resumed run must share with its checkpoint (not the budget)."""
@@ -115,7 +119,7 @@ class _Tuner:
         self.device = resolve_device(device)
         self.autocast_dtype = training_autocast_dtype(self.device)
         self.vgg = load_vgg19(settings.weights, device=self.device)
-        self.objective = Objective.from_options(StylizeOptions())
+        self.objective = Objective.from_options(StylizeOptions(content_weight=settings.content_weight))
         self.transformer = copy.deepcopy(load_networks()[1]).to(self.device).train()
         self.vector = vector.clone().float().to(self.device).requires_grad_(True)
         self.params = {name: dict(self.transformer.named_parameters())[name].detach().clone().requires_grad_(True)
@@ -236,8 +240,12 @@ def tune_to_painting(style, content_dirs: Sequence, output, settings: TuneSettin
     if settings.steps < 1 or (settings.minutes is not None and settings.minutes <= 0):
         raise EngineError("the tuning budget must be at least one step and a positive number of minutes")
     painting = read_rgb(style_path, "style image")
-    files = content_files(content_dirs)
+    if settings.keyframes and len(content_dirs) != 1:
+        raise EngineError("tuning to a shot takes one --content-dir: the shot's frames")
+    files = pick_keyframes(content_dirs[0], settings.keyframes) if settings.keyframes else content_files(content_dirs)
     contents = [read_rgb(path, "content image") for path in files]
+    if not settings.sizes_px:
+        settings = replace(settings, sizes_px=tuple(sorted({max(c.shape[:2]) for c in contents})))
     vector = AnyStyleStylizer("cpu", cache_dir=None).style_vector(painting, cache=False)
     tuner = _Tuner(painting, vector, settings, device)
     checkpoint = checkpoint_path(output)
@@ -275,6 +283,7 @@ def tune_to_painting(style, content_dirs: Sequence, output, settings: TuneSettin
                   "steps_asked": settings.steps, "minutes_budget": settings.minutes, "time_s": round(seconds, 1),
                   "device": describe_device(tuner.device), "torch_version": torch.__version__, "command": command,
                   "content_images": len(files), "content_dirs": [Path(d).name for d in content_dirs],
+                  "keyframe_files": [p.name for p in files] if settings.keyframes else None,
                   "first_loss": losses[0] if losses else None,
                   "last_loss": float(np.mean(losses[-20:])) if losses else None,
                   "objective": "engine.objective.PassLoss with the StylizeOptions defaults",

@@ -38,16 +38,17 @@ def add_train_parser(subparsers) -> None:
     p.add_argument("--part", choices=PARTS, default=tune.part,
                    help=f"--from any: what is tuned besides the style vector (default {tune.part}: the conditional-"
                         "norm projections; all: the whole transformer; vector: the vector alone)")
-    p.add_argument("--sizes", type=PIXELS, nargs="+", default=list(tune.sizes_px), metavar="PX",
+    p.add_argument("--sizes", type=PIXELS, nargs="+", metavar="PX",
                    help="--from any: result sizes (longest side) to tune at, the painting resized to each "
-                        f"(default {' '.join(map(str, tune.sizes_px))})")
+                        f"(default {' '.join(map(str, tune.sizes_px))}; with --keyframes, the frames' own)")
     p.add_argument("--batch-size", type=whole(1, 1024), default=defaults.batch_size)
     p.add_argument("--crop", type=PIXELS, default=defaults.crop_px, dest="crop_px",
                    help=f"side of the random training crops in pixels (default {defaults.crop_px})")
     p.add_argument("--variant", choices=("small", "johnson"), default=defaults.variant,
                    help="network size: small (1.7 MB, default) or johnson (the paper's, 6.7 MB)")
     p.add_argument("--learning-rate", type=number(above=0.0, maximum=1.0), default=defaults.learning_rate)
-    p.add_argument("--content-weight", type=WEIGHT, default=defaults.content_weight)
+    p.add_argument("--content-weight", type=WEIGHT,
+                   help=f"default {defaults.content_weight:g}; tuning: {tune.content_weight:g}")
     p.add_argument("--style-weight", type=WEIGHT, default=defaults.style_weight)
     p.add_argument("--tv-weight", type=WEIGHT, default=defaults.tv_weight)
     p.add_argument("--content-layers", nargs="+", metavar="LAYER", default=list(defaults.content_layers))
@@ -57,7 +58,8 @@ def add_train_parser(subparsers) -> None:
     p.add_argument("--weights", default=defaults.weights, help="loss network: caffe (default), torchvision or a file")
     p.add_argument("--seed", type=SEED, default=defaults.seed)
     p.add_argument("--keyframes", type=whole(0, 100_000), default=defaults.keyframes,
-                   help="per-shot mode: stylize this many keyframes first (default 0: train on the content folders)")
+                   help="per-shot mode: stylize this many keyframes first (default 0: train on the content folders); "
+                        "--from any: tune on this many of the shot's frames")
     p.add_argument("--guides", nargs="+", default=list(defaults.guides), metavar="PASS",
                    help="per-shot mode: EXR render passes fed to the network, e.g. Normal UV 'Object Index'")
     p.add_argument("--keyframe-size", type=PIXELS, default=defaults.keyframe_size_px, dest="keyframe_size_px")
@@ -86,6 +88,7 @@ def run_train(args) -> int:
     if args.start == "any":
         return run_tune(args, output)
     args.steps = args.steps or TrainSettings.steps
+    args.content_weight = TrainSettings.content_weight if args.content_weight is None else args.content_weight
     if args.checkpoint_every is None:
         args.checkpoint_every = keyword_defaults(train_style)["checkpoint_every"]
     if args.guides and not args.keyframes:
@@ -132,11 +135,14 @@ def run_tune(args, output: Path) -> int:
     """`train --from any`: tune the any-style network to the painting, with a progress bar and its ETA."""
     from tqdm import tqdm
 
-    if args.keyframes:
-        raise EngineError("--from any tunes to a painting on content folders; --keyframes is for --from scratch")
+    if args.guides:
+        raise EngineError("--guides are for per-shot training from scratch; tuning reads the frames' colours only")
+    sizes = args.sizes or (() if args.keyframes else TuneSettings.sizes_px)
+    content_weight = TuneSettings.content_weight if args.content_weight is None else args.content_weight
     settings = TuneSettings(steps=args.steps or TuneSettings.steps, minutes=args.minutes, part=args.part,
-                            sizes_px=tuple(args.sizes), crop_px=args.crop_px, seed=args.seed, weights=args.weights,
-                            learning_rate=args.learning_rate)
+                            sizes_px=tuple(sizes), crop_px=args.crop_px, seed=args.seed, weights=args.weights,
+                            learning_rate=args.learning_rate, content_weight=content_weight,
+                            keyframes=args.keyframes)
     bar = None
 
     def on_progress(progress):

@@ -96,6 +96,16 @@ def content_files(folders: Sequence) -> list[Path]:
     return files
 
 
+def pick_keyframes(frames_dir, count: int) -> list[Path]:
+    """`count` frames of a shot's folder, evenly spread from its first frame to its last (a picture beside its
+    passes' EXR of the same name counts once, as the picture)."""
+    frames = list({path.stem: path for path in sorted(content_files([frames_dir]),
+                                                      key=lambda path: path.suffix.lower() != ".exr")}.values())
+    frames.sort()
+    picks = np.linspace(0, len(frames) - 1, min(count, len(frames))).round().astype(int)
+    return [frames[i] for i in dict.fromkeys(picks.tolist())]
+
+
 def checkpoint_path(output: Path) -> Path:
     return output.with_name(output.name.removesuffix(".safetensors") + ".ckpt.safetensors")
 
@@ -295,9 +305,7 @@ def train_shot(style, frames_dir, output, settings: TrainSettings, *, device: st
         raise EngineError("per-shot training needs at least one keyframe")
     style_path, output = Path(style), Path(output)
     style = read_rgb(style_path, "style image")
-    frames = content_files([frames_dir])
-    picks = np.linspace(0, len(frames) - 1, min(settings.keyframes, len(frames))).round().astype(int)
-    keyframes = [frames[i] for i in dict.fromkeys(picks.tolist())]
+    keyframes = pick_keyframes(frames_dir, settings.keyframes)
     channel_names = guide_channel_names(keyframes[0], settings.guides) if settings.guides else []
     trainer = _Trainer(settings, device, len(channel_names))
     optimizer = StyleTransfer(device=str(trainer.device), weights=settings.weights)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import struct
 from pathlib import Path
 from typing import Callable
 
@@ -39,6 +41,22 @@ def trained_model_names() -> set[str]:
     folders = [EXTENSION_ROOT / "models", Path(engine_settings().models_folder)]
     return {p.name.removesuffix(".safetensors") for folder in folders if folder.is_dir()
             for p in folder.glob("*.safetensors") if not p.name.endswith(".ckpt.safetensors")}
+
+
+def tuned_model_names() -> set[str]:
+    """The models in the user model folder tuned from the any-style network (`kind` 'tuned' in the header that
+    .safetensors keeps before its tensors); an unreadable file is not one."""
+    folder = Path(engine_settings().models_folder)
+    names = set()
+    for path in folder.glob("*.safetensors") if folder.is_dir() else ():
+        try:
+            with path.open("rb") as handle:
+                header = json.loads(handle.read(struct.unpack("<Q", handle.read(8))[0]))
+            if json.loads(header["__metadata__"]["nst"]).get("kind") == "tuned":
+                names.add(path.name.removesuffix(".safetensors"))
+        except (OSError, ValueError, KeyError, TypeError, struct.error, MemoryError):
+            continue
+    return names
 
 
 def fast_model_items() -> list[tuple[str, str, str]]:
@@ -95,6 +113,12 @@ class NST_SceneSettings(bpy.types.PropertyGroup):
     train_crop_px: IntProperty(  # type: ignore[valid-type]
         name="Training Crop", default=128, min=32, subtype="PIXEL",
         description="Train from This Scene: size of the random crops the network learns from")
+    tune_minutes: FloatProperty(  # type: ignore[valid-type]
+        name="Tuning Minutes", default=4.5, min=0.05, max=600.0,
+        description="Tune to Painting / Tune to This Shot: the time budget of the tuning (it also stops at 300 steps)")
+    tune_keyframes: IntProperty(  # type: ignore[valid-type]
+        name="Tuning Keyframes", default=4, min=1, max=1000,
+        description="Tune to This Shot: how many frames of the range, evenly spread, the tuning learns on")
     preset: EnumProperty(  # type: ignore[valid-type]
         name="Preset",
         items=[("PREVIEW", "Preview", "Small and quick, to judge a style"),

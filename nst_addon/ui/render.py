@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import bpy
 
-from ..property_groups.scene import scene_settings
+from ..property_groups.scene import scene_settings, tuned_model_names
 from .panel import PropertiesPanel, draw_progress
 
 
@@ -15,6 +17,8 @@ class NST_UL_styles(bpy.types.UIList):
         row.prop(item, "weight", text="")
         if item.filepath and not item.licence and item.image is None:
             row.label(text="", icon="ERROR")
+        if item.image is None and item.filepath and Path(item.filepath).stem in tuned_model_names():
+            row.label(text="", icon="SHADERFX")  # tuned: Fast mode, the Live Preview and the Style Sheet use it
 
 
 class NST_PT_render(PropertiesPanel):
@@ -33,6 +37,9 @@ class NST_PT_render(PropertiesPanel):
             layout.prop(item, "image", text="Or Blender Image")
             if item.image is None and not item.licence:
                 layout.label(text="No licence recorded for this style", icon="ERROR")
+            if item.image is None and item.filepath and Path(item.filepath).stem in tuned_model_names():
+                layout.label(text=f"Tuned: the Fast method uses the model '{Path(item.filepath).stem}'",
+                             icon="SHADERFX")
         layout.use_property_split = True
         layout.prop(settings, "strength")
         layout.prop(settings, "keep_shapes")
@@ -43,6 +50,11 @@ class NST_PT_render(PropertiesPanel):
             layout.prop(settings, "train_steps")
             layout.prop(settings, "train_crop_px")
             layout.operator("nst.train_from_scene", icon="EXPERIMENTAL")
+            layout.prop(settings, "tune_minutes")
+            layout.prop(settings, "tune_keyframes")
+            row = layout.row(align=True)
+            row.operator("nst.tune_to_painting", icon="BRUSH_DATA")
+            row.operator("nst.tune_to_shot", icon="SEQUENCE")
         layout.prop(settings, "preset", expand=True)
         if settings.preset == "PREVIEW":
             layout.prop(settings, "preview_size_px")
