@@ -28,7 +28,7 @@ from protocol import REQUESTS, numbers
 from support import REPO, STYLES, draw_content, write_synthetic_sequence
 
 STARRY = str(STYLES / "starry_night.jpg")
-OUTPUT_OPTIONS = {"output", "plot", "output_dir"}
+OUTPUT_OPTIONS = {"output", "plot", "curves", "output_dir"}
 # every string option of every subcommand is an input path, or listed here as not one (a new option must be sorted)
 NOT_INPUTS = {"optimizer", "preserve_color", "region_strength", "pooling", "style_loss", "content_layers",
               "style_layers", "device", "precision", "fallback", "cache_dir", "flow", "chunk", "chunking",

@@ -43,7 +43,7 @@ def spec_files(spec: str) -> list[str]:
 
 
 def refuse_overwriting(args) -> None:
-    """Before any work: no output of the command (--output, --output-dir's frames, --plot) is one of its inputs."""
+    """Before any work: no output of the command (--output, --output-dir's frames, --plot, --curves) is one of its inputs."""
     from protocol import refuse_input_folder, refuse_overwrite, refuse_overwrite_all
 
     from ..options import INITS
@@ -61,7 +61,7 @@ def refuse_overwriting(args) -> None:
         inputs[f"--{name}"] = spec_files(value(name)) if value(name) else []
     inputs["--sequence"] = [f for spec in value("sequence") or [] for f in spec_files(spec.partition("=")[2])]
     guard_job_inputs(inputs)  # every file written later (snapshots, sidecars, cache, checkpoints) is checked too
-    for name in ("output", "plot"):
+    for name in ("output", "plot", "curves"):
         if value(name):
             refuse_overwrite(value(name), inputs, f"--{name}")
     if value("output_dir") and value("frames"):
