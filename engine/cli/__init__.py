@@ -43,7 +43,7 @@ def spec_files(spec: str) -> list[str]:
 
 
 def refuse_overwriting(args) -> None:
-    """Before any work: no output of the command (--output, --output-dir's frames, --plot, --curves) is one of its inputs."""
+    """Before any work: no output of the command (--output, --output-dir's frames, --plot, --curves) is an input."""
     from protocol import refuse_input_folder, refuse_overwrite, refuse_overwrite_all
 
     from ..options import INITS
