@@ -59,21 +59,23 @@ def refuse_nothing_to_optimize(term_weights: dict[str, float], style_layer_weigh
                           "): nothing is left to optimize; give the content, style or smoothing term a weight above 0")
 
 
-def cpu_runs_bf16_natively(capabilities: Mapping[str, object] | None = None) -> bool:
-    """Whether a CPU has bf16 arithmetic units (AVX-512 BF16 or AMX-BF16); `capabilities` as
-    `torch.cpu.get_capabilities()` gives them (default: this machine's)."""
+def cpu_gains_from_bf16(capabilities: Mapping[str, object] | None = None) -> bool:
+    """Whether a CPU runs the loss network faster in bf16: one with AMX-BF16 tiles. AVX-512 BF16 alone is not
+    enough: on an Intel Xeon with avx512_bf16 and no AMX, a 256 px quality job took 1.57x as long in bf16 as in
+    float32 (docs/quality_speed.md). `capabilities` as `torch.cpu.get_capabilities()` gives them (default: this
+    machine's)."""
     if capabilities is None:
         capabilities = torch.cpu.get_capabilities() if hasattr(torch.cpu, "get_capabilities") else {}
-    return bool(capabilities.get("avx512_bf16") or capabilities.get("amx_bf16"))
+    return bool(capabilities.get("amx_bf16"))
 
 
-def runs_bf16_natively(device: torch.device, capabilities: Mapping[str, object] | None = None) -> bool:
-    """Whether `device` runs bf16 in hardware: CUDA with bf16, a CPU with AVX-512 BF16 or AMX (`capabilities`: the
-    CPU's, see `cpu_runs_bf16_natively`), MPS where torch supports bf16 there (macOS 14 and later)."""
+def gains_from_bf16(device: torch.device, capabilities: Mapping[str, object] | None = None) -> bool:
+    """Whether `device` runs bf16 natively and faster: CUDA with bf16, a CPU with AMX (`capabilities`: the CPU's,
+    see `cpu_gains_from_bf16`), MPS where torch supports bf16 there (macOS 14 and later)."""
     if device.type == "cuda":
         return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
     if device.type == "cpu":
-        return cpu_runs_bf16_natively(capabilities)
+        return cpu_gains_from_bf16(capabilities)
     if device.type == "mps":
         newer = getattr(torch.backends.mps, "is_macos_or_newer", None)
         return bool(torch.backends.mps.is_available() and newer is not None and newer(14, 0))
@@ -84,8 +86,8 @@ def resolve_precision(precision: str, device: torch.device,
                       capabilities: Mapping[str, object] | None = None) -> torch.dtype | None:
     """The loss network's autocast dtype for a precision setting; None runs float32 throughout.
 
-    'auto' is bf16 where the device runs it natively (`runs_bf16_natively`; `capabilities` stands for the CPU's) and
-    float32 elsewhere: emulated bf16 is slower than float32. bf16 moves single results' style distance by about 2%
+    'auto' is bf16 where the device runs it natively and faster (`gains_from_bf16`; `capabilities` stands for the
+    CPU's) and float32 elsewhere: emulated bf16, and AVX-512 BF16 without AMX, are slower than float32. bf16 moves single results' style distance by about 2%
     either way, noise of the same size as float32's own between runs (scripts/precision_check.py), and the network
     runs about twice as fast. Only the network runs in bf16: Gram sums, L-BFGS state and the image stay float32.
     float16 is not offered: its features overflow on some images (NaN).
@@ -93,7 +95,7 @@ def resolve_precision(precision: str, device: torch.device,
     if precision not in PRECISIONS:
         raise EngineError(f"unknown precision '{precision}'; use one of {', '.join(PRECISIONS)}")
     if precision == "auto":
-        return torch.bfloat16 if runs_bf16_natively(device, capabilities) else None
+        return torch.bfloat16 if gains_from_bf16(device, capabilities) else None
     return {"fp32": None, "bf16": torch.bfloat16}[precision]
 
 

@@ -83,9 +83,9 @@ def test_loss_reader_delivers_every_iteration_in_order():
     assert delivered == [(1, [1.0, 0.5]), (2, [2.0, 0.5]), (3, [3.0, 0.5])]
 
 
-def test_auto_precision_is_bf16_only_where_the_cpu_runs_it_natively():
+def test_auto_precision_is_bf16_only_where_the_cpu_runs_it_faster():
     """The decision takes the CPU's capabilities as given, so it holds whichever CPU runs the test."""
-    from engine.options import cpu_runs_bf16_natively
+    from engine.options import cpu_gains_from_bf16
 
     cpu = torch.device("cpu")
     avx2_only = {"architecture": "x86_64", "avx2": True, "avx512_f": False, "avx512_bf16": False, "amx_bf16": False}
@@ -95,9 +95,9 @@ def test_auto_precision_is_bf16_only_where_the_cpu_runs_it_natively():
     assert resolve_precision("auto", cpu, avx2_only) is None
     assert resolve_precision("auto", cpu, arm) is None
     assert resolve_precision("auto", cpu, {}) is None  # nothing known: float32
-    assert resolve_precision("auto", cpu, avx512_bf16) is torch.bfloat16
+    assert resolve_precision("auto", cpu, avx512_bf16) is None  # measured slower than float32 without AMX
     assert resolve_precision("auto", cpu, amx) is torch.bfloat16
-    assert not cpu_runs_bf16_natively(avx2_only) and cpu_runs_bf16_natively(avx512_bf16)
+    assert not cpu_gains_from_bf16(avx512_bf16) and cpu_gains_from_bf16(amx)
     for capabilities in (avx2_only, avx512_bf16):  # explicit choices do not look at the hardware
         assert resolve_precision("fp32", cpu, capabilities) is None
         assert resolve_precision("bf16", cpu, capabilities) is torch.bfloat16

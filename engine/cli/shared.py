@@ -126,7 +126,7 @@ def add_precision_option(p) -> None:
     default = engine_defaults()["precision"]
     p.add_argument("--precision", choices=PRECISIONS, default=default,
                    help=f"loss network arithmetic (default {default}: bf16 where the device runs it natively, CUDA "
-                        "with bf16, CPUs with AVX-512 BF16 or AMX, MPS on macOS 14+; else fp32). The settings record "
+                        "with bf16, CPUs with AMX, MPS on macOS 14+; else fp32). The settings record "
                         "what ran")
 
 

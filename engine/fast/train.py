@@ -115,7 +115,7 @@ def _sha256(path: Path) -> str:
 
 
 def training_autocast_dtype(device: torch.device) -> torch.dtype | None:
-    """Mixed precision: bf16 (or fp16) on a GPU, bf16 on CPUs with native bf16 (AVX-512 BF16, AMX), else none."""
+    """Mixed precision: bf16 (or fp16) on a GPU, bf16 on CPUs where it is faster (AMX, engine.options), else none."""
     if device.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return resolve_precision("auto", device)
