@@ -36,15 +36,9 @@ def render_lamplight_shot(folder: Path, frames: int, width: int, height: int) ->
     rises and turns, so boundaries move, occlude and disocclude."""
     import bpy
 
-    from structure_evidence import _render_and_save, _scene_lamplight
+    from structure_evidence import _scene_lamplight, empty_shot, render_shot
 
-    bpy.ops.wm.read_factory_settings(use_empty=True)
-    scene = bpy.context.scene
-    scene.render.engine = "CYCLES"
-    scene.cycles.device, scene.cycles.samples, scene.cycles.use_denoising = "CPU", 16, True
-    scene.render.resolution_x, scene.render.resolution_y, scene.render.resolution_percentage = width, height, 100
-    scene.render.use_motion_blur = False
-    scene.frame_start, scene.frame_end = 1, frames
+    scene = empty_shot(frames, width, height)
     _scene_lamplight("lamplight")
     ico, camera = bpy.data.objects["Ico"], scene.camera
     for frame, lift, spin, x in ((1, 0.8, 0.0, 0.0), (frames, 1.05, 0.8, 0.7)):
@@ -53,12 +47,7 @@ def render_lamplight_shot(folder: Path, frames: int, width: int, height: int) ->
         ico.keyframe_insert("rotation_euler", frame=frame)
         camera.location.x = x
         camera.keyframe_insert("location", frame=frame)
-    layer = scene.view_layers[0]
-    layer.use_pass_vector = layer.use_pass_z = layer.use_pass_object_index = layer.use_pass_normal = True
-    folder.mkdir(parents=True, exist_ok=True)
-    for frame in range(1, frames + 1):
-        scene.frame_set(frame)
-        _render_and_save(scene, folder / f"frame_{frame:04d}.exr", folder / f"frame_{frame:04d}.png")
+    render_shot(scene, folder, frames)
 
 
 def shot_folder(name: str, frames: int) -> Path:

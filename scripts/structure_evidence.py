@@ -178,13 +178,7 @@ def render_orbit_shot(folder: Path, frames: int, width: int, height: int) -> Non
     arcs round it (rotation and zoom instead of a pan; Vector, Depth, Object Index and Normal passes)."""
     import bpy
 
-    bpy.ops.wm.read_factory_settings(use_empty=True)
-    scene = bpy.context.scene
-    scene.render.engine = "CYCLES"
-    scene.cycles.device, scene.cycles.samples, scene.cycles.use_denoising = "CPU", 16, True
-    scene.render.resolution_x, scene.render.resolution_y, scene.render.resolution_percentage = width, height, 100
-    scene.render.use_motion_blur = False
-    scene.frame_start, scene.frame_end = 1, frames
+    scene = empty_shot(frames, width, height)
     _scene_held_out("dusk")
     torus, camera = bpy.data.objects["Torus"], scene.camera
     for frame, spin, location, turn in ((1, 0.0, (3.5, -7, 2.2), 0.45), (frames, 0.9, (1.2, -6.0, 2.0), 0.15)):
@@ -193,6 +187,25 @@ def render_orbit_shot(folder: Path, frames: int, width: int, height: int) -> Non
         camera.location, camera.rotation_euler.z = location, turn
         camera.keyframe_insert("location", frame=frame)
         camera.keyframe_insert("rotation_euler", frame=frame)
+    render_shot(scene, folder, frames)
+
+
+def empty_shot(frames: int, width: int, height: int):
+    """An empty Cycles scene of `frames` frames at width x height (16 denoised samples, no motion blur)."""
+    import bpy
+
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    scene = bpy.context.scene
+    scene.render.engine = "CYCLES"
+    scene.cycles.device, scene.cycles.samples, scene.cycles.use_denoising = "CPU", 16, True
+    scene.render.resolution_x, scene.render.resolution_y, scene.render.resolution_percentage = width, height, 100
+    scene.render.use_motion_blur = False
+    scene.frame_start, scene.frame_end = 1, frames
+    return scene
+
+
+def render_shot(scene, folder: Path, frames: int) -> None:
+    """Each frame's display PNG and multilayer EXR (Vector, Depth, Object Index and Normal passes) into `folder`."""
     layer = scene.view_layers[0]
     layer.use_pass_vector = layer.use_pass_z = layer.use_pass_object_index = layer.use_pass_normal = True
     folder.mkdir(parents=True, exist_ok=True)
