@@ -16,7 +16,7 @@ import OpenEXR
 
 from .color import srgb_to_linear
 from .errors import EngineError
-from .imageio import atomic_path, read_exr_channels, read_image
+from .imageio import SETTINGS_KEY, atomic_path, read_exr_channels, read_image
 from .passes import index_pass
 
 STYLIZED_LAYER = "Stylized"
@@ -65,7 +65,8 @@ def write_compositor_layers(passes: Path, stylized: Path, output: Path,
             channels[prefix + channel] = colour[..., i]
         channels[prefix + "A"] = mask
     header = {key: value for key, value in _render_header(passes).items() if key not in STRUCTURAL_HEADER}
-    header.update(compression=OpenEXR.ZIP_COMPRESSION, type=OpenEXR.scanlineimage)
+    header.update({"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage,
+                   SETTINGS_KEY: '{"kind": "compositor layers"}'})
     with atomic_path(output) as temp:
         OpenEXR.File(header, {name: np.ascontiguousarray(array, dtype=np.float32)
                               for name, array in channels.items()}).write(str(temp))

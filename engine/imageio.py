@@ -21,8 +21,9 @@ import cv2
 import numpy as np
 import OpenEXR
 from PIL import Image, ImageOps, PngImagePlugin
+from safetensors import safe_open
 
-from protocol.paths import OverwritesInput, refuse_writing
+from protocol.paths import OverwritesInput, may_replace_others, refuse_writing
 
 from .alpha import premultiply, unpremultiply
 from .color import linear_to_srgb, srgb_to_linear
@@ -278,10 +279,7 @@ def atomic_path(path: Path):
     A test hook (engine.faults.PAUSE_BEFORE_REPLACE_ENV) can pause it before the replace.
     """
     path = Path(path)
-    try:
-        refuse_writing(path)
-    except OverwritesInput as exc:
-        raise EngineError(str(exc)) from None
+    refuse_replacing(path)
     _remove_stale_temps(path)
     fd, temp = tempfile.mkstemp(prefix=f".{path.name}.{socket.gethostname()}-{os.getpid()}.", suffix=".part",
                                 dir=path.parent)
@@ -373,6 +371,54 @@ def write_image(path, rgb: np.ndarray, settings: dict | None = None, alpha: np.n
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def refuse_replacing(path, what: str = "") -> None:
+    """The guard of every write, called again before any work for the outputs a job names: never one of the running
+    job's inputs, and, unless the job may (--overwrite), never an existing file that this engine did not write."""
+    path = Path(path)
+    try:
+        refuse_writing(path, what or "a file the job writes")
+    except OverwritesInput as exc:
+        raise EngineError(str(exc)) from None
+    if os.path.lexists(path) and not path.is_dir() and not may_replace_others() and not written_by_engine(path):
+        raise EngineError(f"{what}{' ' if what else ''}{path} exists and this engine did not write it; give "
+                          "--overwrite to replace it, or choose another name")
+
+
+def with_sidecar(path) -> list[Path]:
+    """The files writing the image `path` creates: the image, and for JPEG and TIFF its settings sidecar."""
+    path = Path(path)
+    sidecar = [path.with_name(path.name + ".json")] if OUTPUT_FORMATS.get(path.suffix.lower()) in ("JPEG", "TIFF") \
+        else []
+    return [path, *sidecar]
+
+
+OUR_METADATA_KEYS = ("nst", "nst-engine", SETTINGS_KEY)  # a safetensors file of ours carries one of these
+
+
+def written_by_engine(path) -> bool:
+    """Whether an existing file is one this engine wrote (an image with its settings, a sidecar, a plot, a model,
+    a checkpoint or a cache entry), so a job may replace it without --overwrite."""
+    path = Path(path)
+    if not path.is_file():
+        return False
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".json":
+            record = json.loads(path.read_text())
+            return isinstance(record, dict) and SIDECAR_IMAGE_KEY in record
+        if suffix == ".safetensors":
+            with safe_open(str(path), framework="np") as handle:
+                return any(key in (handle.metadata() or {}) for key in OUR_METADATA_KEYS)
+        if suffix == ".exr":
+            return SETTINGS_KEY in OpenEXR.File(str(path), header_only=True).header()
+        if path.with_name(path.name + ".json").is_file():  # JPEG/TIFF: the sidecar says so
+            return written_by_engine(path.with_name(path.name + ".json"))
+        with Image.open(path) as image:
+            return SETTINGS_KEY in image.info
+    except Exception:  # noqa: BLE001 - a file we cannot read as ours is not ours
+        return False
 
 
 def read_settings(path) -> dict | None:

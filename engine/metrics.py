@@ -15,7 +15,7 @@ import torch
 
 from .errors import EngineError
 from .flow import Motion, backward_from_vectors, forward_from_vectors, reliability, warp
-from .imageio import atomic_path
+from .imageio import SETTINGS_KEY, atomic_path
 from . import losses
 from .losses import gram_matrix, resize_weight_map
 from .passes import RenderPasses
@@ -139,7 +139,7 @@ def plot_warping_errors(curves: dict[str, list[float]], path: Path) -> None:
     axes.legend()
     figure.tight_layout()
     with atomic_path(path) as temp:
-        figure.savefig(temp, format="png")
+        figure.savefig(temp, format="png", metadata={SETTINGS_KEY: '{"kind": "metrics plot"}'})
     pyplot.close(figure)
 
 
@@ -184,5 +184,5 @@ def plot_shot_curves(curves: dict[str, dict[str, list]], path: Path) -> None:
     axes[0].legend()
     figure.tight_layout()
     with atomic_path(path) as temp:
-        figure.savefig(temp, format="png")
+        figure.savefig(temp, format="png", metadata={SETTINGS_KEY: '{"kind": "metrics plot"}'})
     pyplot.close(figure)

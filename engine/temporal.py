@@ -226,9 +226,8 @@ def stylize_sequence(engine: StyleTransfer, frames: Sequence[SequenceFrame], sty
     size_px = options.get("size_px") or 512
     written, skipped, sources = [], [], []
     passes_cache = PassesCache(settings.long_term_frames + 2)
-    shape = None
     history = sum(frame.context for frame in frames)  # context frames come first
-    check_frames(frames, settings)
+    shape = check_frames(frames, settings)  # every frame's size and record, before any is written
     shaping = shaping_settings(settings)
     for position, frame in enumerate(frames):
         if frame.context:
@@ -236,11 +235,6 @@ def stylize_sequence(engine: StyleTransfer, frames: Sequence[SequenceFrame], sty
         index = position if frame.index is None else frame.index
         picture = read_content(frame.content, "frame")  # transparent renders: colour filled, alpha put back
         rgb = picture.rgb
-        if shape is None:
-            shape = rgb.shape[:2]
-        elif rgb.shape[:2] != shape:
-            raise EngineError(f"frame {frame.content} is {rgb.shape[1]}x{rgb.shape[0]} px but the first frame is "
-                              f"{shape[1]}x{shape[0]} px; every frame of a sequence must have one size")
         if frame.output.exists() and not settings.overwrite:
             skipped.append(frame.output)
             continue
@@ -252,10 +246,6 @@ def stylize_sequence(engine: StyleTransfer, frames: Sequence[SequenceFrame], sty
         passes = None
         if frame.passes is not None:
             passes = passes_cache[frame.passes]
-            if passes.shape != shape:
-                raise EngineError(f"the passes in {frame.passes} are {passes.shape[1]}x{passes.shape[0]} px but the "
-                                  f"frame {frame.content} is {shape[1]}x{shape[0]} px; give the passes of the same "
-                                  "render")
         label_map, frame_regions = _regions_for_frame(passes, regions, frame)
         height, width = fit_longest_side(*shape, size_px)
         frame_options = dict(options, seed=seed + index, label_map=label_map, regions=frame_regions,

@@ -127,9 +127,16 @@ class Worker:
                     raise EngineError(f"unknown request type '{request.get('type')}'")
                 try:  # before any work: no job writes over one of its own inputs, now or later in the job
                     check_request(request)
-                    guard_job_inputs(request_paths(request)[1])
+                    outputs, inputs = request_paths(request)
+                    guard_job_inputs(inputs, replace_others=bool(request.get("overwrite")))
                 except OverwritesInput as exc:
                     raise EngineError(str(exc)) from None
+                if outputs and request.get("type") != "stylize_sequence":  # a sequence keeps (skips) frames that exist
+                    from .imageio import refuse_replacing, with_sidecar
+
+                    for field, path in outputs:
+                        for written in with_sidecar(path):
+                            refuse_replacing(written, f"'{field}'")
                 # hello stays free of torch (its import takes seconds); every other job can be cancelled mid-pass
                 with nullcontext() if handler == self.hello else cancellable(lambda: job in self.cancelled):
                     handler(job, request)

@@ -56,12 +56,20 @@ def refuse_overwrite(output: PathLike, inputs: Inputs, what: str = "the output")
 
 
 _running_job_inputs: dict = {}  # the inputs of the job this process runs now, for refuse_writing
+_running_job_replaces_others = [False]  # whether the job may replace existing files it did not write (--overwrite)
 
 
-def guard_job_inputs(inputs: Inputs) -> None:
-    """Name the inputs of the job this process runs now: every later `refuse_writing` checks against them."""
+def guard_job_inputs(inputs: Inputs, replace_others: bool = False) -> None:
+    """Name the inputs of the job this process runs now: every later `refuse_writing` checks against them. With
+    `replace_others` (the user's --overwrite) the job may also replace existing files that are not the engine's."""
     _running_job_inputs.clear()
     _running_job_inputs.update(inputs)
+    _running_job_replaces_others[0] = bool(replace_others)
+
+
+def may_replace_others() -> bool:
+    """Whether the running job may replace an existing file that the engine did not write (the user said so)."""
+    return _running_job_replaces_others[0]
 
 
 def refuse_writing(path: PathLike, what: str = "a file the job writes") -> None:

@@ -87,6 +87,38 @@ def test_a_snapshot_named_like_the_content_is_refused_and_the_content_kept(tmp_p
     assert not (tmp_path / "se" / "out.png").exists()
 
 
+def _stylize(tmp_path, output, *extra):
+    content = tmp_path / "content.png"
+    if not content.exists():
+        Image.fromarray((draw_content(48, 32) * 255).astype(np.uint8)).save(content)
+    return main(["stylize", "--content", str(content), "--style", str(STYLES / "starry_night.jpg"), "--output",
+                 str(output), "--size", "32", "--iterations", "1", "--scales", "1", "--device", "cpu", "--quiet",
+                 "--no-cache", *extra])
+
+
+def test_an_existing_file_the_engine_did_not_write_is_replaced_only_with_overwrite(tmp_path, capsys):
+    """Issue 25's first class, beyond inputs: an output, a JPEG's sidecar or a snapshot name that holds someone
+    else's file is refused before any work; the engine's own results are replaced; --overwrite replaces any."""
+    theirs = {"photo.png": None, "shot.jpg.json": b'{"notes": "mine"}', "run.s1-i00001.png": None}
+    for name, data in theirs.items():
+        if data is None:
+            Image.fromarray(np.full((20, 20, 3), 90, np.uint8)).save(tmp_path / name)
+        else:
+            (tmp_path / name).write_bytes(data)
+    before = {name: (tmp_path / name).read_bytes() for name in theirs}
+    for output, extra in (("photo.png", ()), ("shot.jpg", ()), ("run.png", ("--save-every", "1"))):
+        assert _stylize(tmp_path, tmp_path / output, *extra) == 2
+        err = capsys.readouterr().err
+        assert "this engine did not write it" in err and "--overwrite" in err and len(err.strip().splitlines()) == 1
+    assert {name: (tmp_path / name).read_bytes() for name in theirs} == before
+    assert not (tmp_path / "shot.jpg").exists() and not (tmp_path / "run.png").exists()
+    assert _stylize(tmp_path, tmp_path / "ours.jpg") == 0 and _stylize(tmp_path, tmp_path / "ours.jpg") == 0
+    assert _stylize(tmp_path, tmp_path / "photo.png", "--overwrite") == 0
+    from engine.imageio import read_settings
+
+    assert read_settings(tmp_path / "photo.png")["content"].endswith("content.png")
+
+
 def test_a_sidecar_belongs_to_its_own_image_or_is_not_read(tmp_path):
     from engine.imageio import read_settings, write_image
 

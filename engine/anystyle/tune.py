@@ -36,6 +36,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from torch.func import functional_call
 
+from .. import __version__
 from ..device import describe_device, resolve_device
 from ..errors import EngineError
 from ..fast.model_file import TUNED_KIND, TUNED_VARIANT, ModelInfo
@@ -177,7 +178,7 @@ class _Tuner:
         for index, tensor in enumerate(self._state()):
             for key, value in self.optimizer.state.get(tensor, {}).items():
                 tensors[f"adam.{index}.{key}"] = torch.as_tensor(value).detach().float().cpu().contiguous()
-        metadata = {"step": str(self.step), "elapsed_s": str(elapsed_s),
+        metadata = {"nst-engine": __version__, "step": str(self.step), "elapsed_s": str(elapsed_s),
                     "settings": json.dumps(self.settings.shaping(), sort_keys=True)}
         with atomic_path(path) as temp:
             save_file(tensors, str(temp), metadata=metadata)

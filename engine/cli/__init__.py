@@ -46,6 +46,7 @@ def refuse_overwriting(args) -> None:
     """Before any work: no output of the command (--output, --output-dir's frames, --plot, --curves) is an input."""
     from protocol import refuse_input_folder, refuse_overwrite, refuse_overwrite_all
 
+    from ..imageio import refuse_replacing, with_sidecar
     from ..options import INITS
 
     value = lambda name: getattr(args, name, None)  # noqa: E731
@@ -60,10 +61,13 @@ def refuse_overwriting(args) -> None:
     for name in ("passes", "views", "render", "frames", "style_dir", "reference"):
         inputs[f"--{name}"] = spec_files(value(name)) if value(name) else []
     inputs["--sequence"] = [f for spec in value("sequence") or [] for f in spec_files(spec.partition("=")[2])]
-    guard_job_inputs(inputs)  # every file written later (snapshots, sidecars, cache, checkpoints) is checked too
+    # every file written later (snapshots, sidecars, cache, checkpoints) is checked too
+    guard_job_inputs(inputs, replace_others=bool(value("overwrite")))
     for name in ("output", "plot", "curves"):
         if value(name):
             refuse_overwrite(value(name), inputs, f"--{name}")
+            for written in with_sidecar(value(name)):
+                refuse_replacing(written, f"--{name}")
     if value("output_dir") and value("frames"):
         output_dir = Path(value("output_dir"))
         refuse_input_folder(output_dir, {"--frames": inputs["--frames"], "--passes": inputs["--passes"]},

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import EngineError
-from .shared import frame_files
+from .shared import add_overwrite_option, frame_files
 
 
 def add_metrics_parser(subparsers) -> None:
@@ -40,6 +40,7 @@ def add_metrics_parser(subparsers) -> None:
     p.add_argument("--curves", metavar="PNG",
                    help="print each version's per-frame curves (contrast kept, style distance, warping error with "
                         "the standard mask and the share measured) and plot them to this PNG; needs --render")
+    add_overwrite_option(p)
     p.set_defaults(run=run_metrics)
 
 

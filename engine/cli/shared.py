@@ -44,6 +44,12 @@ def add_cache_options(p, cached: str = "style-target") -> None:
     p.add_argument("--no-cache", action="store_true", help=f"do not read or write the {cached} cache")
 
 
+def add_overwrite_option(p) -> None:
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace existing files this engine did not write (default: refuse them; its own results "
+                        "are replaced)")
+
+
 def add_quiet_option(p) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 

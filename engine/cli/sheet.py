@@ -15,7 +15,7 @@ from protocol.numbers import whole
 from ..cache import chosen_cache_dir
 from ..errors import EngineError
 from ..sheet import TILE_PX, library_styles, make_sheet
-from .shared import add_cache_options, add_device_option
+from .shared import add_cache_options, add_device_option, add_overwrite_option
 
 
 def add_sheet_parser(subparsers) -> None:
@@ -33,6 +33,7 @@ def add_sheet_parser(subparsers) -> None:
     add_device_option(p)
     add_cache_options(p, "style-vector")
     p.add_argument("--json", action="store_true", help="also print the tiles' boxes and paintings as JSON")
+    add_overwrite_option(p)
     p.set_defaults(run=run_sheet)
 
 

@@ -4,6 +4,7 @@ job to the one-pass networks (engine/cli/fast.py).
 
 from __future__ import annotations
 
+import glob
 from pathlib import Path
 
 from protocol.numbers import PIXELS, whole
@@ -11,7 +12,8 @@ from protocol.numbers import PIXELS, whole
 from ..errors import EngineError
 from ..options import INITS, option_defaults
 from ..region_settings import command_line_regions
-from .shared import add_optimizer_options, optimizer_options, progress_bar, style_transfer, warn
+from .shared import (add_optimizer_options, add_overwrite_option, optimizer_options, progress_bar, style_transfer,
+                     warn)
 
 
 def add_stylize_parser(subparsers) -> None:
@@ -28,17 +30,19 @@ def add_stylize_parser(subparsers) -> None:
     p.add_argument("--mask", help="label map: region ids per pixel (PNG/EXR) or soft masks (.npy, R x H x W)")
     p.add_argument("--passes", metavar="FRAME.exr",
                    help="the render's multilayer EXR (Depth; Object Index and Normal help), for --structure")
-    p.add_argument("--init", default=option_defaults()["init"], help="start from 'content', 'noise', 'any' (the any-style result with the same "
-                        "paintings, blend, regions and strength) or an image path")
+    p.add_argument("--init", default=option_defaults()["init"],
+                   help="start from 'content', 'noise', 'any' (the any-style result with the same paintings, blend, "
+                        "regions and strength) or an image path")
     p.add_argument("--save-every", type=whole(0), default=0, metavar="N",
                    help="also save the image every N iterations as OUTPUT_STEM.sSCALE-iITER.png")
     add_optimizer_options(p)
+    add_overwrite_option(p)
     p.set_defaults(run=run_stylize)
 
 
 def run_stylize(args) -> int:
     from ..alpha import read_content
-    from ..imageio import check_output_path, read_label_map, read_rgb, write_image
+    from ..imageio import check_output_path, read_label_map, read_rgb, refuse_replacing, write_image
 
     if args.model:
         from .fast import stylize_with_model
@@ -47,6 +51,9 @@ def run_stylize(args) -> int:
     if not args.style:
         raise EngineError("give --style (optimization) or --model (fast stylization)")
     output = check_output_path(args.output)
+    if args.save_every:  # before any work: no snapshot name holds a file of someone else's
+        for existing in output.parent.glob(f"{glob.escape(output.stem)}.s*-i*.png"):
+            refuse_replacing(existing, "--save-every's snapshot")
     picture = read_content(args.content)
     content = picture.rgb
     structure = structure_map_from_args(args.structure, args.passes, content.shape[:2])
@@ -75,7 +82,8 @@ def run_stylize(args) -> int:
             bar.update(round(progress.fraction_done * 1000) - bar.n)
         if args.save_every and progress.iteration % args.save_every == 0:
             snapshot = output.with_name(f"{output.stem}.s{progress.scale}-i{progress.iteration:05d}.png")
-            write_image(snapshot, progress.image())
+            write_image(snapshot, progress.image(), {"kind": "snapshot", "scale": progress.scale,
+                                                     "iteration": progress.iteration})
 
     try:
         result = engine.stylize(content, styles, callback=on_progress, **options)

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from protocol.numbers import FRACTION, ITERATIONS, PIXELS, SCALES, SEED, WEIGHT, whole
 
-from .shared import (add_cache_options, add_device_option, add_precision_option, add_quiet_option, engine_defaults, frame_files,
-                     keyword_defaults, progress_bar, style_transfer)
+from .shared import (add_cache_options, add_device_option, add_overwrite_option, add_precision_option, add_quiet_option,
+                     engine_defaults, frame_files, keyword_defaults, progress_bar, style_transfer)
 
 
 def add_texture_parser(subparsers) -> None:
@@ -53,6 +53,7 @@ def add_texture_parser(subparsers) -> None:
     add_precision_option(p)
     add_cache_options(p)
     add_quiet_option(p)
+    add_overwrite_option(p)
     p.set_defaults(run=run_texture, pooling=engine_defaults()["pooling"])
 
 

@@ -14,7 +14,7 @@ from ..errors import EngineError
 from ..anystyle.tune import PARTS, TuneSettings, tune_to_painting
 from ..fast.train import TrainSettings, train_style
 from ..region_settings import ANY_STYLE_MODEL
-from .shared import add_device_option, add_quiet_option, keyword_defaults
+from .shared import add_device_option, add_overwrite_option, add_quiet_option, keyword_defaults
 
 
 def add_train_parser(subparsers) -> None:
@@ -71,6 +71,7 @@ def add_train_parser(subparsers) -> None:
     p.add_argument("--resume", action="store_true", help="continue from OUTPUT.ckpt.safetensors")
     add_device_option(p)
     add_quiet_option(p)
+    add_overwrite_option(p)
     p.set_defaults(run=run_train)
 
 

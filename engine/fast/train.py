@@ -20,6 +20,7 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from torchvision.transforms import v2
 
+from .. import __version__
 from ..device import describe_device, resolve_device
 from ..errors import EngineError
 from ..imageio import atomic_path, read_rgb
@@ -164,7 +165,7 @@ class _Trainer:
             for key, value in state.items():
                 tensors[f"adam.{index}.{key}"] = torch.as_tensor(value).detach().float().cpu().contiguous()
         tensors["rng.torch"] = torch.get_rng_state()
-        metadata = {"step": str(self.step), "elapsed_s": str(elapsed_s),
+        metadata = {"nst-engine": __version__, "step": str(self.step), "elapsed_s": str(elapsed_s),
                     "settings": json.dumps(self.settings.shaping(), sort_keys=True)}
         with atomic_path(path) as temp:
             save_file(tensors, str(temp), metadata=metadata)
