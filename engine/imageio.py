@@ -407,7 +407,7 @@ def written_by_engine(path) -> bool:
     try:
         if suffix == ".json":
             record = json.loads(path.read_text())
-            return isinstance(record, dict) and SIDECAR_IMAGE_KEY in record
+            return isinstance(record, dict) and (SIDECAR_IMAGE_KEY in record or "nst-engine" in record)
         if suffix == ".safetensors":
             with safe_open(str(path), framework="np") as handle:
                 return any(key in (handle.metadata() or {}) for key in OUR_METADATA_KEYS)

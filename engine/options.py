@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from .color import check_preserve_color
+from .device import cpu_capabilities
 from .errors import EngineError
 from .losses import STYLE_LOSSES
 from .tiling import MIN_TILE_PX
@@ -27,6 +28,10 @@ OPTIMIZERS = ("lbfgs", "adam")
 PRECISIONS = ("auto", "fp32", "bf16")
 INITS = ("content", "noise", "any")  # any: the any-style result with the same paintings, blend, regions, strength
 MIN_SIZE_PX = 16
+# Iterations per scale by default. From the content (or noise) the optimizer needs 300 to reach its look; from the
+# any-style result (--init any) 130 come within 1-14% of that look in 0.41-0.48x the time (docs/quality_speed.md).
+COLD_ITERATIONS = 300
+WARM_ITERATIONS = 130
 
 
 def check_strength(strength: float, what: str = "style strength") -> None:
@@ -59,14 +64,21 @@ def refuse_nothing_to_optimize(term_weights: dict[str, float], style_layer_weigh
                           "): nothing is left to optimize; give the content, style or smoothing term a weight above 0")
 
 
+BF16_MIN_SPEEDUP = 1.15  # bf16 is picked on a CPU without AMX only when the probe measured it this much faster
+
+
 def cpu_gains_from_bf16(capabilities: Mapping[str, object] | None = None) -> bool:
-    """Whether a CPU runs the loss network faster in bf16: one with AMX-BF16 tiles. AVX-512 BF16 alone is not
-    enough: on an Intel Xeon with avx512_bf16 and no AMX, a 256 px quality job took 1.57x as long in bf16 as in
-    float32 (docs/quality_speed.md). `capabilities` as `torch.cpu.get_capabilities()` gives them (default: this
-    machine's)."""
+    """Whether a CPU runs the loss network faster in bf16: one with AMX-BF16 tiles, or one with AVX-512 BF16 where
+    bf16 was measured faster (`bf16_speedup`, engine.device.cpu_bf16_speedup). The flag alone is not enough: on an
+    Intel Xeon with avx512_bf16 and no AMX, a 256 px quality job took 1.57x as long in bf16 (docs/quality_speed.md),
+    while on an AMD EPYC (Zen 4) VGG-19 ran 2.1x faster in bf16. `capabilities` as `engine.device.cpu_capabilities()`
+    gives them (default: this machine's, measured once)."""
     if capabilities is None:
-        capabilities = torch.cpu.get_capabilities() if hasattr(torch.cpu, "get_capabilities") else {}
-    return bool(capabilities.get("amx_bf16"))
+        capabilities = cpu_capabilities()
+    if capabilities.get("amx_bf16"):
+        return True
+    speedup = capabilities.get("bf16_speedup")
+    return bool(capabilities.get("avx512_bf16")) and isinstance(speedup, (int, float)) and speedup >= BF16_MIN_SPEEDUP
 
 
 def gains_from_bf16(device: torch.device, capabilities: Mapping[str, object] | None = None) -> bool:
@@ -110,7 +122,7 @@ class StylizeOptions:
 
     style_blend: tuple[float, ...] | None = None  # one weight per style; None: equal
     size_px: int = 512  # longest side of the result
-    iterations: int = 300  # per scale
+    iterations: int | None = None  # per scale; None: COLD_ITERATIONS, or WARM_ITERATIONS from the any-style start
     scales: int | None = None  # None: halving down to about 128 px
     optimizer: str = "lbfgs"
     init: str | np.ndarray = "content"  # 'content', 'noise', 'any' (the any-style result) or an H x W x 3 image
@@ -140,6 +152,9 @@ class StylizeOptions:
                 object.__setattr__(self, name, tuple(value))
         if self.size_px < MIN_SIZE_PX:
             raise EngineError(f"size must be at least {MIN_SIZE_PX} px, got {self.size_px}")
+        if self.iterations is None:
+            warm = isinstance(self.init, str) and self.init == "any"
+            object.__setattr__(self, "iterations", WARM_ITERATIONS if warm else COLD_ITERATIONS)
         if self.iterations < 1:
             raise EngineError(f"iterations must be at least 1, got {self.iterations}")
         if self.scales is not None and self.scales < 1:

@@ -23,6 +23,7 @@ from .flow import (Motion, backward_from_vectors, estimated_motion, forward_from
                    reliability, warp)
 from .imageio import read_rgb, read_settings, write_image
 from .masks import Region
+from .options import COLD_ITERATIONS
 from .passes import RenderPasses, read_passes
 from .structure import PASSES_NEEDED, read_structure_passes, structure_map
 from .results import Progress
@@ -219,8 +220,8 @@ def stylize_sequence(engine: StyleTransfer, frames: Sequence[SequenceFrame], sty
         raise EngineError("multi-pass refines the whole shot at once; run it on one machine, not in chunks")
     started = time.perf_counter()
     options = dict(settings.stylize_options)
-    iterations = options.pop("iterations", 300)
-    later_iterations = settings.later_iterations or max(1, iterations // 2)
+    iterations = options.pop("iterations", None)  # None: the first frame's default (a warm start)
+    later_iterations = settings.later_iterations or max(1, (iterations or COLD_ITERATIONS) // 2)
     seed = options.pop("seed", 0)
     fast_device = options.pop("device", "auto")  # the optimizer's device is its engine's
     size_px = options.get("size_px") or 512

@@ -35,6 +35,8 @@ CONFIGS = {
     "auto, init any, 100 it, 1 scale": dict(precision="auto", init="any", iterations=100, scales=1),
     "auto, init any, 150 it, 1 scale": dict(precision="auto", init="any", iterations=150, scales=1),
     "auto, init any, 100 it/scale, 2 scales": dict(precision="auto", init="any", iterations=100, scales=2),
+    "auto, init any, its default schedule (130 it/scale, auto scales)": dict(precision="auto", init="any"),
+    "auto, init any, 160 it/scale, auto scales": dict(precision="auto", init="any", iterations=160),
 }
 
 

@@ -95,7 +95,9 @@ def test_auto_precision_is_bf16_only_where_the_cpu_runs_it_faster():
     assert resolve_precision("auto", cpu, avx2_only) is None
     assert resolve_precision("auto", cpu, arm) is None
     assert resolve_precision("auto", cpu, {}) is None  # nothing known: float32
-    assert resolve_precision("auto", cpu, avx512_bf16) is None  # measured slower than float32 without AMX
+    assert resolve_precision("auto", cpu, avx512_bf16) is None  # not measured: float32
+    slower, faster = dict(avx512_bf16, bf16_speedup=0.64), dict(avx512_bf16, bf16_speedup=2.1)  # Xeon, EPYC Zen 4
+    assert resolve_precision("auto", cpu, slower) is None and resolve_precision("auto", cpu, faster) is torch.bfloat16
     assert resolve_precision("auto", cpu, amx) is torch.bfloat16
     assert not cpu_gains_from_bf16(avx512_bf16) and cpu_gains_from_bf16(amx)
     for capabilities in (avx2_only, avx512_bf16):  # explicit choices do not look at the hardware
@@ -140,3 +142,22 @@ def test_bf16_on_request_stylizes_and_stays_near_fp32(engine, one_torch_thread, 
     assert style[1] < 0.5 * before, (before, style)  # it did stylize
     assert abs(style[1] / style[0] - 1) < 0.25, style
     assert abs(kept[1] / kept[0] - 1) < 0.1, kept
+
+
+def test_the_bf16_probe_measures_once_per_cpu_and_keeps_its_figure(tmp_path, monkeypatch):
+    """On a CPU whose flags cannot tell (AVX-512 BF16 without AMX) bf16's speed is measured: a positive ratio of
+    float32 to bf16 time, kept in the user cache so the next process reads it instead of measuring."""
+    from engine import device
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    device.cpu_bf16_speedup.cache_clear()
+    measured = []
+    monkeypatch.setattr(device, "_measure_bf16_speedup", lambda: measured.append(1) or 1.7)
+    assert device.cpu_bf16_speedup() == 1.7
+    device.cpu_bf16_speedup.cache_clear()
+    assert device.cpu_bf16_speedup() == 1.7 and measured == [1]  # the second process reads the kept figure
+    assert device.probe_file().is_file()
+    device.cpu_bf16_speedup.cache_clear()
+    monkeypatch.undo()
+    ratio = device._measure_bf16_speedup()  # the real measurement: finite and positive on any CPU
+    assert 0.01 < ratio < 100

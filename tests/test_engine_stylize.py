@@ -200,6 +200,19 @@ def test_init_any_starts_from_the_any_style_result_with_the_same_blend_regions_a
     given = engine.stylize(content, [starry, shipwreck], init=start, label_map=label_map, regions=regions, **job)
     np.testing.assert_allclose(warm.image, given.image, atol=1e-5)
     assert warm.settings["init"] == "any" and given.settings["init"] == "image"
-    cold = engine.stylize(content, [starry], size_px=48, scales=1, iterations=1, seed=0)
+    cold = engine.stylize(content, [starry], size_px=48, scales=1, iterations=1, seed=0, init="content")
     hot = engine.stylize(content, [starry], size_px=48, scales=1, iterations=1, seed=0, init="any")
     assert style_distance(hot.image, starry, 128) < 0.8 * style_distance(cold.image, starry, 128)
+
+
+def test_a_warm_start_takes_the_short_schedule_and_a_cold_start_keeps_the_long_one():
+    """Issue 21: from the any-style result the default is fewer iterations per scale; from the content (the default
+    init) or noise it stays the long schedule, and iterations given are kept either way."""
+    from engine.options import COLD_ITERATIONS, WARM_ITERATIONS
+
+    assert WARM_ITERATIONS < COLD_ITERATIONS
+    assert (StylizeOptions().init, StylizeOptions().iterations) == ("content", COLD_ITERATIONS)
+    assert StylizeOptions(init="any").iterations == WARM_ITERATIONS
+    assert StylizeOptions(init="noise").iterations == COLD_ITERATIONS
+    assert StylizeOptions(init=np.zeros((4, 4, 3), np.float32)).iterations == COLD_ITERATIONS
+    assert StylizeOptions(iterations=7).iterations == StylizeOptions(init="content", iterations=7).iterations == 7

@@ -27,7 +27,7 @@ def paired_passes(frames: list[Path], passes_spec: str | None) -> list[Path | No
 
 def add_sequence_parser(subparsers) -> None:
     from ..chunks import Chunk
-    from ..options import option_defaults
+    from ..options import COLD_ITERATIONS, INITS, option_defaults
     from ..temporal import FLOW_SOURCES, SequenceSettings
 
     sequence, chunk = option_defaults(SequenceSettings), option_defaults(Chunk)
@@ -41,9 +41,12 @@ def add_sequence_parser(subparsers) -> None:
     p.add_argument("--no-temporal", action="store_true", help="stylize each frame on its own")
     p.add_argument("--temporal-weight", type=WEIGHT, default=sequence["temporal_weight"],
                    help=f"pull toward earlier frames (default {sequence['temporal_weight']:g})")
+    p.add_argument("--init", choices=INITS, default=option_defaults()["init"],
+                   help="where the first frame starts: 'content' (default), 'noise' or 'any' (the any-style "
+                        "result); later frames start from the warped previous frame")
     p.add_argument("--later-iterations", type=ITERATIONS, default=sequence["later_iterations"],
                    help="iterations of frames after the first, which start from the warped previous frame "
-                        "(default: half of --iterations)")
+                        f"(default: half of --iterations, or {COLD_ITERATIONS // 2})")
     p.add_argument("--long-term", type=whole(0, 1000), default=sequence["long_term_frames"], metavar="N",
                    help="earlier frames each frame is held to")
     p.add_argument("--multipass", action="store_true", help="add a backward pass over the sequence")
@@ -89,6 +92,8 @@ def run_sequence(args) -> int:
         items = chunk_items(args, items, output_dir)
     styles = [read_rgb(path, "style image") for path in args.style or []]
     options = dict(optimizer_options(args), device=args.device)
+    if not args.model:
+        options["init"] = args.init
     if args.model:
         options["size_px"] = args.size  # fast models run at the frames' own size unless asked
         options["cache_dir"] = chosen_cache_dir(args.cache_dir, args.no_cache)  # model any: style vectors

@@ -57,7 +57,7 @@ def add_quiet_option(p) -> None:
 def add_optimizer_options(p) -> None:
     """Options shared by every optimization command (one image or a sequence)."""
     from ..losses import STYLE_LOSSES
-    from ..options import OPTIMIZERS, option_defaults
+    from ..options import COLD_ITERATIONS, OPTIMIZERS, WARM_ITERATIONS, option_defaults
 
     options, engine = option_defaults(), engine_defaults()
     p.add_argument("--style", action="append", help="style image; repeat to blend styles")
@@ -65,7 +65,8 @@ def add_optimizer_options(p) -> None:
     p.add_argument("--size", type=PIXELS, default=None,
                    help=f"longest side of the output in pixels, 16 or more (default {options['size_px']})")
     p.add_argument("--iterations", type=ITERATIONS, default=options["iterations"],
-                   help=f"optimizer iterations per scale (default {options['iterations']})")
+                   help=f"optimizer iterations per scale (default {COLD_ITERATIONS} from the content or noise, "
+                        f"{WARM_ITERATIONS} from the any-style start)")
     p.add_argument("--optimizer", choices=OPTIMIZERS, default=options["optimizer"])
     p.add_argument("--scales", type=SCALES, default=options["scales"],
                    help="coarse-to-fine scales, 1-16; 1 = single scale (default: auto)")

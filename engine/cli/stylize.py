@@ -31,8 +31,8 @@ def add_stylize_parser(subparsers) -> None:
     p.add_argument("--passes", metavar="FRAME.exr",
                    help="the render's multilayer EXR (Depth; Object Index and Normal help), for --structure")
     p.add_argument("--init", default=option_defaults()["init"],
-                   help="start from 'content', 'noise', 'any' (the any-style result with the same paintings, blend, "
-                        "regions and strength) or an image path")
+                   help="start from 'content' (default), 'noise', 'any' (the any-style result with the same "
+                        "paintings, blend, regions and strength: near the look in fewer iterations) or an image path")
     p.add_argument("--save-every", type=whole(0), default=0, metavar="N",
                    help="also save the image every N iterations as OUTPUT_STEM.sSCALE-iITER.png")
     add_optimizer_options(p)
