@@ -42,9 +42,14 @@ def chosen_cache_dir(folder: Path | str | None, no_cache: bool = False) -> Cache
     return USER_CACHE if folder is None else folder
 
 
-def default_cache_dir() -> Path:
+def user_cache_root() -> Path:
+    """The engine's per-user cache folder: $XDG_CACHE_HOME/nst-blender, else ~/.cache/nst-blender."""
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "nst-blender" / "style-targets"
+    return Path(base) / "nst-blender"
+
+
+def default_cache_dir() -> Path:
+    return user_cache_root() / "style-targets"
 
 
 def style_key(pixels: torch.Tensor, settings: dict) -> str:

@@ -80,8 +80,9 @@ def _cpu_name() -> str:
 
 
 def probe_file() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "nst-blender" / "bf16-probe.json"
+    from .cache import user_cache_root  # the cache module loads the engine's I/O; only the probe needs it
+
+    return user_cache_root() / "bf16-probe.json"
 
 
 @lru_cache(maxsize=None)
