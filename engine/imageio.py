@@ -289,6 +289,7 @@ def atomic_path(path: Path):
     try:
         os.chmod(temp, 0o666 & ~umask)  # the permissions a plainly created file would get, not mkstemp's 0600
         yield Path(temp)
+        os.chmod(temp, 0o666 & ~umask)  # again: some writers (safetensors) make the file anew
         with open(temp, "rb+") as handle:
             os.fsync(handle.fileno())
         pause_before_replace(path, Path(temp))
