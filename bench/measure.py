@@ -162,10 +162,10 @@ def measure(spec: dict) -> dict:
     elif kind == "fast" and name == "ours":
         import torch
 
-        from engine.fast.infer import FastStylizer
+        from engine.fast.infer import get_stylizer
         from engine.tensors import to_tensor
 
-        stylizer = FastStylizer(FAST_MODEL, device)
+        stylizer = get_stylizer(FAST_MODEL, device)
         resolved = stylizer.device
         pixels = to_tensor(content_picture(*spec["frame"]), torch.device("cpu"))
         seconds = []

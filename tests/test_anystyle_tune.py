@@ -23,6 +23,7 @@ from engine.anystyle.tune import TuneSettings, tune_to_painting
 from engine.cli import main
 from engine.errors import Cancelled
 from engine.fast.infer import get_stylizer, stylize_fast
+from engine.fast.network import TransformerNet
 from engine.fast.model_file import MAX_MODEL_BYTES, read_model_info
 from engine.imageio import read_rgb
 from engine.metrics import content_distance, style_distance
@@ -118,8 +119,7 @@ def test_bad_input_gets_one_line_exit_2_and_nothing_written(tuned, tmp_path, cap
     (tmp_path / "empty").mkdir()
     (tmp_path / "corrupt.safetensors").write_bytes(tuned.read_bytes()[:1000])
     save_file({"weight": torch.zeros(3)}, str(tmp_path / "foreign.safetensors"))
-    with safe_open(str(REPO / "models" / "starry_night.safetensors"), "pt") as handle:
-        other_network = {name: handle.get_tensor(name) for name in handle.keys()}
+    other_network = TransformerNet("small").state_dict()  # the trained-from-scratch network's weights
     with safe_open(str(tuned), "pt") as handle:
         metadata = handle.metadata()
         tensors = {name: handle.get_tensor(name) for name in handle.keys()}
@@ -217,11 +217,11 @@ def test_the_style_sheet_paints_a_painting_with_its_tuned_model(tuned, held_out,
     shutil.copy(tuned, tmp_path / "models" / "starry_night.safetensors")  # named like the painting's file
     monkeypatch.setenv("NST_MODELS_DIR", str(tmp_path / "models"))
     styles = [LibraryStyle("starry_night", "The Starry Night", STYLES / "starry_night.jpg"),
-              LibraryStyle("shipwreck", "Shipwreck", STYLES / "shipwreck.jpg")]
+              LibraryStyle("woman_with_hat", "Woman with a Hat", STYLES / "woman_with_hat.jpg")]
     sheet = make_sheet(held_out, styles, size_px=128, device="cpu", cache_dir=None)
     tiles = [sheet.image[t.y:t.y + t.height, t.x:t.x + t.width] for t in sheet.tiles]
     expected = stylize_fast(held_out, str(tuned), device="cpu", size_px=128).image
     assert np.abs(tiles[0] - expected).max() <= 1 / 255  # the tuned model, not any-style
-    untuned = get_any_stylizer("cpu", cache_dir=None).stylize(held_out, read_rgb(STYLES / "shipwreck.jpg"),
+    untuned = get_any_stylizer("cpu", cache_dir=None).stylize(held_out, read_rgb(STYLES / "woman_with_hat.jpg"),
                                                               size_px=128).image
     assert np.abs(tiles[1] - untuned).max() <= 1 / 255  # no tuned model: any-style
