@@ -24,11 +24,12 @@ def classes() -> tuple[type, ...]:
 def register() -> None:
     import bpy
 
-    from . import property_groups, stylize_on_render, viewport_overlay
+    from . import preview, property_groups, stylize_on_render, viewport_overlay
 
     for cls in classes():
         bpy.utils.register_class(cls)
     property_groups.register()
+    preview.register()
     stylize_on_render.register()
     viewport_overlay.register()
     atexit.register(shutdown_shared)
@@ -42,7 +43,7 @@ def unregister() -> None:
     atexit.unregister(shutdown_shared)
     shutdown_shared()
     viewport_overlay.unregister()
-    preview.stop()
+    preview.unregister()
     stylize_on_render.unregister()
     library.clear_thumbnails()
     property_groups.unregister()

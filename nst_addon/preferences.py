@@ -18,6 +18,7 @@ from typing import Mapping, Sequence
 import bpy
 from bpy.props import EnumProperty, IntProperty, StringProperty
 
+from .ui.preferences import draw_preferences
 from .worker_client import AddonError, protocol
 
 ADDON_ID = (__package__ or "nst_addon").rpartition(".")[0] or "nst_addon"
@@ -88,8 +89,6 @@ class NST_AddonPreferences(bpy.types.AddonPreferences):
     engine_report: StringProperty(name="Engine Report", default="")  # type: ignore[valid-type]
 
     def draw(self, context):
-        from .ui.preferences import draw_preferences
-
         draw_preferences(self, self.layout)
 
 

@@ -24,6 +24,7 @@ from . import rendering
 from .images import load_result
 from .preferences import engine_settings, fresh_job_folder, user_folder
 from .preview_render import render_preview
+from .property_groups import live_preview as live_hooks
 from .property_groups.live_preview import live_settings
 from .property_groups.objects import object_settings
 from .property_groups.scene import ANY_STYLE_MODEL, scene_settings, tuned_model_names
@@ -112,6 +113,15 @@ def turn(scene: bpy.types.Scene, on: bool) -> None:
     except AddonError as exc:
         stop(f"Live Preview could not start: {exc}")
         print(f"[nst] Live Preview could not start: {exc}", flush=True)
+
+
+def register() -> None:
+    live_hooks.PREVIEW_RUNNING, live_hooks.PREVIEW_TURNED = is_running, turn
+
+
+def unregister() -> None:
+    stop()
+    live_hooks.PREVIEW_RUNNING = live_hooks.PREVIEW_TURNED = None
 
 
 @contextlib.contextmanager

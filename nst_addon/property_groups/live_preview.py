@@ -10,18 +10,18 @@ from bpy.props import BoolProperty, EnumProperty, FloatProperty, IntProperty, St
 
 # Set by nst_addon.viewport_overlay when it registers: starts or stops drawing the preview in the 3D viewport
 VIEWPORT_TOGGLED: Callable[[bpy.types.Scene, bool], None] | None = None
+# Set by nst_addon.preview when it registers: whether a scene's preview runs, and starting or stopping it
+PREVIEW_RUNNING: Callable[[bpy.types.Scene], bool] | None = None
+PREVIEW_TURNED: Callable[[bpy.types.Scene, bool], None] | None = None
 
 
 def _is_on(self) -> bool:
-    from .. import preview
-
-    return preview.is_running(self.id_data)
+    return PREVIEW_RUNNING is not None and PREVIEW_RUNNING(self.id_data)
 
 
 def _turn(self, value: bool) -> None:
-    from .. import preview
-
-    preview.turn(self.id_data, value)
+    if PREVIEW_TURNED is not None:
+        PREVIEW_TURNED(self.id_data, value)
 
 
 def _viewport_changed(self, context) -> None:

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import bpy
 
-from ..preferences import NST_AddonPreferences
 
-
-def draw_preferences(prefs: NST_AddonPreferences, layout: bpy.types.UILayout) -> None:
+def draw_preferences(prefs: bpy.types.AddonPreferences, layout: bpy.types.UILayout) -> None:
+    """Lay out `prefs` (nst_addon.preferences.NST_AddonPreferences, handed in by its own `draw`)."""
     layout.use_property_split = True
     layout.prop(prefs, "engine_python_mode")
     if prefs.engine_python_mode == "CUSTOM":
