@@ -18,7 +18,6 @@ from typing import Mapping, Sequence
 import bpy
 from bpy.props import EnumProperty, IntProperty, StringProperty
 
-from .ui.preferences import draw_preferences
 from .worker_client import AddonError, protocol
 
 ADDON_ID = (__package__ or "nst_addon").rpartition(".")[0] or "nst_addon"
@@ -89,6 +88,8 @@ class NST_AddonPreferences(bpy.types.AddonPreferences):
     engine_report: StringProperty(name="Engine Report", default="")  # type: ignore[valid-type]
 
     def draw(self, context):
+        from .ui.preferences import draw_preferences  # the ui package's panels import this module
+
         draw_preferences(self, self.layout)
 
 
