@@ -48,7 +48,7 @@ def _in_subprocess(spec: dict) -> dict:
 
 def _write_frames(folder: Path, count: int, size: int) -> list[str]:
     """A camera pan across the content photo: `count` frames, `size` px wide, 4 px further right each."""
-    from engine.imageio import write_image
+    from engine.imageio.images import write_image
 
     width, step = size, max(2, size // 64)
     height = round(size * 3 / 4)

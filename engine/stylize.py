@@ -1,8 +1,8 @@
 """Quality stylization: Gatys-style optimization of an image against VGG-19 content and style targets.
 
 `StyleTransfer` holds the loss network and the style-target cache between jobs; `stylize` is the one entry of a
-quality job: it checks the settings (`StylizeOptions`, engine/options.py), splits the picture into style groups
-(regions, coverage), runs the scales through the degradation chain (engine/degrade.py, engine/optimize.py) and
+quality job: it checks the settings (`StylizeOptions`, engine/optimizer/options.py), splits the picture into style groups
+(regions, coverage), runs the scales through the degradation chain (engine/optimizer/degrade.py, engine/optimizer/optimize.py) and
 finishes colours and kept regions. The network may run in bf16 on request (statistics and the image stay float32).
 """
 
@@ -18,22 +18,22 @@ import numpy as np
 import torch
 
 from . import __version__
-from .cache import USER_CACHE, CacheDir, StyleTargetCache, style_key
-from .color import grey_like_content, match_color_statistics, with_content_chroma
-from .degrade import run_degrading
-from .device import describe_device, describe_kernels, resolve_device
-from .errors import EngineError, OutOfMemory
-from .fallback import classic_filter
-from .imageio import MIN_SIDE_PX
-from .losses import resize_weight_map, style_statistics, style_statistics_shapes
-from .masks import Region, check_regions_need_mask, region_parts
-from .objective import Objective, StyleGroup, covered_only, strength_to_weight
-from .optimize import Job
-from .options import StylizeOptions, normalised_weights, precision_name, resolve_precision
-from .results import Progress, StylizeResult
-from .tensors import fit_longest_side, resize_image, scale_shape, scale_sizes, to_numpy, to_tensor
-from .tiling import GB, check_result_fits_in_memory
-from .vgg import VGG19Features, load_vgg19
+from .imageio.color import grey_like_content, match_color_statistics, with_content_chroma
+from .imageio.images import MIN_SIDE_PX
+from .imageio.tensors import fit_longest_side, resize_image, scale_shape, scale_sizes, to_numpy, to_tensor
+from .optimizer.degrade import run_degrading
+from .optimizer.fallback import classic_filter
+from .optimizer.losses import resize_weight_map, style_statistics, style_statistics_shapes
+from .optimizer.masks import Region, check_regions_need_mask, region_parts
+from .optimizer.objective import Objective, StyleGroup, covered_only, strength_to_weight
+from .optimizer.optimize import Job
+from .optimizer.options import StylizeOptions, normalised_weights, precision_name, resolve_precision
+from .optimizer.results import Progress, StylizeResult
+from .optimizer.tiling import GB, check_result_fits_in_memory
+from .optimizer.vgg import VGG19Features, load_vgg19
+from .runtime.cache import USER_CACHE, CacheDir, StyleTargetCache, style_key
+from .runtime.device import describe_device, describe_kernels, resolve_device
+from .runtime.errors import EngineError, OutOfMemory
 
 
 class StyleTransfer:
@@ -47,7 +47,7 @@ class StyleTransfer:
         self.precision = precision
         self.autocast_dtype = resolve_precision(precision, self.device)  # the running job's, between jobs the default
         self.cache = StyleTargetCache(cache_dir)
-        self.saved_bytes: dict[tuple, tuple[float, float]] = {}  # the memory model's measurements (engine/degrade.py)
+        self.saved_bytes: dict[tuple, tuple[float, float]] = {}  # the memory model's measurements (engine/optimizer/degrade.py)
         self.cpu_engine: StyleTransfer | None = None
 
     def features(self, image: torch.Tensor, layers, network: VGG19Features | None = None) -> dict[str, torch.Tensor]:
@@ -104,7 +104,7 @@ class StyleTransfer:
 
         Regions of `label_map` (ids, or R x H x W soft masks) can take their own style, strength, or keep
         the original pixels, as given in `regions`. `coverage` (H x W in [0, 1], a transparent render's alpha)
-        limits the style statistics and the content term to the covered pixels (engine/alpha.py).
+        limits the style statistics and the content term to the covered pixels (engine/imageio/alpha.py).
         `temporal_targets` are (earlier stylized frame warped onto this one, reliability mask) pairs at the output
         size; `temporal_weight` pulls reliable pixels toward them.
         With `full_resolution`, the result is scaled up to the content's own size and kept regions are exact there.
@@ -114,7 +114,7 @@ class StyleTransfer:
         memory), run as overlapping tiles. Out of memory, the job retries with smaller tiles, then on the CPU, then,
         with `allow_classic_fallback`, writes a classic filter; settings["degraded"] says what happened.
 
-        `structure_map` (H x W at the content's size, in [0, 1]; engine/structure.py makes it from the render's
+        `structure_map` (H x W at the content's size, in [0, 1]; engine/shapes/structure.py makes it from the render's
         passes) holds the colour steps across the render's boundaries where it is above 0: shapes stay legible.
         """
         started = time.perf_counter()

@@ -6,7 +6,7 @@ a wrong or missing field) gets one `bad_input` error naming the field, and the w
 Requests: hello, check, stylize, stylize_sequence, join_chunks, stylize_texture, style_sheet, train, tune, cancel,
 shutdown.
 Events: ready, check, progress, result, error, cancelled. Jobs run one at a time in arrival order; cancel is
-honoured at the next convolution the job runs (engine/cancel.py), well within a second. A stylize request marked
+honoured at the next convolution the job runs (engine/runtime/cancel.py), well within a second. A stylize request marked
 "preview" that has not started when a newer preview arrives is dropped (cancelled, "superseded": true).
 End of input without a shutdown (the add-on or Blender died) cancels the running and queued jobs.
 Stdout carries only protocol lines; anything else the engine prints goes to stderr.
@@ -23,13 +23,21 @@ import traceback
 from contextlib import nullcontext
 from pathlib import Path
 
-from protocol import (MAX_QUOTED_MESSAGE, PROTOCOL_VERSION, BadRequest, OverwritesInput, check_request, decode_request,
-                      excerpt, guard_job_inputs)
+from protocol import (
+    MAX_QUOTED_MESSAGE,
+    PROTOCOL_VERSION,
+    BadRequest,
+    OverwritesInput,
+    check_request,
+    decode_request,
+    excerpt,
+    guard_job_inputs,
+)
 from protocol.paths import request_paths
 
 from . import __version__
-from .cancel import cancellable
-from .errors import Cancelled, EngineError, OutOfMemory
+from .runtime.cancel import cancellable
+from .runtime.errors import Cancelled, EngineError, OutOfMemory
 
 PROGRESS_INTERVAL_S = 0.25
 CHECKPOINT_EVERY = 100  # training steps between checkpoints in the add-on's jobs (the command line's: 200)
@@ -132,7 +140,7 @@ class Worker:
                 except OverwritesInput as exc:
                     raise EngineError(str(exc)) from None
                 if outputs and request.get("type") != "stylize_sequence":  # a sequence keeps (skips) frames that exist
-                    from .imageio import refuse_replacing, with_sidecar
+                    from .imageio.images import refuse_replacing, with_sidecar
 
                     for field, path in outputs:
                         for written in with_sidecar(path):
@@ -169,8 +177,8 @@ class Worker:
     def check(self, job: str, request: dict) -> None:
         import torch
 
-        from .device import describe_device, resolve_device
-        from .vgg import load_vgg19
+        from .optimizer.vgg import load_vgg19
+        from .runtime.device import describe_device, resolve_device
 
         device = resolve_device(**given(request, device="choice"))
         load_vgg19(**given(request, weights="source"))
@@ -213,8 +221,8 @@ class Worker:
     @staticmethod
     def structure_map(request: dict, shape: tuple[int, int]):
         """The structure term's map from `structure`, per-object overrides and `passes`; None when off."""
-        from .region_settings import request_region_structure
-        from .structure import PASSES_NEEDED, read_structure_passes, structure_map
+        from .optimizer.region_settings import request_region_structure
+        from .shapes.structure import PASSES_NEEDED, read_structure_passes, structure_map
 
         strength, overrides = request.get("structure", 0.0), request_region_structure(request)
         if not strength and not any(overrides.values()):
@@ -226,9 +234,9 @@ class Worker:
     def stylize(self, job: str, request: dict) -> None:
         import numpy as np
 
-        from .alpha import read_content
-        from .imageio import check_output_path, read_label_map, read_rgb, write_image
-        from .region_settings import ANY_STYLE_MODEL, request_regions
+        from .imageio.images import check_output_path, read_content, read_rgb, write_image
+        from .imageio.passes import read_label_map
+        from .optimizer.region_settings import ANY_STYLE_MODEL, request_regions
 
         output = check_output_path(request["output"])
         picture = read_content(request["content"])  # transparent renders: colour filled, alpha put back on writing
@@ -251,7 +259,7 @@ class Worker:
                                       regions=regions or None,
                                       **given(options, "size_px", "preserve_color", style_strength="strength"))
         elif request.get("model"):
-            from .fast.infer import stylize_fast
+            from .fast.stylize_fast import stylize_fast
 
             result = stylize_fast(content, request["model"], label_map=label_map, regions=regions or None,
                                   **given(request, "device"),
@@ -274,9 +282,9 @@ class Worker:
 
     def stylize_sequence(self, job: str, request: dict) -> None:
         """Frames in order with temporal consistency; frames already written are kept (resume)."""
-        from .imageio import check_output_path, read_rgb
-        from .region_settings import request_region_structure, request_regions
-        from .temporal import SequenceFrame, SequenceSettings, stylize_sequence
+        from .imageio.images import check_output_path, read_rgb
+        from .optimizer.region_settings import request_region_structure, request_regions
+        from .shots.temporal import SequenceFrame, SequenceSettings, stylize_sequence
 
         frames = [SequenceFrame(Path(f["content"]), check_output_path(f["output"]),
                                 Path(f["passes"]) if f.get("passes") else None) for f in request.get("frames", [])]
@@ -305,8 +313,8 @@ class Worker:
 
     @staticmethod
     def chunk_of(frames: list, request: dict) -> list:
-        """A farm chunk of the shot's frames (each with its "number"), see engine.chunks."""
-        from .chunks import Chunk, ShotFrame, chunk_frames
+        """A farm chunk of the shot's frames (each with its "number"), see engine.shots.chunks."""
+        from .shots.chunks import Chunk, ShotFrame, chunk_frames
 
         chunk = request["chunk"]
         shot = [ShotFrame(int(f["number"]), frame.content, frame.passes)
@@ -319,13 +327,13 @@ class Worker:
 
     def join_chunks(self, job: str, request: dict) -> None:
         """Overlap chunks crossfaded into the final frames."""
-        from .chunks import join_overlaps
+        from .shots.chunks import join_overlaps
 
         written, kept = join_overlaps(Path(request["output_dir"]), overwrite=bool(request.get("overwrite")))
         self.send({"type": "result", "job": job, "written": [str(p) for p in written], "kept": [str(p) for p in kept]})
 
     def compositor_layers(self, job: str, request: dict) -> None:
-        from .compositor_layers import write_compositor_layers
+        from .imageio.compositor_layers import write_compositor_layers
 
         output = write_compositor_layers(Path(request["passes"]), Path(request["stylized"]), Path(request["output"]),
                                          request.get("objects") or None)
@@ -333,7 +341,7 @@ class Worker:
 
     def stylize_texture(self, job: str, request: dict) -> None:
         """A texture: flat (seamless, UV islands) without "views", else optimized through the rendered views."""
-        from .texture import TextureObjective, stylize_texture_files
+        from .textures.texture import TextureObjective, stylize_texture_files
 
         options = dict(request.get("options") or {})
         objective = TextureObjective(**given(options, "style_strength"), **given(request, "structure"))
@@ -349,8 +357,8 @@ class Worker:
 
     def style_sheet(self, job: str, request: dict) -> None:
         """The picture stylized with each painting (any-style) as one labelled sheet, with each tile's box."""
-        from .imageio import check_output_path, read_rgb, write_image
-        from .sheet import TILE_PX, LibraryStyle, make_sheet
+        from .anystyle.sheet import TILE_PX, LibraryStyle, make_sheet
+        from .imageio.images import check_output_path, read_rgb, write_image
 
         output = check_output_path(request["output"])
         content = read_rgb(request["content"], "content image")

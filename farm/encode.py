@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from engine.chunks import mixed_kernels
+from engine.shots.chunks import mixed_kernels
 from protocol import OverwritesInput, refuse_overwrite, refuse_writing
 
 

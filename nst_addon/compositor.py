@@ -1,5 +1,5 @@
 """Stylized layers in the compositor: the "NST Mix" node group, and a scene's compositor set up to mix a frame's
-compositor layers (the EXR `engine/compositor_layers.py` writes: the view layer's passes and a
+compositor layers (the EXR `engine/imageio/compositor_layers.py` writes: the view layer's passes and a
 `Stylized` layer).
 
 NST Mix blends Raw and Stylized by Factor × Mask: Mask is 1 for the whole frame, or an object's matte (an ID Mask
@@ -16,7 +16,7 @@ import bpy
 from .worker_client import AddonError
 
 MIX_GROUP = "NST Mix"
-STYLIZED_LAYER = "Stylized"  # engine/compositor_layers.py's layer name
+STYLIZED_LAYER = "Stylized"  # engine/imageio/compositor_layers.py's layer name
 INPUTS = (("Raw", "NodeSocketColor"), ("Stylized", "NodeSocketColor"), ("Mask", "NodeSocketFloat"),
           ("Factor", "NodeSocketFloat"))
 

@@ -83,7 +83,7 @@ STYLIZE_OPTIONS = {
     "allow_classic_fallback": flag(),
 }
 
-# keyword arguments of engine.texture.stylize_texture_files (and the objective's style_strength)
+# keyword arguments of engine.textures.texture.stylize_texture_files (and the objective's style_strength)
 TEXTURE_OPTIONS = {
     "size_px": whole(1, 65_536, nullable=True), "iterations": whole(1, 1_000_000), "scales": whole(1, 16, nullable=True),
     "island_padding_px": whole(0, 4096), "seed": whole(), "style_strength": number(0.0, 1.0),
@@ -124,7 +124,7 @@ REQUESTS: dict[str, dict[str, Field]] = {
     "stylize": {
         "job": JOB, "content": text(required=True), "output": text(required=True), "styles": PATHS,
         "style_blend": BLEND, "mask": text(nullable=True), "ignore_absent_regions": flag(), "regions": REGIONS,
-        "passes": text(nullable=True), "structure": number(0.0, 1.0),  # keep shapes (engine/structure.py)
+        "passes": text(nullable=True), "structure": number(0.0, 1.0),  # keep shapes (engine/shapes/structure.py)
         "options": record(STYLIZE_OPTIONS, nullable=True), "model": text(nullable=True),
         "preview": flag(),  # a live preview: dropped unstarted when a newer preview arrives
         **ENGINE},
@@ -134,7 +134,7 @@ REQUESTS: dict[str, dict[str, Field]] = {
         "later_iterations": whole(1, 1_000_000, nullable=True), "long_term_frames": whole(0, 1000),
         "multipass": flag(), "flow": text(), "overwrite": flag(), "model": text(nullable=True),
         "fast_blend": number(0.0, 1.0), "regions": REGIONS, "structure": number(0.0, 1.0), **ENGINE},
-    "compositor_layers": {  # engine/compositor_layers.py: the render's passes plus a Stylized layer
+    "compositor_layers": {  # engine/imageio/compositor_layers.py: the render's passes plus a Stylized layer
         "job": JOB, "passes": text(required=True), "stylized": text(required=True), "output": text(required=True),
         "objects": Field("map", items=whole(0, 1 << 24), nullable=True)},  # object name: its pass index
     "join_chunks": {"job": JOB, "output_dir": text(required=True), "overwrite": flag()},

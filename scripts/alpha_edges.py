@@ -14,10 +14,13 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
 import torch  # noqa: E402
-
-from engine.alpha import read_content  # noqa: E402
-from engine.imageio import read_image, read_rgb  # noqa: E402
 from test_alpha import edge_report, render_transparent  # noqa: E402
+
+from engine.imageio.images import (  # noqa: E402
+    read_content,  # noqa: E402
+    read_image,
+    read_rgb,
+)
 
 
 def ratios(report: dict) -> str:
@@ -34,7 +37,7 @@ def main() -> int:
     starry = read_rgb(REPO / "styles" / "starry_night.jpg")
 
     from engine.anystyle.stylizer import AnyStyleStylizer
-    from engine.fast.infer import stylize_fast
+    from engine.fast.stylize_fast import stylize_fast
     from engine.stylize import StyleTransfer
 
     optimizer, any_style = StyleTransfer("cpu", cache_dir=None), AnyStyleStylizer("cpu", cache_dir=None)

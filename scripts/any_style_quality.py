@@ -2,7 +2,7 @@
 
 Content no test or training uses: the shared photos (../shared/data/photos, local only) and Blender renders of a
 still life built here (two views, rendered once into --out/renders). Every painting of styles/ on every content at
---size px: style distance to the painting and content distance to the content (engine.metrics), ours and the peer's,
+--size px: style distance to the painting and content distance to the content (engine.measures.metrics), ours and the peer's,
 per image and as means; the optimizer (a short run) as a reference on one painting per content; and a contact sheet
 content | any-style | optimizer | peer. Usage: `python scripts/any_style_quality.py [--size 512] [--iterations 30]
 [--out out/any_style_quality] [--sheet docs/images/any_style_vs_peer.jpg]`; prints a markdown table.
@@ -30,9 +30,9 @@ sys.path[:0] = [str(REPO)]
 
 from bench.sheets import caption, fit, join, picture, save  # noqa: E402
 from engine.anystyle import AnyStyleStylizer  # noqa: E402
-from engine.imageio import read_rgb  # noqa: E402
-from engine.metrics import content_distance, style_distance  # noqa: E402
-from engine.sheet import label_font, library_styles  # noqa: E402
+from engine.anystyle.sheet import label_font, library_styles  # noqa: E402
+from engine.imageio.images import read_rgb  # noqa: E402
+from engine.measures.metrics import content_distance, style_distance  # noqa: E402
 
 PHOTOS = REPO.parent / "shared" / "data" / "photos"
 VIEWS = {"still life, front": ((0.0, -7.5, 2.6), (1.25, 0.0, 0.0)),
@@ -178,8 +178,8 @@ def shot(args) -> int:
     from temporal_evidence import render_occluder_scene, side_by_side_gif
 
     from engine.cli import main as engine
-    from engine.metrics import measured_shares, standard_motion, warping_errors
-    from engine.temporal import SequenceFrame, frame_motion
+    from engine.measures.metrics import measured_shares, standard_motion, warping_errors
+    from engine.shots.temporal import SequenceFrame, frame_motion
 
     out = Path(args.out) / "shot"
     renders = REPO / "out" / "temporal" / "render"  # the evidence shot, shared with scripts/temporal_evidence.py
@@ -240,7 +240,7 @@ def shot(args) -> int:
 def bundled(args) -> int:
     """Before/after: `--model starry_night` / `shipwreck` (bundled, trained) against `--model any` with the same
     painting, on a photo and a render, at --size px."""
-    from engine.fast.infer import stylize_fast
+    from engine.fast.stylize_fast import stylize_fast
 
     contents = content_images(Path(args.out), args.size)
     stylizer = AnyStyleStylizer("cpu", cache_dir=None)
@@ -262,7 +262,7 @@ def seams(args) -> int:
     import cv2
 
     from engine.fast.infer import DEFAULT_TILE_PX, OVERLAP_PX
-    from engine.tiling import tile_boxes
+    from engine.optimizer.tiling import tile_boxes
 
     height, width = 2160, 3840
     content = cv2.resize(read_rgb(PHOTOS / "tubingen.jpg"), (width, height), interpolation=cv2.INTER_CUBIC)
@@ -319,7 +319,7 @@ def _mean(rows: list[dict], key: str) -> float:
 def table(rows: list[dict], reference: list[dict], args) -> str:
     lines = [f"`python scripts/any_style_quality.py --size {args.size} --iterations {args.iterations}` "
              f"({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, CPU). Style distance to the painting and "
-             "content distance to the content (engine.metrics, VGG-19 at 256 px; lower is better), every painting "
+             "content distance to the content (engine.measures.metrics, VGG-19 at 256 px; lower is better), every painting "
              f"of styles/ on every content at {args.size} px, the same pixels for both.", "",
              "| content | painting | style: ours | style: peer | content: ours | content: peer | s: ours | s: peer |",
              "|---|---|---|---|---|---|---|---|"]

@@ -28,9 +28,9 @@ from bench import sheets  # noqa: E402
 from engine.anystyle import AnyStyleStylizer  # noqa: E402
 from engine.anystyle.weights import PREDICT_FILE, TRANSFORM_FILE, weights_dir  # noqa: E402
 from engine.fast.infer import OVERLAP_PX, STATISTICS_PX  # noqa: E402
-from engine.imageio import read_rgb  # noqa: E402
-from engine.tensors import resize_image, to_numpy, to_tensor  # noqa: E402
-from engine.tiling import tile_boxes  # noqa: E402
+from engine.imageio.images import read_rgb  # noqa: E402
+from engine.imageio.tensors import resize_image, to_numpy, to_tensor  # noqa: E402
+from engine.optimizer.tiling import tile_boxes  # noqa: E402
 
 PHOTOS = REPO.parent / "shared" / "data" / "photos"
 STYLES = sorted((REPO / "styles").glob("*.jpg"))

@@ -1,5 +1,5 @@
 """Before and after for the bundled fast models: content | the model before | the model now | the painting, on
-photos no training or tuning uses, with each result's style and content distance (engine.metrics) under it.
+photos no training or tuning uses, with each result's style and content distance (engine.measures.metrics) under it.
 
 `--before DIR` holds the earlier model files (e.g. from `git show REV:models/starry_night.safetensors`); the
 models now are the repository's `models/`. Usage:
@@ -17,13 +17,13 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO)]
 
-from bench.sheets import caption, fit, join, save  # noqa: E402
-from engine.fast.infer import stylize_fast  # noqa: E402
-from engine.fast.models import BUNDLED_DIR  # noqa: E402
-from engine.imageio import read_rgb  # noqa: E402
-from engine.metrics import content_distance, style_distance  # noqa: E402
-
 from tuned_quality import HELD_OUT  # noqa: E402  (the photos no tuning or test uses)
+
+from bench.sheets import caption, fit, join, save  # noqa: E402
+from engine.fast.stylize_fast import stylize_fast  # noqa: E402
+from engine.fast.models import BUNDLED_DIR  # noqa: E402
+from engine.imageio.images import read_rgb  # noqa: E402
+from engine.measures.metrics import content_distance, style_distance  # noqa: E402
 
 PAINTINGS = ("starry_night", "shipwreck")
 

@@ -18,8 +18,8 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.sheets import caption, fit, join, save  # noqa: E402
-from engine.imageio import read_rgb, read_settings, write_image  # noqa: E402
-from engine.metrics import content_distance, style_distance  # noqa: E402
+from engine.imageio.images import read_rgb, read_settings, write_image  # noqa: E402
+from engine.measures.metrics import content_distance, style_distance  # noqa: E402
 from engine.stylize import StyleTransfer  # noqa: E402
 
 SHARED = REPO.parent / "shared" / "data"

@@ -19,12 +19,12 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "scripts")]
 
-from engine.chunks import Chunk, ShotFrame, chunk_frames, frame_number, join_overlaps  # noqa: E402
 from engine.fast.train import TrainSettings, train_shot  # noqa: E402
-from engine.imageio import read_rgb  # noqa: E402
-from engine.metrics import warping_errors  # noqa: E402
+from engine.imageio.images import read_rgb  # noqa: E402
+from engine.measures.metrics import warping_errors  # noqa: E402
+from engine.shots.chunks import Chunk, ShotFrame, chunk_frames, frame_number, join_overlaps  # noqa: E402
+from engine.shots.temporal import SequenceSettings, frame_motion, stylize_sequence  # noqa: E402
 from engine.stylize import StyleTransfer  # noqa: E402
-from engine.temporal import SequenceSettings, frame_motion, stylize_sequence  # noqa: E402
 
 STYLE = REPO / "styles" / "starry_night.jpg"
 

@@ -22,12 +22,13 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "scripts")]
 
-from engine.chunks import Chunk, chunk_frames  # noqa: E402
-from engine.imageio import read_rgb  # noqa: E402
-from engine.metrics import warping_errors  # noqa: E402
-from engine.reference import psnr_db  # noqa: E402
-from engine.temporal import frame_motion  # noqa: E402
 from farm_evidence import chunk_ranges, shot_frames  # noqa: E402
+
+from engine.imageio.images import read_rgb  # noqa: E402
+from engine.measures.metrics import warping_errors  # noqa: E402
+from engine.measures.reference import psnr_db  # noqa: E402
+from engine.shots.chunks import Chunk, chunk_frames  # noqa: E402
+from engine.shots.temporal import frame_motion  # noqa: E402
 
 STYLE = REPO / "styles" / "starry_night.jpg"
 

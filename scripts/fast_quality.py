@@ -1,6 +1,6 @@
 """Quality of the bundled fast models against the optimizer, on content not used in training.
 
-Prints a markdown table of style and content distances (engine.metrics) for each model and content, and writes
+Prints a markdown table of style and content distances (engine.measures.metrics) for each model and content, and writes
 a contact sheet (content | optimizer | fast) per model to docs/images/. Usage: `python scripts/fast_quality.py
 [--size 384] [--iterations 100] [--photos]` (--photos adds ../shared/data/photos, measured locally, not shipped).
 """
@@ -17,13 +17,14 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "scripts"), str(REPO / "tests")]
 
-from bench.sheets import caption, fit, join, save  # noqa: E402
-from engine.fast.infer import stylize_fast  # noqa: E402
-from engine.imageio import read_rgb  # noqa: E402
-from engine.metrics import content_distance, style_distance  # noqa: E402
-from engine.stylize import StyleTransfer  # noqa: E402
 from make_training_content import make_picture  # noqa: E402
 from support import draw_content  # noqa: E402
+
+from bench.sheets import caption, fit, join, save  # noqa: E402
+from engine.fast.stylize_fast import stylize_fast  # noqa: E402
+from engine.imageio.images import read_rgb  # noqa: E402
+from engine.measures.metrics import content_distance, style_distance  # noqa: E402
+from engine.stylize import StyleTransfer  # noqa: E402
 
 HELD_OUT_SEEDS = (900_001,)  # far from the training pictures' seeds 0..399
 PHOTOS = REPO.parent / "shared" / "data" / "photos"

@@ -17,8 +17,8 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from engine.imageio import read_rgb  # noqa: E402
-from engine.metrics import content_distance, style_distance  # noqa: E402
+from engine.imageio.images import read_rgb  # noqa: E402
+from engine.measures.metrics import content_distance, style_distance  # noqa: E402
 from engine.stylize import StyleTransfer  # noqa: E402
 
 PHOTOS = REPO.parent / "shared" / "data" / "photos"  # test photos, not part of the project

@@ -1,4 +1,4 @@
-"""Time to quality: style and content distance (engine.metrics) against wall time, for the old quality default
+"""Time to quality: style and content distance (engine.measures.metrics) against wall time, for the old quality default
 (--precision fp32 --init content, the default schedule) and warm-started configurations (auto precision, --init any,
 shorter schedules), in one process and one run, with the load average before and after each configuration.
 
@@ -23,8 +23,8 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from engine.imageio import read_rgb  # noqa: E402
-from engine.metrics import content_distance, style_distance  # noqa: E402
+from engine.imageio.images import read_rgb  # noqa: E402
+from engine.measures.metrics import content_distance, style_distance  # noqa: E402
 from engine.stylize import StyleTransfer  # noqa: E402
 
 DATA = REPO.parent / "shared" / "data"  # test data, not part of the project

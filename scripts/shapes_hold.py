@@ -22,11 +22,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "scripts"))
 
-from engine.imageio import read_rgb  # noqa: E402
-from engine.metrics import plot_shot_curves, shot_curves  # noqa: E402
-from engine.structure import DEFAULT_STRUCTURE  # noqa: E402
+from engine.imageio.images import read_rgb  # noqa: E402
+from engine.measures.metrics import plot_shot_curves, shot_curves  # noqa: E402
+from engine.shapes.structure import DEFAULT_STRUCTURE  # noqa: E402
+from engine.shots.temporal import SequenceFrame, SequenceSettings, stylize_sequence  # noqa: E402
 from engine.stylize import StyleTransfer  # noqa: E402
-from engine.temporal import SequenceFrame, SequenceSettings, stylize_sequence  # noqa: E402
 
 STYLE = REPO / "styles" / "starry_night.jpg"
 
@@ -35,7 +35,6 @@ def render_lamplight_shot(folder: Path, frames: int, width: int, height: int) ->
     """The lamplight scene (scripts/structure_evidence.py) as a shot: the camera trucks right and the ico sphere
     rises and turns, so boundaries move, occlude and disocclude."""
     import bpy
-
     from structure_evidence import _scene_lamplight, empty_shot, render_shot
 
     scene = empty_shot(frames, width, height)

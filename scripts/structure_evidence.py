@@ -28,12 +28,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "scripts"))
 
-from engine.flow import warp  # noqa: E402
-from engine.imageio import read_rgb, write_image  # noqa: E402
-from engine.metrics import (contrast_kept, measured_shares, standard_motion, style_distance,  # noqa: E402
-                            warping_errors)
-from engine.temporal import SequenceFrame, SequenceSettings, frame_motion, stylize_sequence  # noqa: E402
-from engine.structure import DEFAULT_STRUCTURE, edge_map, read_structure_passes, structure_map  # noqa: E402
+from engine.imageio.images import read_rgb, write_image  # noqa: E402
+from engine.measures.metrics import contrast_kept, measured_shares, standard_motion, style_distance, warping_errors
+from engine.shapes.structure import DEFAULT_STRUCTURE, edge_map, read_structure_passes, structure_map  # noqa: E402
+from engine.shots.flow import warp  # noqa: E402
+from engine.shots.temporal import SequenceFrame, SequenceSettings, frame_motion, stylize_sequence  # noqa: E402
 from engine.stylize import StyleTransfer  # noqa: E402
 
 STYLES = REPO / "styles"

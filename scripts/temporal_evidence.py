@@ -21,18 +21,26 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bench.sheets import caption, join  # noqa: E402
-from engine.imageio import read_rgb  # noqa: E402
-from engine.metrics import plot_warping_errors, style_distance, warping_errors  # noqa: E402
+from engine.imageio.images import read_rgb  # noqa: E402
+from engine.measures.metrics import plot_warping_errors, style_distance, warping_errors  # noqa: E402
+from engine.shots.temporal import SequenceFrame, SequenceSettings, frame_motion, stylize_sequence  # noqa: E402
 from engine.stylize import StyleTransfer  # noqa: E402
-from engine.temporal import SequenceFrame, SequenceSettings, frame_motion, stylize_sequence  # noqa: E402
 
 STYLE = REPO / "styles" / "starry_night.jpg"
 
 
 def render_occluder_scene(folder: Path, frames: int, width: int, height: int) -> None:
     """Camera pans across a textured ball on a checker floor while a pillar crosses in front of the ball."""
-    from bench.scenes import (add_camera, add_light, add_mesh, empty_scene, enable_passes, keyframes, ramp_textured,
-                              render_frames)
+    from bench.scenes import (
+        add_camera,
+        add_light,
+        add_mesh,
+        empty_scene,
+        enable_passes,
+        keyframes,
+        ramp_textured,
+        render_frames,
+    )
 
     scene = empty_scene((width, height), samples=8, frames=frames, denoise=True, world_rgb=(0.5, 0.6, 0.75))
     add_mesh("plane", ramp_textured("Floor", "ShaderNodeTexChecker", ((0.8, 0.75, 0.6), (0.3, 0.35, 0.4)), 12),

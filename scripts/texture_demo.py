@@ -22,15 +22,15 @@ sys.path[:0] = [str(REPO), str(REPO / "tests")]
 
 import bpy  # noqa: E402 - the real Blender, as a Python module
 import torch  # noqa: E402
+from support_texture import painted_texture, save_png, tileable_texture  # noqa: E402
 
 from bench.scenes import render_orbit, textured_object  # noqa: E402
 from bench.sheets import caption, fit, join  # noqa: E402
-from engine.imageio import read_rgb  # noqa: E402
-from engine.metrics import style_distance  # noqa: E402
+from engine.imageio.images import read_rgb  # noqa: E402
+from engine.measures.metrics import style_distance  # noqa: E402
 from engine.stylize import StyleTransfer  # noqa: E402
-from engine.texture import TextureStylizer, tile_seam_ratio  # noqa: E402
-from engine.texture_views import read_views  # noqa: E402
-from support_texture import painted_texture, save_png, tileable_texture  # noqa: E402
+from engine.textures.texture import TextureStylizer, tile_seam_ratio  # noqa: E402
+from engine.textures.texture_views import read_views  # noqa: E402
 
 STYLE = REPO / "styles" / "starry_night.jpg"
 IMAGES = REPO / "docs" / "images"

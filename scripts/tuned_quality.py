@@ -3,7 +3,7 @@
 Tunes the any-style network to each painting on the tuning photos (--tune-dir; by default four scikit-image
 photos, copied to --out), or reads the tuned files already in --out, then stylizes the held-out photos (the shared
 photos and scikit-image's motorcycle, which no test or tuning uses) with `--model any` and with the tuned model at
---size px, in the same run. Prints a markdown table: engine.metrics' style distance (the painting resized to the
+--size px, in the same run. Prints a markdown table: engine.measures.metrics' style distance (the painting resized to the
 result's longest side, and at its default 256 px) and content distance, each tuned/any ratio, and the un-squared
 Gram measure (mean over relu1_1..relu5_1 of ||G - T||_F / ||T||_F). `--sheet` writes content | any | tuned |
 optimizer (a short optimizer run, `--iterations` per scale). `--compare-parts` instead tunes each choice of
@@ -31,12 +31,12 @@ sys.path[:0] = [str(REPO)]
 from bench.sheets import caption, fit, join, picture, save  # noqa: E402
 from engine.anystyle import AnyStyleStylizer  # noqa: E402
 from engine.anystyle.tune import PARTS, TuneSettings, tune_to_painting  # noqa: E402
-from engine.fast.infer import get_stylizer  # noqa: E402
-from engine.imageio import read_rgb  # noqa: E402
-from engine.losses import gram_matrix  # noqa: E402
-from engine.metrics import _prepared, content_distance, style_distance  # noqa: E402
-from engine.options import DEFAULT_STYLE_LAYERS  # noqa: E402
-from engine.vgg import load_vgg19  # noqa: E402
+from engine.fast.stylize_fast import get_stylizer  # noqa: E402
+from engine.imageio.images import read_rgb  # noqa: E402
+from engine.measures.metrics import _prepared, content_distance, style_distance  # noqa: E402
+from engine.optimizer.losses import gram_matrix  # noqa: E402
+from engine.optimizer.options import DEFAULT_STYLE_LAYERS  # noqa: E402
+from engine.optimizer.vgg import load_vgg19  # noqa: E402
 
 SKIMAGE_DATA = Path(__import__("skimage").__file__).parent / "data"
 TUNING_PHOTOS = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg")
@@ -78,7 +78,7 @@ def tuned_model(style: Path, folder: Path, output: Path, settings: TuneSettings,
 
 
 def table(rows: list[dict]) -> None:
-    print("| content | painting | model | style (engine.metrics, painting at result size) | style at 256 px | "
+    print("| content | painting | model | style (engine.measures.metrics, painting at result size) | style at 256 px | "
           "un-squared Gram | content |")
     print("|---|---|---|---|---|---|---|")
     for row in rows:

@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
-
 from support import STYLES, draw_content
 
 
@@ -18,14 +17,14 @@ def content() -> np.ndarray:
 
 @pytest.fixture(scope="session")
 def starry() -> np.ndarray:
-    from engine.imageio import read_rgb
+    from engine.imageio.images import read_rgb
 
     return read_rgb(STYLES / "starry_night.jpg")
 
 
 @pytest.fixture(scope="session")
 def shipwreck() -> np.ndarray:
-    from engine.imageio import read_rgb
+    from engine.imageio.images import read_rgb
 
     return read_rgb(STYLES / "shipwreck.jpg")
 

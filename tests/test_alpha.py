@@ -8,8 +8,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from engine.alpha import fill, prepare, read_content
-from engine.imageio import read_exr_channels, read_image, write_image
+from engine.imageio.alpha import fill, prepare
+from engine.imageio.images import read_content, read_exr_channels, read_image, write_image
 
 
 def test_fill_keeps_covered_colours_and_spreads_the_nearest_ones():
@@ -42,7 +42,7 @@ def test_exr_is_written_premultiplied_and_read_straight(tmp_path):
 
 def test_joining_overlap_chunks_keeps_alpha(tmp_path):
     """Farm overlap chunks: the crossfaded frames keep the frames' alpha."""
-    from engine.chunks import join_overlaps
+    from engine.shots.chunks import join_overlaps
 
     rng = np.random.default_rng(0)
     alpha = np.zeros((24, 32), np.float32)

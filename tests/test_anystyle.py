@@ -14,18 +14,18 @@ import pytest
 import torch
 import torch.nn.functional as F
 from PIL import Image
+from support import REPO, STYLES
 
 from engine.anystyle import AnyStyleStylizer, get_any_stylizer
 from engine.anystyle.network import ConvNorm
 from engine.anystyle.weights import PREDICT_FILE, TRANSFORM_FILE, WEIGHTS_DIR_ENV, weights_dir
 from engine.cli import main
-from engine.color import rgb_to_yiq
-from engine.errors import EngineError
-from engine.imageio import read_rgb, read_settings
-from engine.masks import Region
-from engine.metrics import content_distance, style_distance
-from engine.tensors import resize_image, to_numpy, to_tensor
-from support import REPO, STYLES
+from engine.imageio.color import rgb_to_yiq
+from engine.imageio.images import read_rgb, read_settings
+from engine.imageio.tensors import resize_image, to_numpy, to_tensor
+from engine.measures.metrics import content_distance, style_distance
+from engine.optimizer.masks import Region
+from engine.runtime.errors import EngineError
 
 sys.path.insert(0, str(REPO / "scripts"))  # the parity script's onnxruntime sessions
 

@@ -17,17 +17,17 @@ import torch
 from PIL import Image
 from safetensors import safe_open
 from safetensors.torch import save_file
+from support import REPO, STYLES
 
 from engine.anystyle import get_any_stylizer
 from engine.anystyle.tune import TuneSettings, tune_to_painting
 from engine.cli import main
-from engine.errors import Cancelled
-from engine.fast.infer import get_stylizer, stylize_fast
-from engine.fast.network import TransformerNet
+from engine.fast.stylize_fast import get_stylizer, stylize_fast
 from engine.fast.model_file import MAX_MODEL_BYTES, read_model_info
-from engine.imageio import read_rgb
-from engine.metrics import content_distance, style_distance
-from support import REPO, STYLES
+from engine.fast.network import TransformerNet
+from engine.imageio.images import read_rgb
+from engine.measures.metrics import content_distance, style_distance
+from engine.runtime.errors import Cancelled
 
 SKIMAGE_DATA = Path(skimage.__file__).parent / "data"
 TINY = TuneSettings(steps=16, minutes=None, sizes_px=(128,), crop_px=128)
@@ -85,7 +85,7 @@ def test_strength_blend_and_regions_keep_their_any_style_meaning(tuned, held_out
     assert style_distance(blend, starry, 128) > style_distance(full, starry, 128)
     mask = np.zeros(held_out.shape[:2], np.uint8)
     mask[:, : held_out.shape[1] // 2] = 1
-    from engine.masks import Region
+    from engine.optimizer.masks import Region
 
     kept = stylize_fast(held_out, str(tuned), label_map=mask, regions={1: Region(keep_original=True)}, device="cpu")
     left, right = kept.image[:, : held_out.shape[1] // 2 - 4], kept.image[:, held_out.shape[1] // 2 + 4:]
@@ -149,10 +149,11 @@ def test_bad_input_gets_one_line_exit_2_and_nothing_written(tuned, tmp_path, cap
 
 
 def test_a_tuned_model_takes_keep_shapes_as_a_guide(tuned, tmp_path, capsys):
-    from engine.imageio import read_settings
-    from engine.metrics import contrast_kept
-    from engine.structure import read_structure_passes
     from support import write_synthetic_sequence
+
+    from engine.imageio.images import read_settings
+    from engine.measures.metrics import contrast_kept
+    from engine.shapes.structure import read_structure_passes
 
     render_path, passes_path = write_synthetic_sequence(tmp_path, frames=1, height=48, width=64)[0]
     render = read_rgb(render_path)
@@ -211,7 +212,7 @@ def test_tuned_to_a_shot_learns_on_its_keyframes_and_paints_its_other_frames_clo
 
 
 def test_the_style_sheet_paints_a_painting_with_its_tuned_model(tuned, held_out, tmp_path, monkeypatch):
-    from engine.sheet import LibraryStyle, make_sheet
+    from engine.anystyle.sheet import LibraryStyle, make_sheet
 
     (tmp_path / "models").mkdir()
     shutil.copy(tuned, tmp_path / "models" / "starry_night.safetensors")  # named like the painting's file

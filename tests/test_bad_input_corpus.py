@@ -14,12 +14,11 @@ import OpenEXR
 import pytest
 import torch
 from PIL import Image
-
 from support import STYLES, draw_content
 
 from engine.cli import main
-from engine.errors import EngineError
-from engine.imageio import read_rgb
+from engine.imageio.images import read_rgb
+from engine.runtime.errors import EngineError
 
 STARRY = str(STYLES / "starry_night.jpg")
 QUICK = ["--size", "48", "--iterations", "2", "--scales", "1", "--quiet", "--no-cache"]

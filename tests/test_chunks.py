@@ -7,14 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from engine.chunks import Chunk, ShotFrame, chunk_frames, join_overlaps
-from engine.cli import main as engine_main
-from engine.errors import EngineError
-from engine.imageio import read_rgb, read_settings
-from engine.temporal import SequenceSettings, stylize_sequence
-
 from support import write_synthetic_sequence
+
+from engine.cli import main as engine_main
+from engine.imageio.images import read_rgb, read_settings
+from engine.runtime.errors import EngineError
+from engine.shots.chunks import Chunk, ShotFrame, chunk_frames, join_overlaps
+from engine.shots.temporal import SequenceSettings, stylize_sequence
 
 QUICK = dict(size_px=64, iterations=20, scales=1)
 FRAMES = 6

@@ -1,6 +1,8 @@
-"""The codebase's shape (issue 14's acceptance), read from the real tree with ast: no product module reaches into
-another of our modules for an underscore-prefixed name, the protocol version is assigned in one place, and no
-product file is over 450 lines. Product: what the extension zip and the engine ship.
+"""The codebase's shape (issues 14 and 23), read from the real tree with ast: no product module reaches into
+another of our modules for an underscore-prefixed name, the protocol version is assigned in one place, no product
+file is over 450 lines, no product modules import each other in a circle (imports inside functions and under
+TYPE_CHECKING count), and no product folder holds more than 15 modules. Product: what the extension zip and the
+engine ship.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from support import REPO
 PACKAGES = ("engine", "nst_addon", "farm", "protocol")
 PRODUCT_FILES = [REPO / "__init__.py", REPO / "scripts" / "blender_batch.py"]
 MAX_LINES = 450
+MAX_MODULES_PER_FOLDER = 15
 
 
 def product_files() -> list[Path]:
@@ -84,6 +87,50 @@ def private_reaches(path: Path, source: str | None = None) -> list[str]:
     return found
 
 
+def imports_of(path: Path, source: str | None = None) -> set[str]:
+    """Our modules that module `path` imports anywhere in its text: `from m import x` reads m.x where that is a
+    module, else m; `import a.b` reads a.b."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text() if source is None else source, str(path))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names if is_ours(alias.name)}
+        elif isinstance(node, ast.ImportFrom) and is_ours(source_module := absolute(node, path)):
+            found |= {f"{source_module}.{alias.name}" if is_module(f"{source_module}.{alias.name}") else source_module
+                      for alias in node.names}
+    return found - {module_name(path)}
+
+
+def import_circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected groups of more than one module (Tarjan's algorithm): each is an import circle."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    circles = []
+
+    def visit(module: str) -> None:
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        for imported in sorted(graph.get(module, ())):
+            if imported not in graph:
+                continue
+            if imported not in index:
+                visit(imported)
+                low[module] = min(low[module], low[imported])
+            elif imported in stack:
+                low[module] = min(low[module], index[imported])
+        if low[module] == index[module]:
+            group = []
+            while not group or group[-1] != module:
+                group.append(stack.pop())
+            if len(group) > 1:
+                circles.append(sorted(group))
+
+    for module in sorted(graph):
+        if module not in index:
+            visit(module)
+    return circles
+
+
 def test_the_product_is_what_this_test_reads():
     files = product_files()
     assert all(path.is_file() for path in files)
@@ -110,6 +157,31 @@ def test_no_product_file_is_over_450_lines():
     long = {str(path.relative_to(REPO)): n for path in product_files()
             if (n := len(path.read_text().splitlines())) > MAX_LINES}
     assert not long, f"over {MAX_LINES} lines: {long}"
+
+
+def test_no_product_modules_import_each_other_in_a_circle():
+    graph = {module_name(path): imports_of(path) for path in product_files()}
+    assert graph["engine.stylize"] >= {"engine.optimizer.degrade"}  # the graph is the real one
+    circles = import_circles(graph)
+    assert not circles, "import circles (give the shared concept one owner):\n" + "\n".join(map(" <-> ".join, circles))
+
+
+def test_no_product_folder_holds_more_than_15_modules():
+    folders = {path.parent for path in product_files() if path.relative_to(REPO).parts[0] in PACKAGES}
+    assert REPO / "engine" in folders and REPO / "nst_addon" / "ui" in folders
+    crowded = {str(folder.relative_to(REPO)): n for folder in folders
+               if (n := len(list(folder.glob("*.py")))) > MAX_MODULES_PER_FOLDER}
+    assert not crowded, f"over {MAX_MODULES_PER_FOLDER} modules at a folder's top level: {crowded}"
+
+
+def test_the_circle_check_sees_imports_inside_functions():
+    """The check itself: an import inside a function closes a circle as much as one at the top."""
+    probe = REPO / "engine" / "optimizer" / "shape_probe.py"
+    imported = imports_of(probe, "from . import losses\ndef f():\n    from ..imageio.images import read_rgb\n")
+    assert imported == {"engine.optimizer.losses", "engine.imageio.images"}
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert import_circles(graph) == [["a", "b", "c"]]
+    assert import_circles({"a": {"b"}, "b": set()}) == []
 
 
 @pytest.mark.parametrize("source, expected", [

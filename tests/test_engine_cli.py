@@ -9,11 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from support import REPO, STYLES
 
 from engine.cli import main
-from engine.imageio import read_rgb, read_settings
-
-from support import REPO, STYLES
+from engine.imageio.images import read_rgb, read_settings
 
 STARRY = str(STYLES / "starry_night.jpg")
 QUICK = ["--size", "48", "--iterations", "3", "--scales", "1", "--quiet", "--no-cache"]
@@ -157,8 +156,8 @@ def test_metrics_needs_passes_without_reference_and_versions_with_it(tmp_path, c
 
 
 def test_region_settings_mean_the_same_from_the_command_line_and_a_worker_request():
-    from engine.errors import EngineError
-    from engine.region_settings import command_line_regions, request_region_structure, request_regions
+    from engine.optimizer.region_settings import command_line_regions, request_region_structure, request_regions
+    from engine.runtime.errors import EngineError
 
     painted = command_line_regions([f"1={STARRY}", "2=keep"], ["1=0.5", "3=0"])
     assert painted[1].styles[0].shape[2] == 3 and painted[1].strength == 0.5

@@ -9,10 +9,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-
-from engine.errors import OutOfMemory
-from engine.faults import SIMULATE_CPU_OOM_ENV, SIMULATE_OOM_ENV
 from support import draw_content
+
+from engine.runtime.errors import OutOfMemory
+from engine.runtime.faults import SIMULATE_CPU_OOM_ENV, SIMULATE_OOM_ENV
 
 QUICK = dict(iterations=3, seed=0)
 
@@ -72,10 +72,10 @@ def test_cli_prints_what_happened_and_records_it(tmp_path, content_png, monkeypa
     import json
 
     from PIL import Image
+    from support import STYLES
 
     from engine.cli import main
-    from engine.imageio import SETTINGS_KEY
-    from support import STYLES
+    from engine.imageio.images import SETTINGS_KEY
 
     monkeypatch.setenv(SIMULATE_OOM_ENV, "16")
     monkeypatch.setenv(SIMULATE_CPU_OOM_ENV, "16")
@@ -91,7 +91,7 @@ def test_cli_prints_what_happened_and_records_it(tmp_path, content_png, monkeypa
 
 
 def test_a_texture_that_runs_out_of_memory_moves_to_the_cpu(engine, one_torch_thread, starry, monkeypatch):
-    from engine.texture import TextureStylizer
+    from engine.textures.texture import TextureStylizer
 
     monkeypatch.setenv(SIMULATE_OOM_ENV, "16")
     result = TextureStylizer(engine).stylize_flat(draw_content(48, 48), [starry], seamless=True, iterations=2, scales=1)

@@ -11,9 +11,10 @@ import OpenEXR
 import pytest
 from PIL import Image
 
-from engine.color import linear_to_srgb, srgb_to_linear
-from engine.errors import EngineError
-from engine.imageio import read_image, read_label_map, read_settings, write_image
+from engine.imageio.color import linear_to_srgb, srgb_to_linear
+from engine.imageio.images import read_image, read_settings, write_image
+from engine.imageio.passes import read_label_map
+from engine.runtime.errors import EngineError
 
 GRADIENT = np.dstack(np.meshgrid(np.linspace(0, 1, 40), np.linspace(0, 1, 30)) + [np.full((30, 40), 0.5)])
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from engine.errors import EngineError
-from engine.lbfgs import LBFGS, MAX_STEP, LossReader
-from engine.metrics import content_distance, style_distance
-from engine.options import resolve_precision
+from engine.measures.metrics import content_distance, style_distance
+from engine.optimizer.lbfgs import LBFGS, MAX_STEP, LossReader
+from engine.optimizer.options import resolve_precision
+from engine.runtime.errors import EngineError
 
 
 def _steps_of_both(objective, size: int, iterations: int, history: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -85,7 +85,7 @@ def test_loss_reader_delivers_every_iteration_in_order():
 
 def test_auto_precision_is_bf16_only_where_the_cpu_runs_it_faster():
     """The decision takes the CPU's capabilities as given, so it holds whichever CPU runs the test."""
-    from engine.options import cpu_gains_from_bf16
+    from engine.optimizer.options import cpu_gains_from_bf16
 
     cpu = torch.device("cpu")
     avx2_only = {"architecture": "x86_64", "avx2": True, "avx512_f": False, "avx512_bf16": False, "amx_bf16": False}
@@ -147,7 +147,7 @@ def test_bf16_on_request_stylizes_and_stays_near_fp32(engine, one_torch_thread, 
 def test_the_bf16_probe_measures_once_per_cpu_and_keeps_its_figure(tmp_path, monkeypatch):
     """On a CPU whose flags cannot tell (AVX-512 BF16 without AMX) bf16's speed is measured: a positive ratio of
     float32 to bf16 time, kept in the user cache so the next process reads it instead of measuring."""
-    from engine import device
+    from engine.runtime import device
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
     device.cpu_bf16_speedup.cache_clear()

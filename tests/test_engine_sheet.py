@@ -7,11 +7,10 @@ import shutil
 
 import numpy as np
 from PIL import Image
-
-from engine.imageio import read_rgb, read_settings
-from engine.sheet import LABEL_PX, library_styles, make_sheet
-
 from support import STYLES
+
+from engine.anystyle.sheet import LABEL_PX, library_styles, make_sheet
+from engine.imageio.images import read_rgb, read_settings
 
 
 def test_sheet_command_has_one_titled_tile_per_library_painting(tmp_path, content_png, capsys):

@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.color import rgb_to_yiq
-from engine.errors import Cancelled, EngineError
-from engine.masks import Region
-from engine.metrics import content_distance, style_distance
-from engine.options import StylizeOptions
-from engine.results import Progress
+from engine.imageio.color import rgb_to_yiq
+from engine.imageio.tensors import resize_image, scale_sizes, to_numpy, to_tensor
+from engine.measures.metrics import content_distance, style_distance
+from engine.optimizer.masks import Region
+from engine.optimizer.options import StylizeOptions
+from engine.optimizer.results import Progress
+from engine.runtime.errors import Cancelled, EngineError
 from engine.stylize import StyleTransfer
-from engine.tensors import resize_image, scale_sizes, to_numpy, to_tensor
 
 FAST = dict(size_px=64, iterations=40, scales=1)
 
@@ -208,7 +208,7 @@ def test_init_any_starts_from_the_any_style_result_with_the_same_blend_regions_a
 def test_a_warm_start_takes_the_short_schedule_and_a_cold_start_keeps_the_long_one():
     """Issue 21: from the any-style result the default is fewer iterations per scale; from the content (the default
     init) or noise it stays the long schedule, and iterations given are kept either way."""
-    from engine.options import COLD_ITERATIONS, WARM_ITERATIONS
+    from engine.optimizer.options import COLD_ITERATIONS, WARM_ITERATIONS
 
     assert WARM_ITERATIONS < COLD_ITERATIONS
     assert (StylizeOptions().init, StylizeOptions().iterations) == ("content", COLD_ITERATIONS)

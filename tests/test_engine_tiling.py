@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-
-from engine.errors import EngineError
-from engine.metrics import style_distance
-from engine.tiling import MIN_TILE_PX, OVERLAP_PX, feather, tile_boxes
 from support import draw_content
+
+from engine.measures.metrics import style_distance
+from engine.optimizer.tiling import MIN_TILE_PX, OVERLAP_PX, feather, tile_boxes
+from engine.runtime.errors import EngineError
 
 
 def seam_ratio(image: np.ndarray, boxes, overlap_px: int = OVERLAP_PX) -> float:

@@ -8,19 +8,19 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from support import draw_content
 
 from engine.cli import main
-from engine.color import rgb_to_yiq
-from engine.errors import EngineError
-from engine.fast.infer import FastStylizer, stylize_fast
-from engine.masks import Region
+from engine.fast.infer import FastStylizer
+from engine.fast.stylize_fast import stylize_fast
 from engine.fast.model_file import MAX_MODEL_BYTES, ModelInfo, read_model_info, save_model
 from engine.fast.models import BUNDLED_DIR
 from engine.fast.network import TransformerNet
-from engine.imageio import read_rgb, read_settings
-from engine.tensors import to_tensor
-
-from support import draw_content
+from engine.imageio.color import rgb_to_yiq
+from engine.imageio.images import read_rgb, read_settings
+from engine.imageio.tensors import to_tensor
+from engine.optimizer.masks import Region
+from engine.runtime.errors import EngineError
 
 
 def _random_model(path, seed: int):

@@ -11,9 +11,9 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from engine.errors import EngineError
 from engine.fast.model_file import MAX_MODEL_BYTES, ModelInfo, load_model, save_model
 from engine.fast.network import TransformerNet
+from engine.runtime.errors import EngineError
 
 
 def _info(**changes) -> ModelInfo:

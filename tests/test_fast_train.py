@@ -7,14 +7,13 @@ import OpenEXR
 import pytest
 import torch
 from PIL import Image
+from support import STYLES, draw_content
 
 from engine.cli import main
-from engine.errors import EngineError
-from engine.fast.infer import stylize_fast
+from engine.fast.stylize_fast import stylize_fast
 from engine.fast.model_file import load_model, read_model_info
 from engine.fast.train import TrainSettings, checkpoint_path, train_shot, train_style
-
-from support import STYLES, draw_content
+from engine.runtime.errors import EngineError
 
 STARRY = STYLES / "starry_night.jpg"
 TINY = dict(batch_size=1, crop_px=48, style_size_px=96, learning_rate=5e-3)

@@ -18,10 +18,10 @@ import time
 
 import numpy as np
 import pytest
-
-from engine.faults import PAUSE_BEFORE_REPLACE_ENV
-from engine.imageio import read_rgb
 from support import REPO, STYLES, write_synthetic_sequence
+
+from engine.imageio.images import read_rgb
+from engine.runtime.faults import PAUSE_BEFORE_REPLACE_ENV
 
 STARRY = str(STYLES / "starry_night.jpg")
 FRAMES = 4

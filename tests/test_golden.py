@@ -8,9 +8,9 @@ measured and why the thresholds are where they are. A deliberate change to the p
 from __future__ import annotations
 
 import pytest
-
-from engine.reference import compare_to_reference, format_reference_table
 from golden.record import CASES, EXPECTED, run_case
+
+from engine.measures.reference import compare_to_reference, format_reference_table
 
 # Lowest PSNR (dB) and SSIM each case's pictures may reach against the goldens, set from the noise and real-change
 # table of tests/golden/noise.py (docs/golden.md): noise is every other vector-kernel set (oneDNN SSE41, AVX2,

@@ -21,11 +21,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from support import REPO, STYLES, draw_content, write_synthetic_sequence
 
 from engine.cli import build_parser, main
-from engine.imageio import read_image
+from engine.imageio.images import read_image
 from protocol import REQUESTS, numbers
-from support import REPO, STYLES, draw_content, write_synthetic_sequence
 
 STARRY = str(STYLES / "starry_night.jpg")
 OUTPUT_OPTIONS = {"output", "plot", "curves", "output_dir"}

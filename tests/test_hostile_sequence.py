@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from support import STYLES, draw_content
 
 from engine.cli import main
-from engine.imageio import read_settings
-from support import STYLES, draw_content
+from engine.imageio.images import read_settings
 
 STARRY = str(STYLES / "starry_night.jpg")
 SHIPWRECK = str(STYLES / "shipwreck.jpg")
@@ -109,7 +109,7 @@ def test_a_small_png_declaring_gigabytes_of_16_bit_rgba_is_refused_before_decodi
 
 
 def test_a_huge_upscale_warns_with_its_memory_figure(tmp_path, capsys):
-    from engine.tiling import check_result_fits_in_memory
+    from engine.optimizer.tiling import check_result_fits_in_memory
 
     warnings = check_result_fits_in_memory((64, 64), 4096, 4096)
     assert len(warnings) == 1 and "64x" in warnings[0] and "GB" in warnings[0], warnings

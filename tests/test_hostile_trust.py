@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from support import REPO, STYLES, draw_content
 
 from engine.cli import main
-from support import REPO, STYLES, draw_content
 
 STARRY = str(STYLES / "starry_night.jpg")
 QUICK = ["--size", "32", "--iterations", "1", "--scales", "1", "--quiet", "--no-cache", "--device", "cpu"]
@@ -178,7 +178,7 @@ def _damage_entries(cache: Path, damage) -> int:
 ])
 def test_a_style_cache_entry_that_does_not_fit_is_a_miss_with_a_warning(damage, reason, content_png, tmp_path,
                                                                         capsys):
-    from engine.imageio import read_rgb
+    from engine.imageio.images import read_rgb
 
     cache = tmp_path / "cache"
     args = ["stylize", "--content", content_png, "--style", STARRY, *QUICK[:-3], "--device", "cpu",
@@ -239,9 +239,8 @@ def test_nan_in_any_channel_is_one_line_naming_it(channel, options, named, tmp_p
 
 
 def test_nan_in_a_flow_pass_or_a_soft_mask_is_refused_naming_it(tmp_path):
-    from engine.errors import EngineError
-    from engine.imageio import read_label_map
-    from engine.passes import read_passes
+    from engine.imageio.passes import read_label_map, read_passes
+    from engine.runtime.errors import EngineError
 
     exr = _write_exr(tmp_path / "render.exr", _render("Vector.Z"))
     with pytest.raises(EngineError, match="the Vector channel has 1 NaN"):
@@ -254,7 +253,7 @@ def test_nan_in_a_flow_pass_or_a_soft_mask_is_refused_naming_it(tmp_path):
 
 
 def test_an_infinite_depth_is_the_world_not_an_error(tmp_path):
-    from engine.passes import FAR_DEPTH, read_passes
+    from engine.imageio.passes import FAR_DEPTH, read_passes
 
     channels = _render()
     channels["ViewLayer.Depth.Z"][:, :8] = np.inf

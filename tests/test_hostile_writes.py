@@ -1,5 +1,5 @@
 """Every file the engine writes goes through one guard (issue 25): a scan of the engine's source for every call
-that writes or replaces a file, each of which must sit inside `with atomic_path(...)` (engine/imageio.py, which
+that writes or replaces a file, each of which must sit inside `with atomic_path(...)` (engine/imageio/images.py, which
 calls protocol.paths.refuse_writing first), and the behaviour: a --save-every snapshot named like an input is
 refused, and a JPEG's sidecar is the one written with its image, or none.
 """
@@ -12,13 +12,13 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from support import REPO, STYLES, draw_content
 
 from engine.cli import main
-from support import REPO, STYLES, draw_content
 
 WRITER_CALLS = {"save", "save_file", "write_text", "write_bytes", "replace", "rename", "copy", "copyfile", "copy2",
                 "move", "savez", "imwrite", "write", "mkstemp"}
-THE_GUARD = {("engine/imageio.py", "atomic_path"), ("engine/imageio.py", "check_output_path")}  # the guard, a probe
+THE_GUARD = {("engine/imageio/images.py", "atomic_path"), ("engine/imageio/images.py", "check_output_path")}  # the guard, a probe
 
 
 def _writes(node: ast.Call) -> bool:
@@ -114,13 +114,13 @@ def test_an_existing_file_the_engine_did_not_write_is_replaced_only_with_overwri
     assert not (tmp_path / "shot.jpg").exists() and not (tmp_path / "run.png").exists()
     assert _stylize(tmp_path, tmp_path / "ours.jpg") == 0 and _stylize(tmp_path, tmp_path / "ours.jpg") == 0
     assert _stylize(tmp_path, tmp_path / "photo.png", "--overwrite") == 0
-    from engine.imageio import read_settings
+    from engine.imageio.images import read_settings
 
     assert read_settings(tmp_path / "photo.png")["content"].endswith("content.png")
 
 
 def test_a_sidecar_belongs_to_its_own_image_or_is_not_read(tmp_path):
-    from engine.imageio import read_settings, write_image
+    from engine.imageio.images import read_settings, write_image
 
     pixels = np.full((16, 16, 3), 0.5, np.float32)
     first, second = write_image(tmp_path / "a.jpg", pixels, {"job": 1}), tmp_path / "b.jpg"
@@ -131,8 +131,8 @@ def test_a_sidecar_belongs_to_its_own_image_or_is_not_read(tmp_path):
 
 
 def test_a_failed_sidecar_leaves_no_image(tmp_path, monkeypatch):
-    from engine.errors import EngineError
-    from engine.imageio import write_image
+    from engine.imageio.images import write_image
+    from engine.runtime.errors import EngineError
 
     def full_disk(self, *args, **kwargs):
         raise OSError(28, "No space left on device")

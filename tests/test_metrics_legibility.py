@@ -1,4 +1,4 @@
-"""engine.metrics: boundary contrast kept (legibility) on drawn images, and the flicker mask's share of pixels."""
+"""engine.measures.metrics: boundary contrast kept (legibility) on drawn images, and the flicker mask's share of pixels."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ import cv2
 import numpy as np
 import pytest
 
-from engine.errors import EngineError
-from engine.metrics import (boundary_contrast, contrast_kept, measured_shares, standard_motion, warping_errors)
-from engine.passes import RenderPasses
-from engine.structure import StructurePasses
+from engine.imageio.passes import RenderPasses
+from engine.measures.metrics import boundary_contrast, contrast_kept, measured_shares, standard_motion, warping_errors
+from engine.runtime.errors import EngineError
+from engine.shapes.structure import StructurePasses
 
 
 def _scene(height: int = 64, width: int = 96):
@@ -67,7 +67,7 @@ def _frame(index: np.ndarray, vector: np.ndarray) -> RenderPasses:
 def test_standard_mask_measures_disocclusions_the_engine_mask_leaves_out():
     """Still camera, and an object that is replaced by another at the same place (ids differ, vectors agree):
     Ruder's mask measures those pixels, the engine's id test drops them; shares say so."""
-    from engine.flow import motion_from_passes
+    from engine.shots.flow import motion_from_passes
 
     index_before, index_now = np.zeros((40, 40), np.int64), np.zeros((40, 40), np.int64)
     index_before[10:20, 10:20], index_now[10:20, 10:20] = 1, 2

@@ -9,8 +9,20 @@ import json
 
 import pytest
 
-from protocol import (CHUNKINGS, PROTOCOL_VERSION, REQUESTS, BadRequest, FrameRangeError, OverwritesInput, Request,
-                      decode_event, decode_request, parse_frame_range, refuse_emptying, split_chunks)
+from protocol import (
+    CHUNKINGS,
+    PROTOCOL_VERSION,
+    REQUESTS,
+    BadRequest,
+    FrameRangeError,
+    OverwritesInput,
+    Request,
+    decode_event,
+    decode_request,
+    parse_frame_range,
+    refuse_emptying,
+    split_chunks,
+)
 from protocol.schema import STYLIZE_OPTIONS, TEXTURE_OPTIONS, TRAIN_SETTINGS
 
 STYLIZE = {"v": PROTOCOL_VERSION, "type": "stylize", "job": "j1", "content": "a.png", "output": "b.png",
@@ -119,8 +131,8 @@ def test_events_decode_and_stray_lines_do_not():
 def test_option_tables_match_the_engine():
     """The schema lists exactly the settings the engine takes, so a new option cannot be forgotten in it."""
     from engine.fast.train import TrainSettings
-    from engine.options import StylizeOptions
-    from engine.texture import stylize_texture_files
+    from engine.optimizer.options import StylizeOptions
+    from engine.textures.texture import stylize_texture_files
 
     stylize = {f.name for f in dataclasses.fields(StylizeOptions)} - {"style_blend"}  # a region's, not a request's
     assert set(STYLIZE_OPTIONS) == stylize, "add new stylize options to protocol/schema.py"

@@ -1,4 +1,4 @@
-"""engine.reference: PSNR and SSIM against reference pictures, on real files (PNG with alpha, EXR, folders)."""
+"""engine.measures.reference: PSNR and SSIM against reference pictures, on real files (PNG with alpha, EXR, folders)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import math
 
 import numpy as np
 import pytest
-
-from engine.errors import EngineError
-from engine.imageio import write_image
-from engine.reference import ReferenceScore, compare_to_reference, format_reference_table
 from support import draw_content
+
+from engine.imageio.images import write_image
+from engine.measures.reference import ReferenceScore, compare_to_reference, format_reference_table
+from engine.runtime.errors import EngineError
 
 
 def noisy(rgb: np.ndarray, sigma: float, seed: int = 0) -> np.ndarray:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from support import write_synthetic_sequence
 
-from engine.passes import read_passes
+from engine.imageio.passes import read_passes
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PEAK_RSS = ("import resource, subprocess, sys; code = subprocess.run(sys.argv[1:]).returncode; "
@@ -44,7 +44,7 @@ def test_peak_memory_of_a_40_frame_shot_is_within_50_mb_of_a_10_frame_one(tmp_pa
 
 
 def test_passes_are_read_once_and_only_the_newest_are_kept(tmp_path, monkeypatch):
-    import engine.temporal as temporal
+    import engine.shots.temporal as temporal
 
     exrs = [exr for _, exr in write_synthetic_sequence(tmp_path, frames=4)]
     reads = []

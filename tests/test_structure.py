@@ -1,4 +1,4 @@
-"""engine.structure: boundaries from Depth, Object Index and Normal; bad passes refused; the term keeps shapes."""
+"""engine.shapes.structure: boundaries from Depth, Object Index and Normal; bad passes refused; the term keeps shapes."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import numpy as np
 import OpenEXR
 import pytest
 
-from engine.errors import EngineError
-from engine.metrics import contrast_kept
-from engine.structure import StructurePasses, edge_map, read_structure_passes, structure_map
+from engine.measures.metrics import contrast_kept
+from engine.runtime.errors import EngineError
+from engine.shapes.structure import StructurePasses, edge_map, read_structure_passes, structure_map
 
 
 def _write_exr(path, **channels) -> None:
@@ -66,7 +66,7 @@ def test_passes_without_depth_or_of_another_size_are_refused_in_one_line(tmp_pat
 def test_contrast_kept_rises_with_structure(engine, starry, tmp_path, one_torch_thread):
     from support import write_synthetic_sequence
 
-    from engine.imageio import read_rgb
+    from engine.imageio.images import read_rgb
 
     png, exr = write_synthetic_sequence(tmp_path, frames=1, height=64, width=96)[0]
     render = read_rgb(png)
@@ -85,7 +85,7 @@ def test_a_fast_result_gets_its_outlines_back_from_the_guide_and_keeps_its_strok
     """The post-pass for fast networks (no VGG): a painting whose strokes blur the render's outlines reads again."""
     import cv2
 
-    from engine.guide import restore_boundaries
+    from engine.shapes.guide import restore_boundaries
 
     index = np.zeros((48, 64), np.int64)
     index[12:36, 16:48] = 1
@@ -105,7 +105,7 @@ def test_on_a_tracked_frame_the_structure_term_holds_the_earlier_result_s_steps(
     does not keep count less."""
     import torch
 
-    from engine.losses import structure_distance
+    from engine.optimizer.losses import structure_distance
 
     generator = torch.Generator().manual_seed(0)
     content, earlier = torch.rand(1, 3, 16, 16, generator=generator), torch.rand(1, 3, 16, 16, generator=generator)
@@ -127,10 +127,10 @@ def test_a_shot_with_structure_keeps_more_contrast_and_its_flicker_stays_bounded
     this 64x48 one (the boundary band is a large share of the frame), so this only guards against regressions."""
     from support import write_synthetic_sequence
 
-    from engine.imageio import read_rgb
-    from engine.metrics import standard_motion, warping_errors
-    from engine.passes import read_passes
-    from engine.temporal import SequenceFrame, SequenceSettings, stylize_sequence
+    from engine.imageio.images import read_rgb
+    from engine.imageio.passes import read_passes
+    from engine.measures.metrics import standard_motion, warping_errors
+    from engine.shots.temporal import SequenceFrame, SequenceSettings, stylize_sequence
 
     pairs = write_synthetic_sequence(tmp_path / "render", frames=4, height=48, width=64)
     passes = [read_passes(exr) for _, exr in pairs]

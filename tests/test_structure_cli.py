@@ -6,11 +6,10 @@ from __future__ import annotations
 import numpy as np
 import OpenEXR
 import pytest
+from support import STYLES, write_synthetic_sequence
 
 from engine.cli import main
-from engine.imageio import read_rgb, read_settings
-
-from support import STYLES, write_synthetic_sequence
+from engine.imageio.images import read_rgb, read_settings
 
 STARRY = str(STYLES / "starry_night.jpg")
 QUICK = ["--size", "48", "--iterations", "3", "--scales", "1", "--quiet", "--no-cache"]
@@ -61,9 +60,9 @@ def test_stylize_with_passes_records_its_structure(shot, tmp_path, capsys):
 
 
 def test_any_style_takes_structure_as_a_guide_and_keeps_more_contrast(shot, tmp_path, capsys):
-    """`--model any --passes --structure`: the fast result gets the render's outlines back (engine/guide.py)."""
-    from engine.metrics import contrast_kept
-    from engine.structure import read_structure_passes
+    """`--model any --passes --structure`: the fast result gets the render's outlines back (engine/shapes/guide.py)."""
+    from engine.measures.metrics import contrast_kept
+    from engine.shapes.structure import read_structure_passes
 
     _, pairs, _, _ = shot
     render = read_rgb(pairs[0][0])
@@ -83,10 +82,10 @@ def test_any_style_takes_structure_as_a_guide_and_keeps_more_contrast(shot, tmp_
 
 
 def test_a_trained_fast_model_takes_structure_as_a_guide_too(shot, tmp_path, capsys):
-    from engine.metrics import contrast_kept
-    from engine.structure import read_structure_passes
-
     from support import REPO
+
+    from engine.measures.metrics import contrast_kept
+    from engine.shapes.structure import read_structure_passes
 
     _, pairs, _, _ = shot
     render = read_rgb(pairs[0][0])
@@ -102,7 +101,7 @@ def test_a_trained_fast_model_takes_structure_as_a_guide_too(shot, tmp_path, cap
 
 
 def test_worker_structure_map_takes_per_object_overrides_and_needs_passes(shot):
-    from engine.errors import EngineError
+    from engine.runtime.errors import EngineError
     from engine.worker import Worker
 
     _, pairs, _, _ = shot
@@ -166,8 +165,8 @@ def textured_view(tmp_path_factory):
 
 
 def test_texture_from_views_keeps_the_views_shapes_with_structure(textured_view, tmp_path, capsys):
-    from engine.metrics import contrast_kept
-    from engine.structure import read_structure_passes
+    from engine.measures.metrics import contrast_kept
+    from engine.shapes.structure import read_structure_passes
 
     texture, views = textured_view
     base = ["texture", "--texture", str(texture), "--style", STARRY, "--iterations", "10", "--quiet", "--no-cache"]

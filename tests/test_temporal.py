@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from engine.errors import Cancelled, EngineError
-from engine.flow import estimated_motion, motion_from_passes, warp
-from engine.imageio import read_rgb
-from engine.masks import Region
-from engine.metrics import style_distance, warping_errors
-from engine.passes import read_passes
-from engine.temporal import SequenceFrame, SequenceSettings, frame_motion, stylize_sequence
-
 from support import STYLES, write_synthetic_sequence
+
+from engine.imageio.images import read_rgb
+from engine.imageio.passes import read_passes
+from engine.measures.metrics import style_distance, warping_errors
+from engine.optimizer.masks import Region
+from engine.runtime.errors import Cancelled, EngineError
+from engine.shots.flow import estimated_motion, motion_from_passes, warp
+from engine.shots.temporal import SequenceFrame, SequenceSettings, frame_motion, stylize_sequence
 
 QUICK = dict(size_px=64, iterations=30, scales=1)
 
@@ -74,7 +73,7 @@ def test_temporal_stylization_cuts_flicker(tmp_path, engine, starry):
 
 
 def test_multipass_refines_every_frame_but_the_last_and_keeps_flicker_low(tmp_path, engine, starry):
-    from engine.imageio import read_settings
+    from engine.imageio.images import read_settings
 
     write_synthetic_sequence(tmp_path / "in", frames=3)
     (tmp_path / "out").mkdir()

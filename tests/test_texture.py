@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from engine.cli import main
-from engine.imageio import read_rgb
-from engine.texture import TextureStylizer, tile_seam_ratio
-
 from support import STYLES
 from support_texture import save_png, tileable_texture
+
+from engine.cli import main
+from engine.imageio.images import read_rgb
+from engine.textures.texture import TextureStylizer, tile_seam_ratio
 
 MAX_SEAM_RATIO = 1.5
 
@@ -86,7 +85,7 @@ def test_the_textures_alpha_passes_through(tmp_path, tile):
     """Cut-outs (leaves, decals) keep their alpha: only the colour is stylized."""
     from PIL import Image
 
-    from engine.imageio import read_image
+    from engine.imageio.images import read_image
 
     alpha = np.tile(np.linspace(0, 1, 64, dtype=np.float32)[None, :], (64, 1))
     rgba = np.concatenate([tile, alpha[..., None]], -1)

@@ -81,7 +81,7 @@ def test_bad_input_and_other_protocol_versions_get_clear_errors(tmp_path):
 def test_a_texture_request_passes_its_structure_to_the_engine(tmp_path):
     from support_texture import tileable_texture
 
-    from engine.imageio import write_image
+    from engine.imageio.images import write_image
 
     texture = write_image(tmp_path / "texture.png", tileable_texture(32))
     events = talk([{"type": "stylize_texture", "job": "flat", "texture": str(texture), "styles": [STARRY],

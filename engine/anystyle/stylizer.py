@@ -17,18 +17,18 @@ import torch
 import torch.nn.functional as F
 
 from .. import __version__
-from ..cache import USER_CACHE, CacheDir, StyleTargetCache, style_key
-from ..color import check_preserve_color
-from ..device import describe_device, describe_kernels, resolve_device
-from ..errors import EngineError
-from .tuned_file import load_tuned
 from ..fast.infer import DEFAULT_TILE_PX, FastStylizer, finish_colour, prepare_content
-from ..losses import resize_weight_map
-from ..masks import Region, check_regions_need_mask, region_parts
-from ..options import check_strength, normalised_weights
-from ..results import StylizeResult
-from ..tensors import fit_longest_side, resize_image, to_numpy, to_tensor
+from ..imageio.color import check_preserve_color
+from ..imageio.tensors import fit_longest_side, resize_image, to_numpy, to_tensor
+from ..optimizer.losses import resize_weight_map
+from ..optimizer.masks import Region, check_regions_need_mask, region_parts
+from ..optimizer.options import check_strength, normalised_weights
+from ..optimizer.results import StylizeResult
+from ..runtime.cache import USER_CACHE, CacheDir, StyleTargetCache, style_key
+from ..runtime.device import describe_device, describe_kernels, resolve_device
+from ..runtime.errors import EngineError
 from .network import STYLE_DIM
+from .tuned_file import load_tuned
 from .weights import PREDICT_FILE, TRANSFORM_FILE, load_networks, weights_dir
 
 STYLE_PX = 256  # the style predictor's training size: paintings are centre-cropped square and resized to it

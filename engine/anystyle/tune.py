@@ -2,7 +2,7 @@
 
 The any-style transformer paints a painting's colours but few of its strokes; the optimizer paints the strokes but
 takes minutes a frame. Tuning starts from the painting's predicted style vector and the shipped transformer and
-minimises, on a few content images, the same loss the optimizer does (`engine.objective.PassLoss` with the
+minimises, on a few content images, the same loss the optimizer does (`engine.optimizer.objective.PassLoss` with the
 `StylizeOptions` defaults: relu4_2 content, Gram style over relu1_1..relu5_1 with its layer weights, total variation).
 
 What is tuned (`TuneSettings.part`):
@@ -37,16 +37,16 @@ from safetensors.torch import save_file
 from torch.func import functional_call
 
 from .. import __version__
-from ..device import describe_device, resolve_device
-from ..errors import EngineError
 from ..fast.model_file import TUNED_KIND, TUNED_VARIANT, ModelInfo
 from ..fast.train import TrainProgress, checkpoint_path, content_files, pick_keyframes, training_autocast_dtype
-from ..imageio import atomic_path, read_rgb
-from ..losses import style_statistics
-from ..objective import Objective, PassLoss, StyleTerm
-from ..options import StylizeOptions
-from ..tensors import fit_longest_side, resize_image, to_tensor
-from ..vgg import load_vgg19
+from ..imageio.images import atomic_path, read_rgb
+from ..imageio.tensors import fit_longest_side, resize_image, to_tensor
+from ..optimizer.losses import style_statistics
+from ..optimizer.objective import Objective, PassLoss, StyleTerm
+from ..optimizer.options import StylizeOptions
+from ..optimizer.vgg import load_vgg19
+from ..runtime.device import describe_device, resolve_device
+from ..runtime.errors import EngineError
 from .network import StyleTransformer
 from .tuned_file import VECTOR_KEY, base_weights_id, save_tuned
 from .weights import load_networks
@@ -287,7 +287,7 @@ def tune_to_painting(style, content_dirs: Sequence, output, settings: TuneSettin
                   "keyframe_files": [p.name for p in files] if settings.keyframes else None,
                   "first_loss": losses[0] if losses else None,
                   "last_loss": float(np.mean(losses[-20:])) if losses else None,
-                  "objective": "engine.objective.PassLoss with the StylizeOptions defaults",
+                  "objective": "engine.optimizer.objective.PassLoss with the StylizeOptions defaults",
                   "base_weights": base_weights_id()},
         loss_network={"source": tuner.vgg.info.source, "preprocessing": tuner.vgg.info.preprocessing,
                       "file": Path(tuner.vgg.info.path).name, "pooling": tuner.vgg.pooling})

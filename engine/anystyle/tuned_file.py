@@ -11,9 +11,9 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from ..errors import EngineError
 from ..fast.model_file import METADATA_KEY, ModelInfo
-from ..imageio import atomic_path
+from ..imageio.images import atomic_path
+from ..runtime.errors import EngineError
 from .network import StyleTransformer
 from .weights import PREDICT_FILE, TRANSFORM_FILE, load_networks, weights_dir
 

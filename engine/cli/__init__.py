@@ -13,7 +13,7 @@ from pathlib import Path
 from protocol import OverwritesInput, guard_job_inputs
 
 from .. import __version__
-from ..errors import Cancelled, EngineError
+from ..runtime.errors import Cancelled, EngineError
 from .metrics import add_metrics_parser
 from .sequence import add_join_parser, add_sequence_parser
 from .sheet import add_sheet_parser
@@ -46,8 +46,8 @@ def refuse_overwriting(args) -> None:
     """Before any work: no output of the command (--output, --output-dir's frames, --plot, --curves) is an input."""
     from protocol import refuse_input_folder, refuse_overwrite, refuse_overwrite_all
 
-    from ..imageio import refuse_replacing, with_sidecar
-    from ..options import INITS
+    from ..imageio.images import refuse_replacing, with_sidecar
+    from ..optimizer.options import INITS
 
     value = lambda name: getattr(args, name, None)  # noqa: E731
     inputs = {f"--{name.replace('_', '-')}": [value(name)] if isinstance(value(name), str) else value(name)

@@ -7,22 +7,22 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
-from ..cache import chosen_cache_dir
-from ..errors import EngineError
-from ..region_settings import ANY_STYLE_MODEL, command_line_regions, region_pairs
+from ..optimizer.region_settings import ANY_STYLE_MODEL, command_line_regions, region_pairs
+from ..runtime.cache import chosen_cache_dir
+from ..runtime.errors import EngineError
 
 
 def stylize_with_model(args) -> int:
     """`stylize --model NAME|FILE|any`: read, stylize in one pass, write with the settings."""
-    from ..alpha import read_content
-    from ..imageio import check_output_path, read_label_map, read_rgb, write_image
+    from ..imageio.images import check_output_path, read_content, read_rgb, write_image
+    from ..imageio.passes import read_label_map
 
     tuned = None
     if args.model == ANY_STYLE_MODEL:
         if not args.style:
             raise EngineError("--model any paints with any painting: give it as --style PATH (repeat to blend)")
     elif args.style:
-        from ..fast.infer import get_stylizer, is_tuned
+        from ..fast.stylize_fast import get_stylizer, is_tuned
 
         tuned = get_stylizer(args.model, args.device)
         if not is_tuned(tuned):
@@ -54,15 +54,15 @@ def stylize_with_model(args) -> int:
         recorded = dict(styles=[str(Path(s).resolve()) for s in args.style], **recorded)
         what = f"model {tuned.path.stem} blended with {len(styles)} painting{'s' if len(styles) > 1 else ''}"
     else:
-        from ..fast.infer import stylize_fast
+        from ..fast.stylize_fast import stylize_fast
 
         render = args.content if Path(args.content).suffix.lower() == ".exr" else None
         result = stylize_fast(picture.rgb, args.model, size_px=args.size, style_strength=args.strength,
                               preserve_color=args.preserve_color, label_map=mask, regions=regions or None,
                               render_path=render, tile_px=args.tile, device=args.device)
         what = f"model {result.settings['model']}"
-    if args.structure:  # the render's outlines restored at its discontinuities (engine/guide.py)
-        from ..guide import guided_by_passes
+    if args.structure:  # the render's outlines restored at its discontinuities (engine/shapes/guide.py)
+        from ..shapes.guide import guided_by_passes
 
         result.image = guided_by_passes(result.image, picture.rgb, args.structure, args.passes, args.device)
     settings = dict(result.settings, structure=args.structure, content=str(Path(args.content).resolve()), **recorded,

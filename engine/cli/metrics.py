@@ -1,17 +1,17 @@
 """`python -m engine metrics`: flicker (warping error), style distance and legibility of stylized sequences, and
-PSNR/SSIM of versions of a picture or sequence against a reference (engine/reference.py).
+PSNR/SSIM of versions of a picture or sequence against a reference (engine/measures/reference.py).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import EngineError
+from ..runtime.errors import EngineError
 from .shared import add_overwrite_option, frame_files
 
 
 def add_metrics_parser(subparsers) -> None:
-    from ..temporal import FLOW_SOURCES
+    from ..shots.temporal import FLOW_SOURCES
 
     p = subparsers.add_parser("metrics", help="flicker (warping error) of stylized sequences; PSNR/SSIM against a "
                                               "reference",
@@ -73,7 +73,7 @@ def version_path(spec: str) -> tuple[str, str]:
 
 def reference_tables(versions: list[str], reference: Path) -> str:
     """One PSNR/SSIM table per --sequence version against the reference, each under a line naming both."""
-    from ..reference import compare_to_reference, format_reference_table
+    from ..measures.reference import compare_to_reference, format_reference_table
 
     tables = []
     for spec in versions:
@@ -87,11 +87,17 @@ def print_warping_table(args) -> None:
     """The warping error (and style distance, contrast kept) of each --sequence version, and the plot."""
     import numpy as np
 
-    from ..imageio import read_rgb
-    from ..metrics import (contrast_kept, measured_shares, plot_warping_errors, standard_motion, style_distance,
-                          warping_errors)
-    from ..structure import read_structure_passes
-    from ..temporal import SequenceFrame, frame_motion
+    from ..imageio.images import read_rgb
+    from ..measures.metrics import (
+        contrast_kept,
+        measured_shares,
+        plot_warping_errors,
+        standard_motion,
+        style_distance,
+        warping_errors,
+    )
+    from ..shapes.structure import read_structure_passes
+    from ..shots.temporal import SequenceFrame, frame_motion
 
     passes = frame_files(args.passes, "render passes", exr_only=True)
     style = read_rgb(args.style, "style image") if args.style else None
@@ -128,7 +134,7 @@ def print_warping_table(args) -> None:
 
 def print_shot_curves(args, passes: list[Path], style) -> None:
     """Per-frame contrast kept, style distance and warping error (standard mask) of each version, and their plot."""
-    from ..metrics import plot_shot_curves, shot_curves
+    from ..measures.metrics import plot_shot_curves, shot_curves
 
     if not args.render:
         raise EngineError("--curves measures contrast kept against the render: give --render FRAMES too")

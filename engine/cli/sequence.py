@@ -10,9 +10,9 @@ from pathlib import Path
 from protocol import CHUNKINGS
 from protocol.numbers import FRACTION, ITERATIONS, WEIGHT, whole
 
-from ..cache import chosen_cache_dir
-from ..errors import EngineError
-from ..region_settings import command_line_regions
+from ..optimizer.region_settings import command_line_regions
+from ..runtime.cache import chosen_cache_dir
+from ..runtime.errors import EngineError
 from .shared import add_optimizer_options, frame_files, optimizer_options, progress_bar, style_transfer, warn
 
 
@@ -26,9 +26,9 @@ def paired_passes(frames: list[Path], passes_spec: str | None) -> list[Path | No
 
 
 def add_sequence_parser(subparsers) -> None:
-    from ..chunks import Chunk
-    from ..options import COLD_ITERATIONS, INITS, option_defaults
-    from ..temporal import FLOW_SOURCES, SequenceSettings
+    from ..optimizer.options import COLD_ITERATIONS, INITS, option_defaults
+    from ..shots.chunks import Chunk
+    from ..shots.temporal import FLOW_SOURCES, SequenceSettings
 
     sequence, chunk = option_defaults(SequenceSettings), option_defaults(Chunk)
     p = subparsers.add_parser("sequence", help="stylize an animation, flicker-free (motion vectors or optical flow)",
@@ -76,9 +76,9 @@ def add_sequence_parser(subparsers) -> None:
 
 
 def run_sequence(args) -> int:
-    from ..imageio import read_rgb
-    from ..structure import PASSES_NEEDED
-    from ..temporal import SequenceFrame, SequenceSettings, stylize_sequence
+    from ..imageio.images import read_rgb
+    from ..shapes.structure import PASSES_NEEDED
+    from ..shots.temporal import SequenceFrame, SequenceSettings, stylize_sequence
 
     if not args.style and not args.model:
         raise EngineError("give at least one --style (optimization) or a --model (fast stylization)")
@@ -128,7 +128,7 @@ def run_sequence(args) -> int:
         if bar is not None:
             bar.close()
     if args.chunk and args.chunking == "strict" and not args.quiet:
-        from ..chunks import mixed_kernels
+        from ..shots.chunks import mixed_kernels
 
         mixed = mixed_kernels(item.output for item in items)  # this chunk and the results it continued
         if mixed:
@@ -142,8 +142,8 @@ def run_sequence(args) -> int:
 
 
 def chunk_items(args, items, output_dir: Path):
-    """The part of the shot one farm chunk stylizes (see engine.chunks)."""
-    from ..chunks import Chunk, ShotFrame, chunk_frames, frame_number, parse_range
+    """The part of the shot one farm chunk stylizes (see engine.shots.chunks)."""
+    from ..shots.chunks import Chunk, ShotFrame, chunk_frames, frame_number, parse_range
 
     if args.chunking == "anchors" and not args.model:
         raise EngineError("--chunking anchors runs a per-shot model on every chunk; give --model (train one with "
@@ -165,7 +165,7 @@ def add_join_parser(subparsers) -> None:
 
 
 def run_join(args) -> int:
-    from ..chunks import join_overlaps
+    from ..shots.chunks import join_overlaps
 
     written, kept = join_overlaps(Path(args.output_dir), overwrite=args.overwrite)
     print(f"wrote {len(written)} frame(s) to {args.output_dir}, kept {len(kept)} existing")

@@ -1,7 +1,7 @@
 """What the subcommands share: the device, cache and progress options, the optimizer's options, the progress bar
 and warnings, and the frame files a folder or pattern names.
 
-Defaults are not written here: the optimizer's come from `engine.options.StylizeOptions`' fields, the engine's
+Defaults are not written here: the optimizer's come from `engine.optimizer.options.StylizeOptions`' fields, the engine's
 (device, loss network, pooling, precision) from `StyleTransfer`'s keyword arguments.
 """
 
@@ -13,7 +13,7 @@ from pathlib import Path
 from protocol import PRESERVE_COLORS
 from protocol.numbers import FRACTION, ITERATIONS, PIXELS, SCALES, SEED, WEIGHT, number
 
-from ..errors import EngineError
+from ..runtime.errors import EngineError
 
 PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 
@@ -56,8 +56,8 @@ def add_quiet_option(p) -> None:
 
 def add_optimizer_options(p) -> None:
     """Options shared by every optimization command (one image or a sequence)."""
-    from ..losses import STYLE_LOSSES
-    from ..options import COLD_ITERATIONS, OPTIMIZERS, WARM_ITERATIONS, option_defaults
+    from ..optimizer.losses import STYLE_LOSSES
+    from ..optimizer.options import COLD_ITERATIONS, OPTIMIZERS, WARM_ITERATIONS, option_defaults
 
     options, engine = option_defaults(), engine_defaults()
     p.add_argument("--style", action="append", help="style image; repeat to blend styles")
@@ -110,8 +110,8 @@ def add_optimizer_options(p) -> None:
 
 def optimizer_options(args) -> dict:
     """Keyword arguments of `StyleTransfer.stylize` from the shared options."""
-    from ..options import option_defaults
-    from ..vgg import check_layers
+    from ..optimizer.options import option_defaults
+    from ..optimizer.vgg import check_layers
 
     defaults = option_defaults()
     content_layers = args.content_layers or list(defaults["content_layers"])
@@ -128,7 +128,7 @@ def optimizer_options(args) -> dict:
 
 
 def add_precision_option(p) -> None:
-    from ..options import PRECISIONS
+    from ..optimizer.options import PRECISIONS
 
     default = engine_defaults()["precision"]
     p.add_argument("--precision", choices=PRECISIONS, default=default,
@@ -139,7 +139,7 @@ def add_precision_option(p) -> None:
 
 def style_transfer(args):
     """The optimization engine for the device, loss network and cache the options name."""
-    from ..cache import chosen_cache_dir
+    from ..runtime.cache import chosen_cache_dir
     from ..stylize import StyleTransfer
 
     return StyleTransfer(device=args.device, weights=args.weights, pooling=args.pooling,

@@ -1,5 +1,5 @@
 """`python -m engine sheet --content C [--style-dir DIR] --output sheet.png`: the picture with every painting of a
-style library (any-style), as a labelled contact sheet (engine/sheet.py).
+style library (any-style), as a labelled contact sheet (engine/anystyle/sheet.py).
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from pathlib import Path
 from protocol import OverwritesInput, refuse_overwrite
 from protocol.numbers import whole
 
-from ..cache import chosen_cache_dir
-from ..errors import EngineError
-from ..sheet import TILE_PX, library_styles, make_sheet
+from ..anystyle.sheet import TILE_PX, library_styles, make_sheet
+from ..runtime.cache import chosen_cache_dir
+from ..runtime.errors import EngineError
 from .shared import add_cache_options, add_device_option, add_overwrite_option
 
 
@@ -38,7 +38,7 @@ def add_sheet_parser(subparsers) -> None:
 
 
 def run_sheet(args) -> int:
-    from ..imageio import check_output_path, read_rgb, write_image
+    from ..imageio.images import check_output_path, read_rgb, write_image
 
     styles = library_styles(args.style_dir)
     try:  # the bundled library too, when no --style-dir is given

@@ -9,11 +9,10 @@ from pathlib import Path
 
 from protocol.numbers import PIXELS, whole
 
-from ..errors import EngineError
-from ..options import INITS, option_defaults
-from ..region_settings import command_line_regions
-from .shared import (add_optimizer_options, add_overwrite_option, optimizer_options, progress_bar, style_transfer,
-                     warn)
+from ..optimizer.options import INITS, option_defaults
+from ..optimizer.region_settings import command_line_regions
+from ..runtime.errors import EngineError
+from .shared import add_optimizer_options, add_overwrite_option, optimizer_options, progress_bar, style_transfer, warn
 
 
 def add_stylize_parser(subparsers) -> None:
@@ -41,8 +40,8 @@ def add_stylize_parser(subparsers) -> None:
 
 
 def run_stylize(args) -> int:
-    from ..alpha import read_content
-    from ..imageio import check_output_path, read_label_map, read_rgb, refuse_replacing, write_image
+    from ..imageio.images import check_output_path, read_content, read_rgb, refuse_replacing, write_image
+    from ..imageio.passes import read_label_map
 
     if args.model:
         from .fast import stylize_with_model
@@ -109,7 +108,7 @@ def run_stylize(args) -> int:
 
 def structure_map_from_args(strength: float, passes: str | None, shape: tuple[int, int]):
     """The structure term's map from --structure and --passes (None when off); refused without Depth passes."""
-    from ..structure import PASSES_NEEDED, read_structure_passes, structure_map
+    from ..shapes.structure import PASSES_NEEDED, read_structure_passes, structure_map
 
     if not 0.0 <= strength <= 1.0:
         raise EngineError(f"--structure must be between 0 and 1, got {strength:g}")

@@ -6,13 +6,23 @@ from __future__ import annotations
 
 from protocol.numbers import FRACTION, ITERATIONS, PIXELS, SCALES, SEED, WEIGHT, whole
 
-from .shared import (add_cache_options, add_device_option, add_overwrite_option, add_precision_option, add_quiet_option,
-                     engine_defaults, frame_files, keyword_defaults, progress_bar, style_transfer)
+from .shared import (
+    add_cache_options,
+    add_device_option,
+    add_overwrite_option,
+    add_precision_option,
+    add_quiet_option,
+    engine_defaults,
+    frame_files,
+    keyword_defaults,
+    progress_bar,
+    style_transfer,
+)
 
 
 def add_texture_parser(subparsers) -> None:
-    from ..options import option_defaults
-    from ..texture import ISLAND_PADDING_PX, TextureObjective, stylize_texture_files
+    from ..optimizer.options import option_defaults
+    from ..textures.texture import ISLAND_PADDING_PX, TextureObjective, stylize_texture_files
 
     job, objective = keyword_defaults(stylize_texture_files), option_defaults(TextureObjective)
     p = subparsers.add_parser("texture", help="stylize a texture: flat (seamless, UV islands) or through rendered views",
@@ -58,7 +68,7 @@ def add_texture_parser(subparsers) -> None:
 
 
 def run_texture(args) -> int:
-    from ..texture import TextureObjective, stylize_texture_files, tile_seam_ratio
+    from ..textures.texture import TextureObjective, stylize_texture_files, tile_seam_ratio
 
     views = frame_files(args.views, "views", exr_only=True) if args.views else []
     objective = TextureObjective(args.content_weight, args.style_weight, args.tv_weight, args.strength,

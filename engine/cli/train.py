@@ -10,10 +10,10 @@ from pathlib import Path
 
 from protocol.numbers import ITERATIONS, PIXELS, SEED, WEIGHT, number, whole
 
-from ..errors import EngineError
 from ..anystyle.tune import PARTS, TuneSettings, tune_to_painting
 from ..fast.train import TrainSettings, train_style
-from ..region_settings import ANY_STYLE_MODEL
+from ..optimizer.region_settings import ANY_STYLE_MODEL
+from ..runtime.errors import EngineError
 from .shared import add_device_option, add_overwrite_option, add_quiet_option, keyword_defaults
 
 

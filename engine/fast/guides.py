@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import EngineError
-from ..imageio import check_channel, read_exr_channels
+from ..imageio.images import check_channel, read_exr_channels
+from ..runtime.errors import EngineError
 
 
 def _pass_name(channel: str) -> str:

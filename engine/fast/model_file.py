@@ -15,8 +15,8 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 
 from .. import __version__
-from ..errors import EngineError
-from ..imageio import atomic_path
+from ..imageio.images import atomic_path
+from ..runtime.errors import EngineError
 from .network import VARIANTS, TransformerNet
 
 FORMAT = "nst-fast-model"
@@ -126,7 +126,7 @@ def load_model(path) -> tuple[TransformerNet, ModelInfo]:
     info = read_model_info(path)
     if info.kind == TUNED_KIND:
         raise EngineError(f"{path} is the any-style network tuned to a painting, not a trained network; open it "
-                          "with engine.fast.infer.get_stylizer")
+                          "with engine.fast.stylize_fast.get_stylizer")
     network = TransformerNet(info.variant, guide_channels=len(info.guide_channels))
     expected = network.state_dict()
     try:

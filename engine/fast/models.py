@@ -9,7 +9,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import EngineError
+from ..runtime.errors import EngineError
 from .model_file import ModelInfo, read_model_info
 
 BUNDLED_DIR = Path(__file__).resolve().parents[2] / "models"

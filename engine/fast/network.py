@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import EngineError
+from ..runtime.errors import EngineError
 
 # Channels of the three scales (full, 1/2, 1/4 resolution) and residual blocks at 1/4 resolution.
 VARIANTS: dict[str, dict] = {

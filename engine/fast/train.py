@@ -21,14 +21,14 @@ from safetensors.torch import save_file
 from torchvision.transforms import v2
 
 from .. import __version__
-from ..device import describe_device, resolve_device
-from ..errors import EngineError
-from ..imageio import atomic_path, read_rgb
-from ..losses import content_distance, style_distance, style_statistics, total_variation
-from ..options import DEFAULT_STYLE_LAYERS, refuse_nothing_to_optimize, resolve_precision
+from ..imageio.images import atomic_path, read_rgb
+from ..imageio.tensors import fit_longest_side, resize_image, to_tensor
+from ..optimizer.losses import content_distance, style_distance, style_statistics, total_variation
+from ..optimizer.options import DEFAULT_STYLE_LAYERS, refuse_nothing_to_optimize, resolve_precision
+from ..optimizer.vgg import check_layers, load_vgg19
+from ..runtime.device import describe_device, resolve_device
+from ..runtime.errors import EngineError
 from ..stylize import StyleTransfer
-from ..tensors import fit_longest_side, resize_image, to_tensor
-from ..vgg import check_layers, load_vgg19
 from .guides import guide_channel_names, guide_ranges, read_guides
 from .model_file import ModelInfo, save_model
 from .network import TransformerNet
@@ -116,7 +116,7 @@ def _sha256(path: Path) -> str:
 
 
 def training_autocast_dtype(device: torch.device) -> torch.dtype | None:
-    """Mixed precision: bf16 (or fp16) on a GPU, bf16 on CPUs where it is faster (AMX, engine.options), else none."""
+    """Mixed precision: bf16 (or fp16) on a GPU, bf16 on CPUs where it is faster (AMX, engine.optimizer.options), else none."""
     if device.type == "cuda":
         return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
     return resolve_precision("auto", device)

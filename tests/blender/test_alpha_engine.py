@@ -19,7 +19,7 @@ from PIL import Image
 from support import REPO, STYLES
 
 from engine.cli import main
-from engine.imageio import read_exr_channels, read_image
+from engine.imageio.images import read_exr_channels, read_image
 
 STARRY = str(STYLES / "starry_night.jpg")
 QUICK = ["--size", "64", "--iterations", "12", "--scales", "1", "--device", "cpu", "--no-cache", "--quiet"]

@@ -9,17 +9,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import bpy
 import numpy as np
 import pytest
 from blender_kit import REPO, SIZE, STYLES, pixels, styleless_shot
-
-import bpy
 
 RESULT = "NST Stylized Render"
 
 
 def _engine_image(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
-    from engine.imageio import read_image
+    from engine.imageio.images import read_image
 
     return read_image(path)
 

@@ -8,9 +8,9 @@ from blender_kit import render_top_down
 from support import STYLES
 
 from engine.cli import main
-from engine.imageio import read_rgb
-from engine.metrics import warping_errors
-from engine.temporal import SequenceFrame, frame_motion
+from engine.imageio.images import read_rgb
+from engine.measures.metrics import warping_errors
+from engine.shots.temporal import SequenceFrame, frame_motion
 
 
 def test_any_style_shot_flickers_less_with_temporal_blending(tmp_path, capsys):

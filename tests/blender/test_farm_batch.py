@@ -12,8 +12,7 @@ import pytest
 from blender_kit import STYLES
 from test_batch import batch, blend_file  # noqa: F401 - the fixture is shared
 
-from engine.imageio import read_rgb, read_settings
-
+from engine.imageio.images import read_rgb, read_settings
 
 QUICK = ["--style", str(STYLES / "starry_night.jpg"), "--size", "48", "--iterations", "4"]
 NAMES = [f"frame_{n:04d}.png" for n in (1, 2, 3)]

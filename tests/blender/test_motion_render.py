@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from blender_kit import render_top_down
 
-from engine.flow import motion_from_passes, warp
-from engine.imageio import read_rgb
-from engine.passes import read_passes
+from engine.imageio.images import read_rgb
+from engine.imageio.passes import read_passes
+from engine.shots.flow import motion_from_passes, warp
 
 
 @pytest.fixture(scope="module")

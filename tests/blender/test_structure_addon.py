@@ -8,10 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import bpy
 import pytest
 from blender_kit import ADDON, REPO, STYLES, build_tiny_scene
-
-import bpy
 
 pytestmark = pytest.mark.blender
 
@@ -25,9 +24,9 @@ def _stylized(scene, keep_shapes: float) -> tuple[Path, Path, Path]:
 
 
 def test_keep_shapes_turns_on_its_passes_and_keeps_more_of_the_silhouettes(addon):
-    from engine.imageio import read_rgb, read_settings
-    from engine.metrics import contrast_kept
-    from engine.structure import read_structure_passes
+    from engine.imageio.images import read_rgb, read_settings
+    from engine.measures.metrics import contrast_kept
+    from engine.shapes.structure import read_structure_passes
 
     scene = build_tiny_scene()
     for ob in scene.objects:

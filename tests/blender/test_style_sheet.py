@@ -7,12 +7,12 @@ from __future__ import annotations
 import itertools
 import sys
 
+import bpy
 import numpy as np
 import pytest
 from blender_kit import ADDON, pixels
 
-import bpy
-from engine.sheet import LABEL_PX
+from engine.anystyle.sheet import LABEL_PX
 
 pytestmark = pytest.mark.blender
 TILE_PX = 96

@@ -7,19 +7,18 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import bpy
 import numpy as np
 import pytest
 from blender_kit import ADDON, pixels
 
-import bpy
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from support_texture import tileable_texture  # noqa: E402
 
-from engine.errors import EngineError  # noqa: E402
-from engine.imageio import read_settings  # noqa: E402
-from engine.structure import read_structure_passes  # noqa: E402
-from engine.texture import tile_seam_ratio  # noqa: E402
+from engine.imageio.images import read_settings  # noqa: E402
+from engine.runtime.errors import EngineError  # noqa: E402
+from engine.shapes.structure import read_structure_passes  # noqa: E402
+from engine.textures.texture import tile_seam_ratio  # noqa: E402
 
 pytestmark = pytest.mark.blender
 

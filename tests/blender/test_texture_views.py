@@ -12,11 +12,11 @@ from support_texture import painted_texture, save_png
 
 from bench.scenes import render_orbit, textured_object
 from engine.cli import main
-from engine.errors import EngineError
-from engine.metrics import style_distance
-from engine.tensors import to_numpy, to_tensor
-from engine.texture import TextureStylizer
-from engine.texture_views import TextureView, read_views, sample_texture, uv_grid
+from engine.imageio.tensors import to_numpy, to_tensor
+from engine.measures.metrics import style_distance
+from engine.runtime.errors import EngineError
+from engine.textures.texture import TextureStylizer
+from engine.textures.texture_views import TextureView, read_views, sample_texture, uv_grid
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 VIEW_PX = 64
@@ -79,7 +79,7 @@ def test_uv_island_mask_covers_every_uv_of_the_mesh(tmp_path):
     """The add-on's island mask (rows top-down, as the engine reads it): every loop's UV lands inside, gutters not."""
     import bmesh
 
-    from engine.imageio import read_rgb
+    from engine.imageio.images import read_rgb
     from nst_addon.texture_views import write_island_mask
 
     bm = bmesh.new()

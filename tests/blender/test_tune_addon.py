@@ -8,9 +8,9 @@ import numpy as np
 from support import STYLES
 
 from engine.anystyle import get_any_stylizer
-from engine.fast.infer import stylize_fast
+from engine.fast.stylize_fast import stylize_fast
 from engine.fast.model_file import read_model_info
-from engine.imageio import read_rgb
+from engine.imageio.images import read_rgb
 
 
 def test_tuning_runs_in_the_worker_and_the_fast_method_paints_with_the_tuned_model(tiny_scene, prefs, tmp_path):

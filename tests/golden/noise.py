@@ -76,7 +76,7 @@ def run_child(out: Path, threads: int, extra: tuple[str, ...], cases: list[str])
 
 def measure(variant: Variant, thresholds: dict) -> dict:
     """Run `variant` in a child process; the worst (PSNR, SSIM) per case and whether each case passed."""
-    from engine.reference import compare_to_reference
+    from engine.measures.reference import compare_to_reference
 
     with tempfile.TemporaryDirectory() as folder:
         out = Path(folder)

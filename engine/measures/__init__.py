@@ -1,0 +1,1 @@
+"""Quality measures: style, content, legibility and flicker, and comparisons with reference pictures."""

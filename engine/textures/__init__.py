@@ -1,0 +1,1 @@
+"""Textures: flat and UV-island textures, and textures painted through rendered views of their object."""
