@@ -12,6 +12,7 @@ import bpy
 import numpy as np
 
 from .images import image_pixels, remove_quietly
+from .property_groups.live_preview import NST_LivePreviewSettings
 from .rendering import save_render
 from .worker_client import refuse_writing
 
@@ -53,7 +54,7 @@ def _render_slot() -> Iterator[None]:
         slots.active_index = active
 
 
-def render_preview(scene: bpy.types.Scene, live: bpy.types.PropertyGroup, folder: Path,
+def render_preview(scene: bpy.types.Scene, live: NST_LivePreviewSettings, folder: Path,
                    labels: dict[str, int]) -> tuple[Path, Path | None]:
     """Render the active camera at the preview's size and engine into a PNG (and the ID map, when objects have
     their own settings); every render setting changed is put back. The caller runs it as the preview's own change

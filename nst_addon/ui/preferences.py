@@ -3,11 +3,14 @@ the Check Engine and Install Engine buttons with their report."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import bpy
 
 
-def draw_preferences(prefs: bpy.types.AddonPreferences, layout: bpy.types.UILayout) -> None:
-    """Lay out `prefs` (nst_addon.preferences.NST_AddonPreferences, handed in by its own `draw`)."""
+def draw_preferences(prefs: Any, layout: bpy.types.UILayout) -> None:
+    """Lay out `prefs`: the NST_AddonPreferences of nst_addon.preferences, handed in by its own `draw` (typed Any so
+    that this module need not import that one, which opens this one)."""
     layout.use_property_split = True
     layout.prop(prefs, "engine_python_mode")
     if prefs.engine_python_mode == "CUSTOM":
