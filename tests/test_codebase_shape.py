@@ -196,3 +196,18 @@ def test_the_private_name_check_sees_each_way_in(source, expected):
     public name, a dunder or another library's private name is not."""
     found = private_reaches(REPO / "engine" / "shape_probe.py", source)
     assert len(found) == len(expected) and all(e in f for e, f in zip(expected, found)), found
+
+
+def test_the_imports_the_docs_show_work():
+    """Every `from engine... import ...` line in the README and docs/ imports (the public names kept their paths)."""
+    import importlib
+    import re
+
+    lines = {line.strip() for doc in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+             for line in doc.read_text().splitlines() if re.match(r"\s*from engine[\w.]* import \w", line)}
+    assert "from engine.stylize import StyleTransfer" in lines
+    for line in sorted(lines):
+        module, names = re.match(r"from (\S+) import (.+)", line).groups()
+        imported = importlib.import_module(module)
+        missing = [n.strip() for n in names.split("#")[0].strip("() ").split(",") if not hasattr(imported, n.strip())]
+        assert not missing, f"{line}: {missing}"
