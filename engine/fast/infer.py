@@ -1,4 +1,4 @@
-"""Fast stylization of images with a trained model: any size, tiled when large, with masks, colour and strength.
+"""Running a trained network on a picture: any size, tiled when large (masks, colour and strength: stylize_fast.py).
 
 On a GPU the network runs in bf16/fp16 and channels-last; on the CPU in float32 under inference mode. Large
 images run as overlapping tiles, feathered together, with instance-norm statistics shared across the tiles.
