@@ -100,15 +100,16 @@ def test_a_fast_result_gets_its_outlines_back_from_the_guide_and_keeps_its_strok
 
 
 def test_on_a_tracked_frame_the_structure_term_holds_the_earlier_result_s_steps():
-    """In a shot, the term's targets are the earlier result's (already raised) steps warped onto this frame, not the
-    render's raised again: an image equal to the earlier result costs nothing, tracked or not; pairs the motion mask
-    does not keep count less."""
+    """In a shot, the term's targets are the earlier result's (already raised) steps warped onto this frame: an image
+    equal to a strongly stepped earlier result costs nothing, while the render raised again would; pairs the motion
+    mask does not keep count less."""
     import torch
 
     from engine.optimizer.losses import structure_distance
 
     generator = torch.Generator().manual_seed(0)
-    content, earlier = torch.rand(1, 3, 16, 16, generator=generator), torch.rand(1, 3, 16, 16, generator=generator)
+    content = torch.rand(1, 3, 16, 16, generator=generator)
+    earlier = 10 * torch.rand(1, 3, 16, 16, generator=generator)  # steps above the render's raised ones
     weights = torch.zeros(16, 16)
     weights[:, 6:10] = 0.5
     reliable = torch.ones(1, 16, 16)
@@ -118,6 +119,26 @@ def test_on_a_tracked_frame_the_structure_term_holds_the_earlier_result_s_steps(
     reliable[:, :, 8:] = 0
     assert float(structure_distance(earlier, content, weights, 3.0, (earlier, reliable))) == pytest.approx(0, abs=1e-9)
     assert 0 < float(structure_distance(content, content, weights, 3.0, (earlier, reliable))) < all_tracked
+
+
+def test_faded_earlier_steps_are_raised_back_so_shapes_do_not_fade_frame_by_frame():
+    """Issue 20: held to its earlier steps alone, each frame of a shot kept a little less than the last. Steps
+    weaker than the render's raised ones are raised as one (at most HELD_RAISE_MAX), so the faded earlier result
+    itself is not the term's minimum, and the same pattern raised is."""
+    import torch
+
+    from engine.optimizer.losses import HELD_RAISE_MAX, structure_distance
+
+    generator = torch.Generator().manual_seed(1)
+    content = torch.rand(1, 3, 16, 16, generator=generator)
+    faded = 0.5 + 0.1 * (content - 0.5)  # the render's pattern with a fifth of its steps
+    weights = torch.zeros(16, 16)
+    weights[:, 6:10] = 0.5
+    tracked = (faded, torch.ones(1, 16, 16))
+    as_it_was = float(structure_distance(faded, content, weights, 3.0, tracked))
+    raised = float(structure_distance(0.5 + HELD_RAISE_MAX * (faded - 0.5), content, weights, 3.0, tracked))
+    assert as_it_was > 0.01
+    assert raised == pytest.approx(0, abs=1e-9)
 
 
 def test_a_shot_with_structure_keeps_more_contrast_and_its_flicker_stays_bounded(engine, starry, tmp_path,

@@ -119,8 +119,8 @@ def resize_weight_map(weight_map: torch.Tensor, height: int, width: int) -> torc
 STRUCTURE_STEPS_PX = ((0, 1), (1, 0), (0, 2), (2, 0))
 STROKE_FLOOR = 4.0  # boundary steps are held at least this x the structure x the image's mean colour step
 STROKE_FLOOR_MAX_RAISE = 8.0  # ... but a render step is raised at most this much (a faint one stays faint)
-TRACKED_SHARE = 0.1  # the term's weight on a frame held to an earlier one: stronger, it unsteadies the shot
-UNTRACKED_SHARE = 0.3  # ... and of that, on pairs the engine's motion mask does not track (disocclusions)
+UNTRACKED_SHARE = 0.3  # the term's weight, on a frame held to an earlier one, on pairs the motion mask does not track
+HELD_RAISE_MAX = 1.2  # a held frame's earlier steps are raised at most this much back toward the render's own level
 
 
 def structure_distance(image: torch.Tensor, content: torch.Tensor, weights: torch.Tensor, gain: float = 0.0,
@@ -131,30 +131,40 @@ def structure_distance(image: torch.Tensor, content: torch.Tensor, weights: torc
     The gain lets boundaries stand out against the texture the style paints on surfaces; zero weights leave the
     style free. A boundary step is also held at least STROKE_FLOOR x its weight x the image's mean colour step (the
     strokes'), so faint render boundaries (dark scenes, similar colours) stand out too.
-    `tracked` (an earlier result of a shot warped onto this frame, and where that is reliable) supplies every
-    target: its steps were raised when it was made, so the term agrees with the temporal term instead of following
-    the render's own frame-to-frame boundary aliasing, and it also steadies the pixels the motion mask leaves out
-    (it is stricter than the flicker measure's). The term then counts TRACKED_SHARE, and UNTRACKED_SHARE of that on
-    pairs the mask does not keep (where the warped result may show another object).
+    `tracked` (an earlier result of a shot warped onto this frame, and where that is reliable) supplies the pattern
+    of every target, so the term agrees with the temporal term instead of following the render's own frame-to-frame
+    boundary aliasing; UNTRACKED_SHARE weights the pairs the mask does not keep (where the warped result may show
+    another object). The earlier steps are raised as one, by up to HELD_RAISE_MAX, toward the energy of this frame's
+    own raised targets: the warp softens them a little and the optimizer never quite reaches a target, so held to
+    the earlier steps alone each frame kept less than the last (issue 20: 0.58 of frame 1's contrast by frame 8).
     """
     height, width = image.shape[-2:]
-    error = torch.zeros((), device=image.device)
-    energy = torch.zeros((), device=image.device)
-    if tracked is None:  # how strong the strokes are: boundaries must stand out of them, however faint the render's
-        with torch.no_grad():
-            stroke = (image[..., :, 1:] - image[..., :, :-1]).norm(dim=1).mean()
+    with torch.no_grad():  # how strong the strokes are: boundaries must stand out of them, however faint the render's
+        painted = image if tracked is None else tracked[0]
+        stroke = (painted[..., :, 1:] - painted[..., :, :-1]).norm(dim=1).mean()
+    pairs, own_targets, held_steps = [], [], []
     for dy, dx in STRUCTURE_STEPS_PX:
         pair = torch.maximum(weights[: height - dy, : width - dx], weights[dy:, dx:])
-        step = image[..., : height - dy, : width - dx] - image[..., dy:, dx:]
-        if tracked is None:
-            source = content[..., : height - dy, : width - dx] - content[..., dy:, dx:]
-            floor = STROKE_FLOOR * pair * stroke / source.norm(dim=1).clamp_min(1e-4)
-            target = source * torch.maximum(1 + gain * pair, floor.clamp(max=STROKE_FLOOR_MAX_RAISE))
-        else:
+        source = content[..., : height - dy, : width - dx] - content[..., dy:, dx:]
+        floor = STROKE_FLOOR * pair * stroke / source.norm(dim=1).clamp_min(1e-4)
+        own_targets.append(source * torch.maximum(1 + gain * pair, floor.clamp(max=STROKE_FLOOR_MAX_RAISE)))
+        if tracked is not None:
             earlier, reliable = tracked[0], tracked[1].reshape(height, width)
             held = torch.minimum(reliable[: height - dy, : width - dx], reliable[dy:, dx:])
-            target = earlier[..., : height - dy, : width - dx] - earlier[..., dy:, dx:]
             pair = pair * (held + (1 - held) * UNTRACKED_SHARE)
+            held_steps.append(earlier[..., : height - dy, : width - dx] - earlier[..., dy:, dx:])
+        pairs.append(pair)
+    targets = own_targets
+    if tracked is not None:
+        with torch.no_grad():
+            own_energy = sum((p * t.pow(2).sum(1)).sum() for p, t in zip(pairs, own_targets))
+            held_energy = sum((p * t.pow(2).sum(1)).sum() for p, t in zip(pairs, held_steps))
+            raise_by = (own_energy / held_energy.clamp_min(1e-8)).sqrt().clamp(1.0, HELD_RAISE_MAX)
+        targets = [step * raise_by for step in held_steps]
+    error = torch.zeros((), device=image.device)
+    energy = torch.zeros((), device=image.device)
+    for (dy, dx), pair, target in zip(STRUCTURE_STEPS_PX, pairs, targets):
+        step = image[..., : height - dy, : width - dx] - image[..., dy:, dx:]
         error = error + (pair * (step - target).pow(2).sum(1)).sum()
         energy = energy + ((pair > 0) * target.pow(2).sum(1)).sum()
-    return (1.0 if tracked is None else TRACKED_SHARE) * error / energy.clamp_min(1e-8)
+    return error / energy.clamp_min(1e-8)
