@@ -131,7 +131,7 @@ def test_faded_earlier_steps_are_raised_back_so_shapes_do_not_fade_frame_by_fram
 
     generator = torch.Generator().manual_seed(1)
     content = torch.rand(1, 3, 16, 16, generator=generator)
-    faded = 0.5 + 0.1 * (content - 0.5)  # the render's pattern with a fifth of its steps
+    faded = 0.5 + 0.1 * (content - 0.5)  # the render's pattern with a tenth of its steps
     weights = torch.zeros(16, 16)
     weights[:, 6:10] = 0.5
     tracked = (faded, torch.ones(1, 16, 16))
